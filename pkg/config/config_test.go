@@ -1,0 +1,148 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const full = `
+[token]
+issuer = "example issuer"
+services = ["Authentication"]
+key = "certs/RootCA.key"
+certificate = "/etc/certs/RootCA.crt"
+lifetime = "30m"
+kid = "thumbprint"
+
+[acl]
+users = "config/users.json"
+repositories = "config/repositories.json"
+anonymous_catalog = true
+
+[[listen]]
+protocol = "scgi"
+address = "unix:run/regtoken.sock"
+mode = "0660"
+group = "www-data"
+
+[[listen]]
+protocol = "fcgi"
+address = "tcp:127.0.0.1:5011"
+`
+
+func TestParseFull(t *testing.T) {
+	cfg, err := Parse("/srv/regtoken/regtoken.toml", []byte(full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Token.Issuer != "example issuer" || cfg.Token.Services[0] != "Authentication" {
+		t.Errorf("token = %+v", cfg.Token)
+	}
+	if cfg.Token.Key != "/srv/regtoken/certs/RootCA.key" {
+		t.Errorf("relative key path not resolved against the file: %q", cfg.Token.Key)
+	}
+	if cfg.Token.Certificate != "/etc/certs/RootCA.crt" {
+		t.Errorf("absolute path changed: %q", cfg.Token.Certificate)
+	}
+	if cfg.Token.Lifetime != 30*time.Minute || cfg.Token.KeyID != "thumbprint" {
+		t.Errorf("lifetime/kid = %v/%q", cfg.Token.Lifetime, cfg.Token.KeyID)
+	}
+	if cfg.ACL.Users != "/srv/regtoken/config/users.json" || !cfg.ACL.AnonymousCatalog {
+		t.Errorf("acl = %+v", cfg.ACL)
+	}
+	if len(cfg.Listen) != 2 {
+		t.Fatalf("listen = %+v", cfg.Listen)
+	}
+	if l := cfg.Listen[0]; l.Address != "unix:/srv/regtoken/run/regtoken.sock" || l.Mode != 0o660 || l.Group != "www-data" {
+		t.Errorf("listen[0] = %+v", l)
+	}
+	if l := cfg.Listen[1]; l.Protocol != "fastcgi" || l.Address != "tcp:127.0.0.1:5011" {
+		t.Errorf("listen[1] = %+v", l)
+	}
+	if !cfg.Refresh.Enabled || cfg.Refresh.Lifetime != DefaultRefreshLifetime {
+		t.Errorf("refresh defaults = %+v", cfg.Refresh)
+	}
+	if cfg.Limits.MaxScopes != DefaultMaxScopes || cfg.Limits.MaxBodyBytes != DefaultMaxBodyBytes {
+		t.Errorf("limit defaults = %+v", cfg.Limits)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := Parse("/x/r.toml", []byte("[token]\nissuer='i'\nservices=['s']\nkey='k.pem'\n[acl]\nusers='u.json'\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Token.Lifetime != DefaultLifetime || cfg.Token.KeyID != "libtrust" {
+		t.Errorf("defaults: %+v", cfg.Token)
+	}
+	if !cfg.Log.Audit || cfg.Log.Level != "info" {
+		t.Errorf("log defaults: %+v", cfg.Log)
+	}
+}
+
+func TestProblems(t *testing.T) {
+	cases := []struct {
+		name, text string
+		want       []string
+	}{
+		{"syntax error names the line", "[token]\nissuer = \"x\"\nservices = [\n", []string{"bad.toml:3:"}},
+		{"missing required", "[acl]\nusers='u'\n", []string{"token.issuer: required", "token.services: required", "token.key: required"}},
+		{"unknown key", "[token]\nissuer='i'\nservices=['s']\nkey='k'\nisuer='typo'\n[acl]\nusers='u'\n", []string{"token.isuer: unknown key"}},
+		{"bad lifetime", "[token]\nissuer='i'\nservices=['s']\nkey='k'\nlifetime='5'\n[acl]\nusers='u'\n", []string{"bad.toml:5: token.lifetime", "not a duration"}},
+		{"short lifetime", "[token]\nissuer='i'\nservices=['s']\nkey='k'\nlifetime='10s'\n[acl]\nusers='u'\n", []string{"token.lifetime: 10s is outside"}},
+		{"bad kid", "[token]\nissuer='i'\nservices=['s']\nkey='k'\nkid='x'\n[acl]\nusers='u'\n", []string{"token.kid"}},
+		{"bad listener", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[[listen]]\nprotocol='gopher'\naddress='udp:1'\nmode='999'\n",
+			[]string{"listen[0].protocol", "listen[0].address", "listen[0].mode"}},
+		{"no rules", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n", []string{"acl: no rules"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("/etc/regtoken/bad.toml", []byte(c.text))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("error does not wrap ErrInvalid: %v", err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadReadsFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "regtoken.toml")
+	if err := os.WriteFile(p, []byte(full), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Token.Key != filepath.Join(dir, "certs/RootCA.key") {
+		t.Errorf("key = %q", cfg.Token.Key)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.toml")); !os.IsNotExist(err) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(full))
+	f.Add([]byte("[token]\nissuer='i'\n"))
+	f.Add([]byte("[[listen]]\nmode='0'\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Parse("/f/r.toml", data)
+		if err == nil && (cfg.Token.Issuer == "" || len(cfg.Token.Services) == 0) {
+			t.Fatal("accepted a config without issuer or services")
+		}
+	})
+}
