@@ -1,0 +1,200 @@
+// Package authn checks passwords against bcrypt hashes without letting bcrypt
+// become the bottleneck.
+//
+// A bcrypt-cost-12 check costs about 230 ms of CPU, so a CI fleet that logs in a
+// hundred jobs at once would queue for tens of seconds. Verifier therefore
+//   - remembers successful checks for a short time under an HMAC of user,
+//     password and the stored hash, keyed by a secret drawn at start-up, so the
+//     memory holds nothing an attacker could use offline and a changed hash
+//     misses the cache at once;
+//   - admits at most as many concurrent bcrypt checks as there are cores, with a
+//     bounded, deadline-limited queue, so a flood of wrong passwords cannot
+//     starve cached, refresh-token and anonymous requests;
+//   - runs a comparison against a dummy hash for unknown users, so response time
+//     does not reveal which users exist.
+//
+// It never stores a password or a hash it was not given, and never logs.
+package authn
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// ErrBusy means too many password checks are waiting; the caller should answer
+// 429 or 503 with Retry-After.
+var ErrBusy = errors.New("authn: too many password checks waiting")
+
+// Options tune a Verifier. Zero values take the defaults.
+type Options struct {
+	CacheTTL     time.Duration // how long a verified password is remembered; default 5m
+	CacheSize    int           // most remembered passwords; default 10000
+	Concurrency  int           // concurrent bcrypt checks; default GOMAXPROCS
+	MaxQueue     int           // checks that may wait for a slot; default 64 * Concurrency
+	QueueTimeout time.Duration // longest wait for a slot; default 5s
+}
+
+// Stats counts what a Verifier did, for metrics.
+type Stats struct {
+	BcryptChecks atomic.Uint64
+	CacheHits    atomic.Uint64
+	Rejected     atomic.Uint64 // refused with ErrBusy
+}
+
+// Verifier checks passwords. It is safe for concurrent use.
+type Verifier struct {
+	opts    Options
+	secret  [32]byte
+	cache   *cache
+	slots   chan struct{}
+	waiting atomic.Int64
+	Stats   Stats
+
+	dummyMu   sync.Mutex
+	dummies   map[int][]byte // bcrypt hash of a random password, per cost
+	dummyCost atomic.Int64
+}
+
+// New returns a Verifier with a fresh random secret.
+func New(o Options) *Verifier {
+	if o.CacheTTL == 0 {
+		o.CacheTTL = 5 * time.Minute
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = 10000
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = runtime.GOMAXPROCS(0)
+	}
+	if o.MaxQueue == 0 {
+		o.MaxQueue = 64 * o.Concurrency
+	}
+	if o.QueueTimeout == 0 {
+		o.QueueTimeout = 5 * time.Second
+	}
+	v := &Verifier{
+		opts:    o,
+		cache:   newCache(o.CacheSize),
+		slots:   make(chan struct{}, o.Concurrency),
+		dummies: map[int][]byte{},
+	}
+	v.dummyCost.Store(int64(bcrypt.DefaultCost))
+	if _, err := rand.Read(v.secret[:]); err != nil {
+		panic("authn: no randomness: " + err.Error())
+	}
+	return v
+}
+
+// SetDummyCost sets the bcrypt cost of the comparison run for unknown users; use
+// the cost most users' hashes have, so unknown and known users take as long.
+func (v *Verifier) SetDummyCost(cost int) {
+	if cost >= bcrypt.MinCost && cost <= bcrypt.MaxCost {
+		v.dummyCost.Store(int64(cost))
+	}
+}
+
+// Verify reports whether password matches hash. A nil hash means the user is
+// unknown: a comparison against a dummy hash still runs and the answer is false.
+func (v *Verifier) Verify(ctx context.Context, user string, hash []byte, password string) (bool, error) {
+	if hash == nil {
+		return false, v.compareDummy(ctx, password)
+	}
+	key := v.cacheKey(user, hash, password)
+	now := time.Now()
+	if v.cache.get(key, now) {
+		v.Stats.CacheHits.Add(1)
+		return true, nil
+	}
+	ok, err := v.compare(ctx, hash, password)
+	if err != nil || !ok {
+		return false, err
+	}
+	v.cache.put(key, now.Add(v.opts.CacheTTL))
+	return true, nil
+}
+
+// Forget empties the cache, for example after the rules were reloaded with
+// changed hashes (not needed for correctness, since the hash is part of the key,
+// but it frees memory at once).
+func (v *Verifier) Forget() { v.cache.clear() }
+
+func (v *Verifier) cacheKey(user string, hash []byte, password string) [32]byte {
+	m := hmac.New(sha256.New, v.secret[:])
+	m.Write([]byte(user))
+	m.Write([]byte{0})
+	m.Write(hash)
+	m.Write([]byte{0})
+	m.Write([]byte(password))
+	var k [32]byte
+	m.Sum(k[:0])
+	return k
+}
+
+func (v *Verifier) compare(ctx context.Context, hash []byte, password string) (bool, error) {
+	if err := v.acquire(ctx); err != nil {
+		return false, err
+	}
+	defer v.release()
+	v.Stats.BcryptChecks.Add(1)
+	return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil, nil
+}
+
+func (v *Verifier) compareDummy(ctx context.Context, password string) error {
+	_, err := v.compare(ctx, v.dummy(int(v.dummyCost.Load())), password)
+	return err
+}
+
+// dummy returns a hash of a random password at the given cost, made once.
+func (v *Verifier) dummy(cost int) []byte {
+	v.dummyMu.Lock()
+	defer v.dummyMu.Unlock()
+	if h, ok := v.dummies[cost]; ok {
+		return h
+	}
+	var pw [18]byte
+	rand.Read(pw[:])
+	h, err := bcrypt.GenerateFromPassword(pw[:], cost)
+	if err != nil {
+		panic("authn: bcrypt: " + err.Error())
+	}
+	v.dummies[cost] = h
+	return h
+}
+
+// acquire waits for a bcrypt slot, giving up when the queue is full, the wait
+// exceeds QueueTimeout, or ctx ends.
+func (v *Verifier) acquire(ctx context.Context) error {
+	select {
+	case v.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	if v.waiting.Add(1) > int64(v.opts.MaxQueue) {
+		v.waiting.Add(-1)
+		v.Stats.Rejected.Add(1)
+		return ErrBusy
+	}
+	defer v.waiting.Add(-1)
+	timer := time.NewTimer(v.opts.QueueTimeout)
+	defer timer.Stop()
+	select {
+	case v.slots <- struct{}{}:
+		return nil
+	case <-timer.C:
+		v.Stats.Rejected.Add(1)
+		return ErrBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (v *Verifier) release() { <-v.slots }

@@ -1,0 +1,140 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+func hash(t testing.TB, pw string) []byte {
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestVerifyAndCache(t *testing.T) {
+	v := New(Options{})
+	h := hash(t, "secret")
+	ctx := context.Background()
+
+	ok, err := v.Verify(ctx, "alice", h, "secret")
+	if !ok || err != nil {
+		t.Fatalf("right password: %v %v", ok, err)
+	}
+	if v.Stats.BcryptChecks.Load() != 1 {
+		t.Fatalf("first check should run bcrypt")
+	}
+	ok, _ = v.Verify(ctx, "alice", h, "secret")
+	if !ok || v.Stats.CacheHits.Load() != 1 || v.Stats.BcryptChecks.Load() != 1 {
+		t.Fatalf("second check should hit the cache: %+v", &v.Stats)
+	}
+
+	for range 3 {
+		if ok, _ := v.Verify(ctx, "alice", h, "wrong"); ok {
+			t.Fatal("wrong password accepted")
+		}
+	}
+	if got := v.Stats.BcryptChecks.Load(); got != 4 {
+		t.Fatalf("wrong passwords must never be served from the cache; bcrypt checks = %d", got)
+	}
+	if ok, _ := v.Verify(ctx, "bob", h, "secret"); ok != true {
+		t.Fatal("another user with the same hash and password is still verified by bcrypt")
+	}
+
+	// A changed hash (password changed in users.json) misses the cache.
+	h2 := hash(t, "new")
+	if ok, _ := v.Verify(ctx, "alice", h2, "secret"); ok {
+		t.Fatal("old password accepted after the hash changed")
+	}
+}
+
+func TestUnknownUserRunsBcrypt(t *testing.T) {
+	v := New(Options{})
+	v.SetDummyCost(bcrypt.MinCost)
+	ok, err := v.Verify(context.Background(), "nobody", nil, "x")
+	if ok || err != nil {
+		t.Fatalf("unknown user: %v %v", ok, err)
+	}
+	if v.Stats.BcryptChecks.Load() != 1 {
+		t.Fatal("unknown user must cost a bcrypt comparison like a known one")
+	}
+}
+
+func TestCacheExpires(t *testing.T) {
+	v := New(Options{CacheTTL: 50 * time.Millisecond})
+	h := hash(t, "pw")
+	v.Verify(context.Background(), "u", h, "pw")
+	time.Sleep(80 * time.Millisecond)
+	v.Verify(context.Background(), "u", h, "pw")
+	if v.Stats.BcryptChecks.Load() != 2 {
+		t.Fatal("expired entry served")
+	}
+}
+
+func TestCacheBounded(t *testing.T) {
+	c := newCache(100)
+	exp := time.Now().Add(time.Hour)
+	for i := range 1000 {
+		c.put([32]byte{byte(i), byte(i >> 8)}, exp)
+	}
+	if n := c.len(); n > 100 {
+		t.Fatalf("cache grew to %d entries, limit 100", n)
+	}
+}
+
+// A full queue refuses at once instead of piling up goroutines.
+func TestAdmissionRejectsWhenQueueFull(t *testing.T) {
+	v := New(Options{Concurrency: 1, MaxQueue: 1, QueueTimeout: 2 * time.Second})
+	v.slots <- struct{}{} // the only slot is busy
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); v.acquire(context.Background()) }() // takes the one queue place
+	for v.waiting.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	if err := v.acquire(context.Background()); !errors.Is(err, ErrBusy) {
+		t.Fatalf("acquire with a full queue = %v, want ErrBusy", err)
+	}
+	if time.Since(start) > time.Second {
+		t.Fatal("full queue should refuse without waiting")
+	}
+	<-v.slots
+	wg.Wait()
+	if v.Stats.Rejected.Load() != 1 {
+		t.Fatalf("rejected = %d", v.Stats.Rejected.Load())
+	}
+}
+
+func TestAdmissionTimeout(t *testing.T) {
+	v := New(Options{Concurrency: 1, QueueTimeout: 30 * time.Millisecond})
+	v.slots <- struct{}{}
+	if err := v.acquire(context.Background()); !errors.Is(err, ErrBusy) {
+		t.Fatalf("acquire past the deadline = %v, want ErrBusy", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	v2 := New(Options{Concurrency: 1})
+	v2.slots <- struct{}{}
+	if err := v2.acquire(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("acquire with a cancelled context = %v", err)
+	}
+}
+
+func BenchmarkVerifyCached(b *testing.B) {
+	v := New(Options{})
+	h := hash(b, "pw")
+	v.Verify(context.Background(), "u", h, "pw")
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			v.Verify(context.Background(), "u", h, "pw")
+		}
+	})
+}
