@@ -1,0 +1,117 @@
+package httpfront
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = http.ErrServerClosed
+
+// Defaults for zero fields.
+const (
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultMaxHeaderBytes    = 64 << 10
+)
+
+// Server serves HTTP/1.1 requests to Handler. Fields must be set before the
+// first Serve; a Server must not be copied after first use.
+type Server struct {
+	// Handler answers every request.
+	Handler http.Handler
+
+	// TrustProxyHeaders makes the client address come from X-Real-IP, or
+	// else the last X-Forwarded-For entry (the one nginx appended), and
+	// X-Forwarded-Proto: https mark the request as TLS, as HTTPS=on does on
+	// the gateway protocols. Without it those headers are removed before the
+	// handler runs, so nothing downstream can trust them by mistake.
+	TrustProxyHeaders bool
+
+	// ErrorLog receives net/http's connection errors. nil means slog.Default().
+	ErrorLog *slog.Logger
+
+	// ReadHeaderTimeout bounds reading a request head; zero means
+	// DefaultReadHeaderTimeout.
+	ReadHeaderTimeout time.Duration
+
+	// Timeout bounds reading a whole request, writing its response, and the
+	// idle time between requests on a kept-alive connection; the request's
+	// context also gets this deadline. Zero means no limit beyond
+	// ReadHeaderTimeout.
+	Timeout time.Duration
+
+	// MaxHeaderBytes caps the request head; zero means DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
+
+	once sync.Once
+	srv  *http.Server
+}
+
+// Serve accepts connections on l until Shutdown or Close, after which it
+// returns ErrServerClosed.
+func (s *Server) Serve(l net.Listener) error {
+	return s.server().Serve(l)
+}
+
+// Shutdown stops accepting, ends keep-alive, waits for requests in progress
+// and returns nil; if ctx ends first it closes every connection and returns
+// ctx.Err().
+func (s *Server) Shutdown(ctx context.Context) error {
+	srv := s.server()
+	srv.SetKeepAlivesEnabled(false)
+	err := srv.Shutdown(ctx)
+	if err != nil {
+		srv.Close()
+	}
+	return err
+}
+
+// Close closes the listeners and every connection at once.
+func (s *Server) Close() error {
+	return s.server().Close()
+}
+
+func (s *Server) server() *http.Server {
+	s.once.Do(func() {
+		log := s.ErrorLog
+		if log == nil {
+			log = slog.Default()
+		}
+		s.srv = &http.Server{
+			Handler:           s.handler(log),
+			ReadHeaderTimeout: orDefault(s.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+			ReadTimeout:       s.Timeout,
+			WriteTimeout:      s.Timeout,
+			IdleTimeout:       s.Timeout,
+			MaxHeaderBytes:    orDefault(s.MaxHeaderBytes, DefaultMaxHeaderBytes),
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+	})
+	return s.srv
+}
+
+// handler puts the wrappers around Handler: proxy headers first, so the
+// buffered handler already sees the client's address.
+func (s *Server) handler(log *slog.Logger) http.Handler {
+	h := s.Handler
+	if h == nil {
+		h = http.NotFoundHandler()
+	}
+	h = bufferResponses(h, s.Timeout, log)
+	if s.TrustProxyHeaders {
+		return useProxyHeaders(h)
+	}
+	return dropProxyHeaders(h)
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}

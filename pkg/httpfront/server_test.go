@@ -1,0 +1,157 @@
+package httpfront
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// start serves s on a unix socket in a temp dir and returns a client for it.
+func start(t *testing.T, s *Server) (*http.Client, <-chan error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "http.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(l) }()
+	t.Cleanup(func() { s.Close() })
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", path)
+		},
+	}}
+	t.Cleanup(client.CloseIdleConnections)
+	return client, done
+}
+
+func TestLargeResponseHasContentLength(t *testing.T) {
+	big := strings.Repeat("x", 10000) // far past net/http's 2 KiB chunking threshold
+	client, _ := start(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(big[:5000]))
+		w.Write([]byte(big[5000:]))
+	})})
+	resp, err := client.Get("http://regtoken/v2/token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ContentLength != 10000 || len(resp.TransferEncoding) > 0 || string(body) != big {
+		t.Errorf("ContentLength %d, TransferEncoding %v, body %d bytes", resp.ContentLength, resp.TransferEncoding, len(body))
+	}
+}
+
+func TestRemoteAddrFromTrustedProxy(t *testing.T) {
+	client, _ := start(t, &Server{TrustProxyHeaders: true, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.RemoteAddr)
+	})})
+	req, _ := http.NewRequest("GET", "http://regtoken/", nil)
+	req.Header.Set("X-Forwarded-For", "203.0.113.5, 127.0.0.1")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "127.0.0.1:0" {
+		t.Errorf("RemoteAddr %q, want 127.0.0.1:0", body)
+	}
+}
+
+func TestPanicGives500(t *testing.T) {
+	client, _ := start(t, &Server{
+		ErrorLog: slog.New(slog.DiscardHandler),
+		Handler:  http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }),
+	})
+	resp, err := client.Get("http://regtoken/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 500 {
+		t.Errorf("status %d, want 500", resp.StatusCode)
+	}
+}
+
+func TestHeaderLimit(t *testing.T) {
+	client, _ := start(t, &Server{MaxHeaderBytes: 1024, Handler: http.NotFoundHandler()})
+	req, _ := http.NewRequest("GET", "http://regtoken/", nil)
+	req.Header.Set("Cookie", strings.Repeat("c", 8192))
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("status %d, want 431", resp.StatusCode)
+	}
+}
+
+func TestShutdownDrains(t *testing.T) {
+	started := make(chan struct{}, 4)
+	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(w, "finished")
+	})}
+	client, served := start(t, s)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			resp, err := client.Get("http://regtoken/")
+			if err != nil {
+				errs <- err
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(body) != "finished" {
+				errs <- errors.New("body " + string(body))
+			}
+		})
+	}
+	for range 4 {
+		<-started
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err := <-served; !errors.Is(err, ErrServerClosed) {
+		t.Errorf("Serve returned %v", err)
+	}
+}
+
+func TestShutdownGivesUpAtDeadline(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+	})}
+	client, _ := start(t, s)
+	go client.Get("http://regtoken/")
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown past its deadline returned %v", err)
+	}
+}
