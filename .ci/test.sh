@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The whole regtoken test suite, as README.md describes it and CI runs it.
+#
+# It installs what the end-to-end tests need when missing (Debian packages and
+# pinned Go tools), checks formatting and vet, runs every unit and end-to-end
+# test, then runs each fuzz target for a bounded time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZTIME=${FUZZTIME:-20s}
+export PATH="$PATH:$(go env GOPATH)/bin:/usr/sbin"
+
+# --- what the tests need -------------------------------------------------------
+apt_packages=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have nginx || apt_packages+=(nginx-light)
+have docker-registry || apt_packages+=(docker-registry)
+have skopeo || apt_packages+=(skopeo)
+have wrk || apt_packages+=(wrk)
+have htpasswd || apt_packages+=(apache2-utils)
+have systemd-socket-activate || apt_packages+=(systemd)
+have systemd-analyze || apt_packages+=(systemd)
+if ((${#apt_packages[@]})); then
+  echo "installing Debian packages: ${apt_packages[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+fi
+# Debian starts the packaged registry and nginx as services; the tests run their own.
+have crane || go install github.com/google/go-containerregistry/cmd/crane@v0.22.1
+have registry || go install github.com/distribution/distribution/v3/cmd/registry@v3.1.2
+
+# --- static checks -------------------------------------------------------------
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change: $unformatted" >&2
+  exit 1
+fi
+go vet ./...
+
+# --- unit and end-to-end tests -------------------------------------------------
+go test -count=1 -timeout 40m ./...
+
+# --- fuzzing: each target for $FUZZTIME; any crash fails the run ---------------
+for pkg in $(go list ./...); do
+  for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+    echo "fuzz $pkg $target for $FUZZTIME"
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg" >/tmp/regtoken-fuzz.log 2>&1 || {
+      cat /tmp/regtoken-fuzz.log >&2
+      echo "fuzz target $target in $pkg failed" >&2
+      exit 1
+    }
+  done
+done
+echo "all tests passed"

@@ -1,0 +1,123 @@
+package endpoint
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/token"
+)
+
+// record collects what one request did, for the audit line and the counters.
+// It never holds a password or token.
+type record struct {
+	start     time.Time
+	client    string
+	method    string
+	user      string
+	service   string
+	grantType string
+	scopes    []token.Scope
+	decisions []acl.Decision
+	status    int
+	reason    string
+}
+
+// Stats counts requests by outcome, for metrics.
+type Stats struct {
+	Issued       atomic.Uint64 // 200 with a token
+	Unauthorized atomic.Uint64 // 401
+	BadRequest   atomic.Uint64 // other 4xx
+	Throttled    atomic.Uint64 // 429 and 503
+	Failed       atomic.Uint64 // 5xx
+}
+
+func (h *Handler) finish(rec *record) {
+	h.count(rec.status)
+	if h.observe != nil {
+		h.observe(rec.status, time.Since(rec.start))
+	}
+	if h.audit == nil {
+		return
+	}
+	h.audit.LogAttrs(context.Background(), slog.LevelInfo, "token request",
+		slog.String("client", rec.client),
+		slog.String("method", rec.method),
+		slog.String("user", rec.user),
+		slog.String("service", rec.service),
+		slog.String("grant_type", rec.grantType),
+		slog.Any("requested", scopeStrings(rec.scopes)),
+		slog.Any("granted", grantStrings(rec.scopes, rec.decisions)),
+		slog.String("decision", decision(rec)),
+		slog.Any("rules", ruleStrings(rec.decisions)),
+		slog.Int("status", rec.status),
+		slog.String("reason", rec.reason),
+		slog.Duration("latency", time.Since(rec.start)),
+	)
+}
+
+func (h *Handler) count(status int) {
+	switch {
+	case status == 200:
+		h.Stats.Issued.Add(1)
+	case status == 401:
+		h.Stats.Unauthorized.Add(1)
+	case status == 429 || status == 503:
+		h.Stats.Throttled.Add(1)
+	case status >= 500:
+		h.Stats.Failed.Add(1)
+	default:
+		h.Stats.BadRequest.Add(1)
+	}
+}
+
+// decision summarises the grant: granted (everything asked), partial, denied, or the error.
+func decision(rec *record) string {
+	if rec.status != 200 {
+		return "error"
+	}
+	all, none := true, true
+	for i, s := range rec.scopes {
+		g := rec.decisions[i].Granted
+		if len(g) > 0 {
+			none = false
+		}
+		if len(g) < len(s.Actions) {
+			all = false
+		}
+	}
+	switch {
+	case len(rec.scopes) == 0 || all:
+		return "granted"
+	case none:
+		return "denied"
+	}
+	return "partial"
+}
+
+func scopeStrings(scopes []token.Scope) []string {
+	out := make([]string, len(scopes))
+	for i, s := range scopes {
+		out[i] = s.String()
+	}
+	return out
+}
+
+func grantStrings(scopes []token.Scope, ds []acl.Decision) []string {
+	out := make([]string, 0, len(ds))
+	for i, d := range ds {
+		out = append(out, scopes[i].Type+":"+scopes[i].Name+":"+strings.Join(d.Granted, ","))
+	}
+	return out
+}
+
+func ruleStrings(ds []acl.Decision) []string {
+	out := make([]string, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, d.Rule.String())
+	}
+	return out
+}

@@ -1,0 +1,67 @@
+package endpoint
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+)
+
+// Error is an error answer. Its JSON body is the distribution errcode form
+// {"errors":[{"code":..,"message":..}]} that docker, containerd, crane and
+// skopeo all print; OAuth2 requests get the OAuth2 form instead.
+type Error struct {
+	Status     int
+	Code       string // UNAUTHORIZED, DENIED, TOOMANYREQUESTS, ...
+	Message    string
+	RetryAfter int    // seconds; 0 for none
+	OAuth      string // OAuth2 error code (invalid_grant, ...) for POST answers
+}
+
+func (e *Error) Error() string { return e.Message }
+
+var (
+	errBadCredentials = &Error{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED", Message: "incorrect username or password", OAuth: "invalid_grant"}
+	errBusy           = &Error{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE", Message: "too many password checks in progress, retry shortly", RetryAfter: 1}
+)
+
+func badRequest(msg string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: "UNSUPPORTED", Message: msg, OAuth: "invalid_request"}
+}
+
+type errorsBody struct {
+	Errors []errorEntry `json:"errors"`
+	// OAuth2 clients read these two; others ignore them.
+	OAuthError       string `json:"error,omitempty"`
+	ErrorDescription string `json:"error_description,omitempty"`
+}
+
+type errorEntry struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Detail  any    `json:"detail"`
+}
+
+func (e *Error) write(w http.ResponseWriter) {
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	body := errorsBody{Errors: []errorEntry{{Code: e.Code, Message: e.Message}}}
+	if e.OAuth != "" {
+		body.OAuthError, body.ErrorDescription = e.OAuth, e.Message
+	}
+	writeJSON(w, e.Status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"errors":[{"code":"UNKNOWN","message":"internal error","detail":null}]}`)
+	}
+	b = append(b, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(b)
+}

@@ -1,0 +1,295 @@
+package endpoint
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/authn"
+	"github.com/regtoken/regtoken/pkg/token"
+)
+
+// testState is the original service's example: foo pulls some-image, bar
+// pushes and pulls everything, anonymous pulls some-image.
+func testState(t testing.TB) *State {
+	t.Helper()
+	hash := func(pw string) string {
+		h, _ := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+		return string(h)
+	}
+	users := fmt.Sprintf(`{
+  "foo": {"pass_hash": %q, "repositories": {"some-image": ["pull"]}},
+  "bar": {"pass_hash": %q, "repositories": {"*": ["pull", "push"]}, "catalog": true}
+}`, hash("foo"), hash("bar"))
+	repos := `{"backlist": false, "repositories": ["some-image"]}`
+	rules, err := acl.Parse([]byte(users), []byte(repos), nil, nil, acl.Files{Users: "users.json", Repositories: "repositories.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	signer, err := token.NewSigner(key, nil, token.KeyIDLibtrust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &State{
+		Rules: rules, Signer: signer, Issuer: "example issuer", Services: []string{"Authentication"},
+		Lifetime: 30 * time.Minute, Realm: "example issuer", MaxScopes: 8,
+	}
+}
+
+type result struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func do(t *testing.T, h http.Handler, method, target, user, pass string) result {
+	t.Helper()
+	r := httptest.NewRequest(method, target, nil)
+	if user != "" || pass != "" {
+		r.SetBasicAuth(user, pass)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	res := result{status: w.Code, header: w.Header(), raw: w.Body.String()}
+	if err := json.Unmarshal(w.Body.Bytes(), &res.body); err != nil {
+		t.Fatalf("%s %s: body is not JSON: %q", method, target, w.Body.String())
+	}
+	return res
+}
+
+// claims decodes the JWT payload without verifying (the signer tests do that).
+func claims(t *testing.T, jwt string) token.ClaimSet {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a compact JWS: %q", jwt)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c token.ClaimSet
+	if err := json.Unmarshal(payload, &c); err != nil {
+		t.Fatalf("claims: %v in %s", err, payload)
+	}
+	return c
+}
+
+func grants(c token.ClaimSet) map[string]string {
+	out := map[string]string{}
+	for _, a := range c.Access {
+		out[a.Type+":"+a.Name] = strings.Join(a.Actions, ",")
+	}
+	return out
+}
+
+func newHandler(t *testing.T, audit *slog.Logger) *Handler {
+	return New(testState(t), Options{Verifier: authn.New(authn.Options{}), Audit: audit})
+}
+
+func tokenURL(scopes ...string) string {
+	v := url.Values{"service": {"Authentication"}}
+	for _, s := range scopes {
+		v.Add("scope", s)
+	}
+	return "/v2/token?" + v.Encode()
+}
+
+func TestGrants(t *testing.T) {
+	h := newHandler(t, nil)
+	cases := []struct {
+		name, user, pass string
+		scopes           []string
+		want             map[string]string
+	}{
+		{"foo pulls some-image", "foo", "foo", []string{"repository:some-image:pull"}, map[string]string{"repository:some-image": "pull"}},
+		{"foo cannot push", "foo", "foo", []string{"repository:some-image:pull,push"}, map[string]string{"repository:some-image": "pull"}},
+		{"foo gets nothing elsewhere", "foo", "foo", []string{"repository:other:pull"}, map[string]string{"repository:other": ""}},
+		{"bar pushes anywhere", "bar", "bar", []string{"repository:team/app.v2/api_x:push,pull"}, map[string]string{"repository:team/app.v2/api_x": "push,pull"}},
+		{"intersection: bar asked pull only", "bar", "bar", []string{"repository:x:pull"}, map[string]string{"repository:x": "pull"}},
+		{"bar has no delete", "bar", "bar", []string{"repository:x:delete"}, map[string]string{"repository:x": ""}},
+		{"anonymous pulls whitelisted", "", "", []string{"repository:some-image:pull"}, map[string]string{"repository:some-image": "pull"}},
+		{"anonymous cannot push", "", "", []string{"repository:some-image:push,pull"}, map[string]string{"repository:some-image": "pull"}},
+		{"anonymous refused elsewhere", "", "", []string{"repository:private:pull"}, map[string]string{"repository:private": ""}},
+		{"anonymous has no catalog", "", "", []string{"registry:catalog:*"}, map[string]string{"registry:catalog": ""}},
+		{"bar has the catalog", "bar", "bar", []string{"registry:catalog:*"}, map[string]string{"registry:catalog": "*"}},
+		{"every scope answered (mount)", "bar", "bar", []string{"repository:dst:pull,push repository:src:pull"},
+			map[string]string{"repository:dst": "pull,push", "repository:src": "pull"}},
+		{"host:port names survive", "bar", "bar", []string{"repository:localhost:5000/app:pull"}, map[string]string{"repository:localhost:5000/app": "pull"}},
+		{"login without scope", "bar", "bar", nil, map[string]string{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res := do(t, h, "GET", tokenURL(c.scopes...), c.user, c.pass)
+			if res.status != 200 {
+				t.Fatalf("status %d: %s", res.status, res.raw)
+			}
+			cl := claims(t, res.body["token"].(string))
+			if got := grants(cl); fmt.Sprint(got) != fmt.Sprint(c.want) {
+				t.Errorf("grants = %v, want %v", got, c.want)
+			}
+			if cl.Subject != c.user {
+				t.Errorf("sub = %q, want %q", cl.Subject, c.user)
+			}
+		})
+	}
+}
+
+func TestSuccessBody(t *testing.T) {
+	h := newHandler(t, nil)
+	res := do(t, h, "GET", tokenURL("repository:some-image:pull"), "foo", "foo")
+	if res.status != 200 {
+		t.Fatalf("status %d", res.status)
+	}
+	if res.body["token"] == "" || res.body["token"] != res.body["access_token"] {
+		t.Errorf("token and access_token must be the same non-empty JWT: %v", res.body)
+	}
+	if !strings.Contains(res.raw, `"expires_in":1800,`) {
+		t.Errorf("expires_in must be the integer lifetime in seconds: %s", res.raw)
+	}
+	if _, err := time.Parse(time.RFC3339, res.body["issued_at"].(string)); err != nil {
+		t.Errorf("issued_at not RFC 3339: %v", res.body["issued_at"])
+	}
+	if _, ok := res.body["refresh_token"]; ok {
+		t.Error("refresh_token without offline_token=true")
+	}
+	if ct := res.header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	cl := claims(t, res.body["token"].(string))
+	if cl.Issuer != "example issuer" || cl.Audience != "Authentication" {
+		t.Errorf("iss/aud = %q/%q", cl.Issuer, cl.Audience)
+	}
+	if cl.Expiration-cl.IssuedAt != 1800 || cl.NotBefore >= cl.IssuedAt {
+		t.Errorf("exp/iat/nbf = %d/%d/%d", cl.Expiration, cl.IssuedAt, cl.NotBefore)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	h := newHandler(t, nil)
+	cases := []struct {
+		name, method, target, user, pass string
+		status                           int
+		code                             string
+	}{
+		{"wrong password", "GET", tokenURL("repository:some-image:pull"), "foo", "bar", 401, "UNAUTHORIZED"},
+		{"unknown user", "GET", tokenURL("repository:some-image:pull"), "mallory", "x", 401, "UNAUTHORIZED"},
+		{"empty user with password", "GET", tokenURL(), "", "secret", 401, "UNAUTHORIZED"},
+		{"unknown service", "GET", "/v2/token?service=other&scope=repository:a:pull", "", "", 400, "UNSUPPORTED"},
+		{"missing service", "GET", "/v2/token?scope=repository:a:pull", "", "", 400, "UNSUPPORTED"},
+		{"malformed scope", "GET", tokenURL("repository"), "", "", 400, "UNSUPPORTED"},
+		{"invalid name", "GET", tokenURL("repository:UPPER:pull"), "", "", 400, "UNSUPPORTED"},
+		{"too many scopes", "GET", tokenURL("repository:a:pull repository:b:pull repository:c:pull repository:d:pull repository:e:pull repository:f:pull repository:g:pull repository:h:pull repository:i:pull"), "", "", 400, "UNSUPPORTED"},
+		{"PUT", "PUT", tokenURL(), "", "", 405, "UNSUPPORTED"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res := do(t, h, c.method, c.target, c.user, c.pass)
+			if res.status != c.status {
+				t.Fatalf("status %d, want %d: %s", res.status, c.status, res.raw)
+			}
+			errs, _ := res.body["errors"].([]any)
+			if len(errs) != 1 || errs[0].(map[string]any)["code"] != c.code {
+				t.Errorf("body %s, want errors[0].code %s", res.raw, c.code)
+			}
+			if c.status == 401 && res.header.Get("WWW-Authenticate") != `Basic realm="example issuer"` {
+				t.Errorf("WWW-Authenticate = %q", res.header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+}
+
+// The account parameter is a hint: the identity comes from Basic auth.
+func TestAccountParameterIgnored(t *testing.T) {
+	h := newHandler(t, nil)
+	res := do(t, h, "GET", tokenURL("repository:x:push")+"&account=foo", "bar", "bar")
+	if res.status != 200 {
+		t.Fatalf("status %d", res.status)
+	}
+	if c := claims(t, res.body["token"].(string)); c.Subject != "bar" || grants(c)["repository:x"] != "push" {
+		t.Errorf("claims %+v", c)
+	}
+}
+
+func TestSwapTakesEffect(t *testing.T) {
+	h := newHandler(t, nil)
+	st := *h.State()
+	st.Services = []string{"other"}
+	h.Swap(&st)
+	if res := do(t, h, "GET", tokenURL(), "", ""); res.status != 400 {
+		t.Fatalf("old service still accepted after Swap: %d", res.status)
+	}
+}
+
+func TestAuditLineHasNoSecrets(t *testing.T) {
+	var buf bytes.Buffer
+	h := newHandler(t, slog.New(slog.NewJSONHandler(&buf, nil)))
+	res := do(t, h, "GET", tokenURL("repository:some-image:pull,push"), "foo", "foo")
+	do(t, h, "GET", tokenURL("repository:x:pull"), "foo", "wrongpassword")
+	var line map[string]any
+	first := strings.SplitN(buf.String(), "\n", 2)[0]
+	if err := json.Unmarshal([]byte(first), &line); err != nil {
+		t.Fatalf("audit line not JSON: %q", first)
+	}
+	for _, k := range []string{"time", "client", "user", "service", "requested", "granted", "decision", "rules", "status", "latency"} {
+		if _, ok := line[k]; !ok {
+			t.Errorf("audit line lacks %q: %s", k, first)
+		}
+	}
+	if line["decision"] != "partial" || line["user"] != "foo" {
+		t.Errorf("decision/user = %v/%v", line["decision"], line["user"])
+	}
+	jwt := res.body["token"].(string)
+	for _, secret := range []string{jwt, strings.Split(jwt, ".")[2], "wrongpassword", `"foo:foo"`, "$2a$"} {
+		if strings.Contains(buf.String(), secret) {
+			t.Errorf("audit log contains a secret %q", secret)
+		}
+	}
+}
+
+func TestPostAnswersJSON404(t *testing.T) {
+	h := newHandler(t, nil)
+	h.State().Refresh = false
+	r := httptest.NewRequest("POST", "/v2/token", strings.NewReader("grant_type=password&username=foo&password=foo&service=Authentication&client_id=x"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != 404 || !json.Valid(w.Body.Bytes()) {
+		t.Fatalf("POST with OAuth2 off: %d %s", w.Code, w.Body)
+	}
+}
+
+func BenchmarkAnonymous(b *testing.B) {
+	h := New(testState(b), Options{})
+	r := httptest.NewRequest("GET", tokenURL("repository:some-image:pull"), nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+}
+
+func BenchmarkCachedPassword(b *testing.B) {
+	h := New(testState(b), Options{})
+	r := httptest.NewRequest("GET", tokenURL("repository:some-image:pull"), nil)
+	r.SetBasicAuth("bar", "bar")
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+}

@@ -1,0 +1,34 @@
+package endpoint
+
+import (
+	"time"
+
+	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/token"
+)
+
+// State is everything a request needs that a reload may change. A State is
+// never modified after it is handed to the Handler.
+type State struct {
+	Rules    *acl.Rules
+	Signer   *token.Signer
+	Issuer   string
+	Services []string
+	Lifetime time.Duration
+	// Realm names the realm in WWW-Authenticate: Basic realm="...".
+	Realm string
+	// MaxScopes bounds the resources one request may name.
+	MaxScopes int
+	// Refresh enables refresh tokens (offline_token=true, the OAuth2 POST).
+	Refresh         bool
+	RefreshLifetime time.Duration
+}
+
+func (s *State) acceptsService(service string) bool {
+	for _, known := range s.Services {
+		if known == service {
+			return true
+		}
+	}
+	return false
+}
