@@ -41,6 +41,9 @@ type Token struct {
 	Certificate string // optional
 	Lifetime    time.Duration
 	KeyID       string // "libtrust" or "thumbprint": the kid format used without a certificate
+	// AllowReadableKey accepts a key file that group or others can read. Only
+	// for demos from a git checkout, where file modes other than 0644 are lost.
+	AllowReadableKey bool
 }
 
 // ACL names the rule files (see package acl).

@@ -23,6 +23,8 @@ type tokenSection struct {
 	Certificate string   `toml:"certificate"`
 	Lifetime    duration `toml:"lifetime"`
 	KID         string   `toml:"kid"`
+	// AllowReadableKey: see Token.AllowReadableKey.
+	AllowReadableKey bool `toml:"allow_readable_key"`
 }
 
 type aclSection struct {

@@ -50,6 +50,8 @@ func (v *validator) token(t tokenSection) Token {
 		Certificate: v.path(t.Certificate),
 		Lifetime:    DefaultLifetime,
 		KeyID:       t.KID,
+
+		AllowReadableKey: t.AllowReadableKey,
 	}
 	if t.Issuer == "" {
 		v.problem("token.issuer", "required: the registry's auth.token.issuer")
@@ -126,7 +128,6 @@ func (v *validator) listener(key string, l listenSection) Listener {
 		Owner:             l.Owner,
 		Group:             l.Group,
 		TrustProxyHeaders: l.TrustProxyHeaders,
-		Mode:              0o660,
 	}
 	if out.Protocol == "fcgi" {
 		out.Protocol = "fastcgi"
@@ -140,6 +141,7 @@ func (v *validator) listener(key string, l listenSection) Listener {
 		v.problem(key+".address", "%q: want unix:PATH, tcp:HOST:PORT or systemd:NAME", l.Address)
 	case kind == "unix":
 		out.Address = "unix:" + v.path(rest)
+		out.Mode = 0o660 // nginx's workers connect through their group
 	case kind == "tcp", kind == "systemd":
 	default:
 		v.problem(key+".address", "%q: want unix:PATH, tcp:HOST:PORT or systemd:NAME", l.Address)

@@ -55,7 +55,7 @@ func (h *Handler) finish(rec *record) {
 		slog.Any("rules", ruleStrings(rec.decisions)),
 		slog.Int("status", rec.status),
 		slog.String("reason", rec.reason),
-		slog.Duration("latency", time.Since(rec.start)),
+		slog.Float64("latency_ms", float64(time.Since(rec.start).Microseconds())/1000),
 	)
 }
 

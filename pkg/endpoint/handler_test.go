@@ -247,7 +247,7 @@ func TestAuditLineHasNoSecrets(t *testing.T) {
 	if err := json.Unmarshal([]byte(first), &line); err != nil {
 		t.Fatalf("audit line not JSON: %q", first)
 	}
-	for _, k := range []string{"time", "client", "user", "service", "requested", "granted", "decision", "rules", "status", "latency"} {
+	for _, k := range []string{"time", "client", "user", "service", "requested", "granted", "decision", "rules", "status", "latency_ms"} {
 		if _, ok := line[k]; !ok {
 			t.Errorf("audit line lacks %q: %s", k, first)
 		}

@@ -1,0 +1,128 @@
+package daemon
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/regtoken/regtoken/pkg/endpoint"
+)
+
+// Metrics holds the collectors regtoken exports on the operator listener.
+type Metrics struct {
+	Registry *prometheus.Registry
+	Latency  *prometheus.HistogramVec
+}
+
+// NewMetrics registers regtoken's metrics. Counters that the endpoint and the
+// verifier already keep are read at scrape time rather than updated twice.
+func NewMetrics(h *endpoint.Handler, r *Reloader) *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		Registry: reg,
+		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "regtoken_request_duration_seconds",
+			Help:    "Time to answer a token request, by status code.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"status"}),
+	}
+	reg.MustRegister(m.Latency)
+	counter := func(name, help string, f func() uint64, labels prometheus.Labels) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
+			func() float64 { return float64(f()) }))
+	}
+	outcome := func(o string) prometheus.Labels { return prometheus.Labels{"outcome": o} }
+	counter("regtoken_requests_total", "Token requests by outcome.", h.Stats.Issued.Load, outcome("issued"))
+	counter("regtoken_requests_total", "Token requests by outcome.", h.Stats.Unauthorized.Load, outcome("unauthorized"))
+	counter("regtoken_requests_total", "Token requests by outcome.", h.Stats.BadRequest.Load, outcome("bad_request"))
+	counter("regtoken_requests_total", "Token requests by outcome.", h.Stats.Throttled.Load, outcome("throttled"))
+	counter("regtoken_requests_total", "Token requests by outcome.", h.Stats.Failed.Load, outcome("failed"))
+	v := h.Verifier()
+	counter("regtoken_bcrypt_checks_total", "bcrypt comparisons run (cache misses and unknown users).", v.Stats.BcryptChecks.Load, nil)
+	counter("regtoken_credential_cache_hits_total", "Passwords verified from the cache without bcrypt.", v.Stats.CacheHits.Load, nil)
+	counter("regtoken_bcrypt_rejected_total", "Password checks refused because too many were waiting.", v.Stats.Rejected.Load, nil)
+	counter("regtoken_reloads_total", "Reloads by result.", r.Successes.Load, prometheus.Labels{"result": "success"})
+	counter("regtoken_reloads_total", "Reloads by result.", r.Failures.Load, prometheus.Labels{"result": "failure"})
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "regtoken_config_age_seconds", Help: "Seconds since the configuration in use was loaded.",
+	}, func() float64 { return time.Since(r.Status().LoadedAt).Seconds() }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "regtoken_config_reload_error", Help: "1 while the latest reload failed (the last good configuration is in use).",
+	}, func() float64 {
+		if r.Status().Error != "" {
+			return 1
+		}
+		return 0
+	}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "regtoken_certificate_expiry_seconds", Help: "Seconds until the signing certificate expires (negative: expired; 0: no certificate).",
+	}, func() float64 {
+		certs := h.State().Signer.Certificates()
+		if len(certs) == 0 {
+			return 0
+		}
+		return time.Until(certs[0].NotAfter).Seconds()
+	}))
+	return m
+}
+
+// Observe records one request's latency; it is the endpoint's Observe hook.
+func (m *Metrics) Observe(status int, d time.Duration) {
+	m.Latency.WithLabelValues(statusLabel(status)).Observe(d.Seconds())
+}
+
+func statusLabel(status int) string {
+	switch status {
+	case 200:
+		return "200"
+	case 400:
+		return "400"
+	case 401:
+		return "401"
+	case 404:
+		return "404"
+	case 429:
+		return "429"
+	case 503:
+		return "503"
+	}
+	return "other"
+}
+
+// OperatorHandler serves /metrics and /healthz. /healthz answers 200 while the
+// service serves tokens, with "status":"degraded" and the error while the
+// latest reload failed: restarting then would not help, since the broken file
+// would stop the new process from starting at all.
+func OperatorHandler(m *Metrics, r *Reloader, h *endpoint.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		st := r.Status()
+		body := map[string]any{
+			"status":             "ok",
+			"config_loaded_at":   st.LoadedAt.UTC().Format(time.RFC3339),
+			"config_age_seconds": int(time.Since(st.LoadedAt).Seconds()),
+		}
+		if st.Error != "" {
+			body["status"] = "degraded"
+			body["reload_error"] = st.Error
+			body["reload_error_at"] = st.ErrorTime.UTC().Format(time.RFC3339)
+		}
+		if certs := h.State().Signer.Certificates(); len(certs) > 0 {
+			left := time.Until(certs[0].NotAfter)
+			body["certificate_expires_in_days"] = int(left.Hours() / 24)
+			if left < 30*24*time.Hour {
+				body["status"] = "degraded"
+				body["certificate_warning"] = "the signing certificate expires within 30 days"
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(body)
+	})
+	return mux
+}

@@ -1,0 +1,107 @@
+package daemon
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/regtoken/regtoken/pkg/config"
+	"github.com/regtoken/regtoken/pkg/endpoint"
+)
+
+// Reloader re-reads the configuration and every file it names, and swaps the
+// endpoint's State only when all of them are good. A broken edit keeps the
+// last good State, is logged once, and is visible in /healthz and /metrics
+// until it is fixed.
+type Reloader struct {
+	path    string
+	handler *endpoint.Handler
+	log     *slog.Logger
+
+	mu      sync.Mutex // one reload at a time
+	current atomic.Pointer[config.Config]
+	status  atomic.Pointer[ReloadStatus]
+
+	Successes atomic.Uint64
+	Failures  atomic.Uint64
+}
+
+// ReloadStatus is the outcome of the latest reload.
+type ReloadStatus struct {
+	LoadedAt  time.Time // when the State in use was loaded
+	Error     string    // the latest reload's error; empty when it succeeded
+	ErrorTime time.Time
+}
+
+// NewReloader starts with cfg, whose State the handler already serves.
+func NewReloader(path string, cfg *config.Config, h *endpoint.Handler, log *slog.Logger) *Reloader {
+	r := &Reloader{path: path, handler: h, log: log}
+	r.current.Store(cfg)
+	r.status.Store(&ReloadStatus{LoadedAt: time.Now()})
+	return r
+}
+
+// Config is the configuration in use.
+func (r *Reloader) Config() *config.Config { return r.current.Load() }
+
+// Status is the outcome of the latest reload.
+func (r *Reloader) Status() ReloadStatus { return *r.status.Load() }
+
+// Reload loads everything again. why says what triggered it, for the log.
+func (r *Reloader) Reload(why string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cfg, err := config.Load(r.path)
+	if err == nil {
+		var st *endpoint.State
+		if st, err = LoadState(cfg); err == nil {
+			r.apply(cfg, st, why)
+			return nil
+		}
+	}
+	r.Failures.Add(1)
+	prev := r.status.Load()
+	if prev.Error != err.Error() { // log a broken file once, not on every event
+		r.log.Error("reload failed; still serving the last good configuration", "trigger", why, "err", err)
+	}
+	r.status.Store(&ReloadStatus{LoadedAt: prev.LoadedAt, Error: err.Error(), ErrorTime: time.Now()})
+	return err
+}
+
+func (r *Reloader) apply(cfg *config.Config, st *endpoint.State, why string) {
+	old := r.current.Load()
+	if !sameListeners(old.Listen, cfg.Listen) || old.Operator != cfg.Operator {
+		r.log.Warn("listener changes take effect at the next restart", "trigger", why)
+	}
+	r.handler.Swap(st)
+	r.handler.Verifier().SetDummyCost(typicalCost(st.Rules))
+	r.current.Store(cfg)
+	r.status.Store(&ReloadStatus{LoadedAt: time.Now()})
+	r.Successes.Add(1)
+	r.log.Info("configuration reloaded", "trigger", why, "users", len(st.Rules.Users()))
+}
+
+func sameListeners(a, b []config.Listener) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// WatchedFiles are the files whose change triggers a reload.
+func WatchedFiles(path string, cfg *config.Config) []string {
+	files := []string{path, cfg.Token.Key, cfg.Token.Certificate, cfg.ACL.Users, cfg.ACL.Repositories, cfg.ACL.Groups, cfg.ACL.Htpasswd}
+	out := files[:0]
+	for _, f := range files {
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

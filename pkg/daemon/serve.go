@@ -1,0 +1,192 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/regtoken/regtoken/pkg/authn"
+	"github.com/regtoken/regtoken/pkg/config"
+	"github.com/regtoken/regtoken/pkg/endpoint"
+	"github.com/regtoken/regtoken/pkg/listen"
+	"github.com/regtoken/regtoken/pkg/sdnotify"
+)
+
+// Options are what `regtoken serve` was told on its command line.
+type Options struct {
+	ConfigPath string
+	// Listen, when non-empty, replaces the configuration's [[listen]] tables.
+	Listen []listen.Spec
+	Log    *slog.Logger
+	Audit  *slog.Logger
+}
+
+// Run serves until SIGTERM or SIGINT, then drains in-flight requests and
+// returns nil. It returns an error, having changed nothing, when the
+// configuration or any file it names is bad.
+func Run(ctx context.Context, cfg *config.Config, o Options) error {
+	log := o.Log
+	st, err := LoadState(cfg)
+	if err != nil {
+		return err
+	}
+	verifier := authn.New(authn.Options{Concurrency: cfg.Limits.BcryptConcurrency})
+	verifier.SetDummyCost(typicalCost(st.Rules))
+	h := endpoint.New(st, endpoint.Options{Verifier: verifier, Log: log, Audit: o.Audit})
+	reloader := NewReloader(o.ConfigPath, cfg, h, log)
+	metrics := NewMetrics(h, reloader)
+	h.SetObserver(metrics.Observe)
+
+	specs := o.Listen
+	if len(specs) == 0 {
+		specs = Specs(cfg.Listen)
+	}
+	group, specs, err := startListeners(specs, h, cfg.Limits, log)
+	if err != nil {
+		return err
+	}
+	operator, err := startOperator(cfg.Operator, OperatorHandler(metrics, reloader, h), log)
+	if err != nil {
+		shutdown(group, nil, cfg.Limits.ShutdownTimeout, log)
+		return err
+	}
+
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go Watch(ctx, reloader, log)
+	go watchdog(ctx)
+	sdnotify.Ready()
+	log.Info("serving tokens", "listeners", describe(specs), "issuer", cfg.Token.Issuer, "services", cfg.Token.Services)
+
+	waitForStop(ctx, reloader, group, log)
+	sdnotify.Stopping()
+	return shutdown(group, operator, cfg.Limits.ShutdownTimeout, log)
+}
+
+// waitForStop returns on SIGTERM/SIGINT or a failed listener, reloading on SIGHUP.
+func waitForStop(ctx context.Context, r *Reloader, group *listen.Group, log *slog.Logger) {
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(signals)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case err := <-group.Errors():
+			log.Error("a listener failed; shutting down", "err", err)
+			return
+		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				r.Reload("SIGHUP")
+				continue
+			}
+			log.Info("stopping: draining in-flight requests", "signal", sig.String())
+			return
+		}
+	}
+}
+
+func shutdown(group *listen.Group, operator *http.Server, timeout time.Duration, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if operator != nil {
+		operator.Shutdown(ctx)
+	}
+	if err := group.Shutdown(ctx); err != nil {
+		log.Warn("drain did not finish in time; remaining connections closed", "timeout", timeout, "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// watchdog pings systemd's watchdog at half its interval while the process runs.
+func watchdog(ctx context.Context) {
+	interval, ok := sdnotify.WatchdogInterval()
+	if !ok {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			sdnotify.Watchdog()
+		}
+	}
+}
+
+// startListeners opens every listener (taking sockets systemd passed us) and
+// serves h on each. With no listeners configured, every socket systemd passed
+// is served, its protocol taken from its FileDescriptorName.
+func startListeners(specs []listen.Spec, h http.Handler, limits config.Limits, log *slog.Logger) (*listen.Group, []listen.Spec, error) {
+	activated, err := listen.Activated()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(specs) == 0 && len(activated) > 0 {
+		if specs, err = listen.ActivatedSpecs(activated); err != nil {
+			return nil, nil, err
+		}
+	}
+	if len(specs) == 0 {
+		return nil, nil, errors.New("nothing to listen on: add a [[listen]] table, -listen PROTOCOL=ADDRESS, or start from a systemd socket unit")
+	}
+	ls, err := listen.Open(specs, activated)
+	if err != nil {
+		return nil, nil, err
+	}
+	group, err := listen.Start(ls, h, log, listen.Limits{
+		Timeout:        limits.RequestTimeout,
+		MaxHeaderBytes: limits.MaxHeaderBytes,
+		MaxBodyBytes:   limits.MaxBodyBytes,
+		MaxConns:       limits.MaxConnections,
+	})
+	if err != nil {
+		listen.Close(ls)
+		return nil, nil, err
+	}
+	return group, specs, nil
+}
+
+// startOperator serves /metrics and /healthz on addr ("" = off).
+func startOperator(addr string, h http.Handler, log *slog.Logger) (*http.Server, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	network, address, _ := strings.Cut(addr, ":")
+	l, err := net.Listen(network, address)
+	if err != nil {
+		return nil, fmt.Errorf("operator listener %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(l)
+	log.Info("operator endpoint", "address", addr, "paths", "/metrics /healthz")
+	return srv, nil
+}
+
+// Specs converts the configuration's listeners.
+func Specs(ls []config.Listener) []listen.Spec {
+	out := make([]listen.Spec, len(ls))
+	for i, l := range ls {
+		out[i] = listen.Spec{Protocol: l.Protocol, Address: l.Address, Mode: l.Mode, Owner: l.Owner, Group: l.Group, TrustProxyHeaders: l.TrustProxyHeaders}
+	}
+	return out
+}
+
+func describe(specs []listen.Spec) string {
+	var parts []string
+	for _, s := range specs {
+		parts = append(parts, s.Protocol+"="+s.Address)
+	}
+	return strings.Join(parts, " ")
+}

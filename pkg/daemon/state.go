@@ -1,0 +1,116 @@
+package daemon
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/config"
+	"github.com/regtoken/regtoken/pkg/endpoint"
+	"github.com/regtoken/regtoken/pkg/token"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// ErrKeyPermissions means the private key file can be read by group or others.
+var ErrKeyPermissions = errors.New("private key is readable by group or others (chmod 600, as OpenSSH requires)")
+
+// LoadState reads the key, certificate and rule files cfg names and returns the
+// State the endpoint serves with. It changes nothing when any file is bad.
+func LoadState(cfg *config.Config) (*endpoint.State, error) {
+	signer, err := LoadSigner(cfg.Token)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := LoadRules(cfg.ACL)
+	if err != nil {
+		return nil, err
+	}
+	return &endpoint.State{
+		Rules:           rules,
+		Signer:          signer,
+		Issuer:          cfg.Token.Issuer,
+		Services:        cfg.Token.Services,
+		Lifetime:        cfg.Token.Lifetime,
+		Realm:           cfg.Token.Issuer,
+		MaxScopes:       cfg.Limits.MaxScopes,
+		Refresh:         cfg.Refresh.Enabled,
+		RefreshLifetime: cfg.Refresh.Lifetime,
+	}, nil
+}
+
+// LoadRules reads the rule files.
+func LoadRules(a config.ACL) (*acl.Rules, error) {
+	return acl.Load(acl.Files{
+		Users:            a.Users,
+		Repositories:     a.Repositories,
+		Groups:           a.Groups,
+		Htpasswd:         a.Htpasswd,
+		AnonymousCatalog: a.AnonymousCatalog,
+	})
+}
+
+// LoadSigner reads the signing key and its certificate chain.
+func LoadSigner(t config.Token) (*token.Signer, error) {
+	keyPEM, err := readKey(t.Key, t.AllowReadableKey)
+	if err != nil {
+		return nil, err
+	}
+	key, err := token.ParsePrivateKey(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Key, err)
+	}
+	var chain []*x509.Certificate
+	if t.Certificate != "" {
+		certPEM, err := os.ReadFile(t.Certificate)
+		if err != nil {
+			return nil, err
+		}
+		if chain, err = token.ParseCertificates(certPEM); err != nil {
+			return nil, fmt.Errorf("%s: %w", t.Certificate, err)
+		}
+	}
+	s, err := token.NewSigner(key, chain, token.KeyIDFormat(t.KeyID))
+	if err != nil {
+		return nil, fmt.Errorf("%s and %s: %w", t.Key, t.Certificate, err)
+	}
+	return s, nil
+}
+
+// readKey reads the private key file, refusing one that others can read.
+func readKey(path string, allowReadable bool) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode().Perm()&0o077 != 0 && !allowReadable {
+		return nil, fmt.Errorf("%s: %w (mode %04o)", path, ErrKeyPermissions, fi.Mode().Perm())
+	}
+	return io.ReadAll(f)
+}
+
+// typicalCost is the bcrypt cost most users' hashes have: the comparison run for
+// unknown users uses it, so a wrong user name takes as long as a wrong password.
+func typicalCost(rules *acl.Rules) int {
+	counts := map[int]int{}
+	best, bestCount := bcrypt.DefaultCost, 0
+	for _, name := range rules.Users() {
+		u, _ := rules.User(name)
+		c, err := bcrypt.Cost(u.PassHash)
+		if err != nil {
+			continue
+		}
+		counts[c]++
+		if counts[c] > bestCount {
+			best, bestCount = c, counts[c]
+		}
+	}
+	return best
+}
