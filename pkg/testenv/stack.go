@@ -13,15 +13,15 @@ import (
 // regtoken socket path. The uwsgi block is the original service's, unchanged.
 var tokenLocations = map[string]string{
 	"scgi": `location = /v2/token {
-            include scgi_params;
+            include /etc/nginx/scgi_params;
             scgi_pass unix:%s;
         }`,
 	"uwsgi": `location /v2/token {
             uwsgi_pass unix://%s;
-            include uwsgi_params;
+            include /etc/nginx/uwsgi_params;
         }`,
 	"fastcgi": `location = /v2/token {
-            include fastcgi_params;
+            include /etc/nginx/fastcgi_params;
             fastcgi_pass unix:%s;
         }`,
 	"http": `location = /v2/token {
