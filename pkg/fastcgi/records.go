@@ -33,7 +33,7 @@ type progress interface {
 
 // recordReader reads whole records from src and hands fcgi the same byte
 // stream, except that each request's PARAMS stream is collected, its
-// repeated keys merged (see foldParams), and re-encoded before fcgi sees it.
+// repeated keys merged (see normalizeParams), and re-encoded before fcgi sees it.
 type recordReader struct {
 	src      *bufio.Reader
 	max      int               // cap on the buffered params of one connection
@@ -107,7 +107,7 @@ func (r *recordReader) collectParams(id uint16, content []byte) error {
 	if err != nil {
 		return err
 	}
-	r.out = encodeParamRecords(id, foldParams(pairs))
+	r.out = encodeParamRecords(id, normalizeParams(pairs))
 	return nil
 }
 

@@ -43,28 +43,53 @@ func TestDecodePairsRejectsTruncation(t *testing.T) {
 	}
 }
 
-func TestFoldParams(t *testing.T) {
-	got := foldParams([]pair{
-		{"REQUEST_METHOD", "GET"},
-		{"HTTP_X_DUP", "a"},
-		{"HTTP_COOKIE", "k=1"},
-		{"REQUEST_METHOD", "POST"},
-		{"HTTP_X_DUP", "b"},
-		{"HTTP_COOKIE", "l=2"},
-		{"HTTP_CONNECTION", "close"},
-		{"HTTP_TRANSFER_ENCODING", "chunked"},
-		{"HTTP_CONTENT_LENGTH", "3"},
-		{"HTTP_CONTENT_TYPE", "text/plain"},
-		{"CONTENT_TYPE", "text/plain"},
-	})
-	want := []pair{
-		{"REQUEST_METHOD", "GET"},
-		{"HTTP_X_DUP", "a, b"},
-		{"HTTP_COOKIE", "k=1; l=2"},
-		{"HTTP_CONTENT_LENGTH", "3"}, // kept: no CONTENT_LENGTH to shadow it
-		{"CONTENT_TYPE", "text/plain"},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got  %v\nwant %v", got, want)
+func TestNormalizeParams(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		in, want []pair
+	}{
+		{"fold and drop", []pair{
+			{"REQUEST_METHOD", "GET"},
+			{"SERVER_PROTOCOL", "HTTP/1.0"},
+			{"HTTP_HOST", "reg.example"},
+			{"HTTP_X_DUP", "a"},
+			{"HTTP_COOKIE", "k=1"},
+			{"SCRIPT_NAME", "/included"},
+			{"HTTP_X_DUP", "b"},
+			{"HTTP_COOKIE", "l=2"},
+			{"SCRIPT_NAME", "/override"},
+			{"HTTP_CONNECTION", "close"},
+			{"HTTP_TRANSFER_ENCODING", "chunked"},
+			{"HTTP_CONTENT_LENGTH", "3"},
+			{"HTTP_CONTENT_TYPE", "text/plain"},
+			{"CONTENT_TYPE", "text/plain"},
+			{"CONTENT_LENGTH", ""},
+		}, []pair{
+			{"REQUEST_METHOD", "GET"},
+			{"SERVER_PROTOCOL", "HTTP/1.0"},
+			{"HTTP_HOST", "reg.example"},
+			{"HTTP_X_DUP", "a, b"},
+			{"HTTP_COOKIE", "k=1; l=2"},
+			{"SCRIPT_NAME", "/override"},
+			{"HTTP_CONTENT_LENGTH", "3"}, // kept: CONTENT_LENGTH is empty
+			{"CONTENT_TYPE", "text/plain"},
+			{"CONTENT_LENGTH", ""},
+		}},
+		{"defaults", []pair{
+			{"REQUEST_METHOD", "GET"},
+			{"SERVER_PROTOCOL", ""},
+			{"SERVER_NAME", "reg.example"},
+		}, []pair{
+			{"REQUEST_METHOD", "GET"},
+			{"SERVER_PROTOCOL", "HTTP/1.1"},
+			{"SERVER_NAME", "reg.example"},
+			{"HTTP_HOST", "reg.example"},
+		}},
+		{"no server name", []pair{{"REQUEST_METHOD", "GET"}, {"HTTP_HOST", ""}},
+			[]pair{{"REQUEST_METHOD", "GET"}, {"HTTP_HOST", ""}, {"SERVER_PROTOCOL", "HTTP/1.1"}}},
+	} {
+		if got := normalizeParams(tc.in); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s:\ngot  %v\nwant %v", tc.name, got, tc.want)
+		}
 	}
 }
