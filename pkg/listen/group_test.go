@@ -124,4 +124,3 @@ func TestServerFailureIsReported(t *testing.T) {
 		t.Fatal("no error for a server that stopped on its own")
 	}
 }
-
