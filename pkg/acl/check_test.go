@@ -1,0 +1,88 @@
+package acl
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestCheck(t *testing.T) {
+	r := files{
+		users: `{
+  "nohash": {"repositories": {"ok": ["pull"]}},
+  "md5": {"pass_hash": "$1$abc$def"},
+  "badcost": {"pass_hash": "$2b$99$t3CyGthihgneFNCkMY3Cj.8/3aB3dijI2k.HcJ35m2tSQifoMRvgu"},
+  "good": {
+    "pass_hash": "` + fooHash + `",
+    "groups": ["team", "ghost", "team"],
+    "repositories": {"Team/App": ["pull"], "team/x": ["pull"], "team/x": ["push"], "shared": ["pull"], "-bad-*": []},
+    "comment": "unknown keys are ignored, but reported"
+  },
+  "": {"pass_hash": "` + fooHash + `"},
+  "Bob": {"pass_hash": "` + fooHash + `", "repositories": {"${user}/*": ["pull"]}, "groups": ["team"]}
+}`,
+		groups: `{"team": {"repositories": {"shared": ["pull", "push"], "home/${user}": ["pull"]}, "colour": "blue"}}`,
+		repos:  `{"backlist": false, "repositories": ["ok", "ok", "UPPER/*", "a/b"]}`,
+	}.parse(t)
+
+	want := []struct{ file, key, message string }{
+		{"users.json", "nohash", "no pass_hash and no htpasswd entry"},
+		{"users.json", "", "empty user name"},
+		{"users.json", "md5", "not a bcrypt hash"},
+		{"users.json", "badcost", "not a bcrypt hash"},
+		{"users.json", "ghost", `group "ghost", which is not defined`},
+		{"users.json", "team", "lists group \"team\" twice"},
+		{"users.json", "Team/App", "matches no valid repository name"},
+		{"users.json", "-bad-*", "matches no valid repository name"},
+		{"users.json", "team/x", "duplicate key"},
+		{"users.json", "comment", "unknown key"},
+		{"users.json", "shared", `group "team" has [pull,push]`},
+		{"users.json", "${user}/*", `never matches for user "Bob"`},
+		{"groups.json", "home/${user}", `never matches for user "Bob"`},
+		{"groups.json", "colour", "unknown key"},
+		{"repositories.json", "ok", "listed twice"},
+		{"repositories.json", "UPPER/*", "matches no valid repository name"},
+	}
+	got := r.Check()
+	for _, w := range want {
+		found := false
+		for _, p := range got {
+			if p.File == w.file && p.Key == w.key && strings.Contains(p.Message, w.message) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("Check() lacks %s %q %q", w.file, w.key, w.message)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("Check() returned %d problems, want %d:\n%v", len(got), len(want), got)
+	}
+	for _, p := range got {
+		for _, secret := range hashFragments {
+			if strings.Contains(p.String(), secret) {
+				t.Errorf("problem shows a password hash: %v", p)
+			}
+		}
+		if !strings.HasPrefix(p.Message, "line ") {
+			t.Errorf("problem without a line: %v", p)
+		}
+	}
+}
+
+func TestCanMatchValidName(t *testing.T) {
+	for _, tt := range []struct {
+		key  string
+		want bool
+	}{
+		{"*", true}, {"some-image", true}, {"team/*", true}, {"team/**", true}, {"a/**/z", true},
+		{"${user}/*", true}, {"app-*", true}, {"a__b", true}, {"localhost:5000/app", true},
+		{"registry.example.com:*/app", true}, {"Example.com/app", true},
+		{"Team/app", false}, {"team//app", false}, {"team/", false}, {"/team", false}, {"-a", false},
+		{"a..b", false}, {"a*-", false}, {"app:latest", false}, {"a b", false},
+		{strings.Repeat("a", 256), false},
+	} {
+		if got := canMatchValidName(tt.key); got != tt.want {
+			t.Errorf("canMatchValidName(%q) = %v, want %v", tt.key, got, tt.want)
+		}
+	}
+}
