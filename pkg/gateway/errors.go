@@ -1,0 +1,32 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+)
+
+// ErrServerClosed is returned by [Server.Serve] after [Server.Shutdown] or
+// [Server.Close]. It is http.ErrServerClosed, so a main that runs HTTP and
+// gateway listeners side by side can test every Serve result the same way.
+var ErrServerClosed = http.ErrServerClosed
+
+// Errors for requests that cannot be served. The server answers
+// [ErrBodyTooLarge] with 413 and every other one with 400.
+var (
+	// ErrHeaderTooLarge: the variable block is larger than MaxHeaderBytes.
+	ErrHeaderTooLarge = errors.New("gateway: request variables exceed the size limit")
+	// ErrBadContentLength: CONTENT_LENGTH is neither empty nor a decimal number.
+	ErrBadContentLength = errors.New("gateway: CONTENT_LENGTH is not a decimal number")
+	// ErrConflictingContentLength: CONTENT_LENGTH appears twice with two values,
+	// so the body boundary is ambiguous.
+	ErrConflictingContentLength = errors.New("gateway: CONTENT_LENGTH appears twice with different values")
+	// ErrBadVariables: the variables do not describe an HTTP request
+	// (no REQUEST_METHOD, bad SERVER_PROTOCOL, unparsable REQUEST_URI).
+	ErrBadVariables = errors.New("gateway: CGI variables do not form a request")
+	// ErrBodyTooLarge: CONTENT_LENGTH exceeds MaxBodyBytes.
+	ErrBodyTooLarge = errors.New("gateway: request body exceeds the size limit")
+)
+
+// errWriteAfterReturn is returned by a ResponseWriter used after its handler
+// returned; its buffers may already belong to another connection.
+var errWriteAfterReturn = errors.New("gateway: ResponseWriter used after ServeHTTP returned")
