@@ -3,7 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
+
+	"github.com/regtoken/regtoken/pkg/acl"
 
 	"github.com/regtoken/regtoken/pkg/config"
 	"github.com/regtoken/regtoken/pkg/daemon"
@@ -81,9 +84,35 @@ func checkRules(cfg *config.Config, out io.Writer) int {
 		return 1
 	}
 	users := rules.Users()
-	fmt.Fprintf(out, "rules: %d user(s)\n", len(users))
-	for _, p := range rules.Check() {
-		fmt.Fprintf(out, "ERROR %s: %s: %s\n", p.File, p.Key, p.Message)
+	fmt.Fprintf(out, "rules: %d user(s), %d group(s)\n", len(users), len(rules.Groups()))
+	for _, name := range users {
+		u, _ := rules.User(name)
+		fmt.Fprintf(out, "user %s", name)
+		if len(u.Groups) > 0 {
+			fmt.Fprintf(out, " (groups %s)", strings.Join(u.Groups, ", "))
+		}
+		fmt.Fprintln(out, ", most specific rule first:")
+		printRules(out, rules.Effective(acl.Subject{Name: name}))
 	}
-	return len(rules.Check())
+	for _, name := range rules.Groups() {
+		fmt.Fprintf(out, "group %s:\n", name)
+		gr, _ := rules.GroupRules(name)
+		printRules(out, gr)
+	}
+	fmt.Fprintln(out, "anonymous, most specific rule first:")
+	printRules(out, rules.Effective(acl.Subject{Anonymous: true}))
+	problems := rules.Check()
+	for _, p := range problems {
+		fmt.Fprintf(out, "ERROR %s: %q: %s\n", p.File, p.Key, p.Message)
+	}
+	return len(problems)
+}
+
+func printRules(out io.Writer, rules []acl.Rule) {
+	if len(rules) == 0 {
+		fmt.Fprintln(out, "  (no rules: nothing granted)")
+	}
+	for _, r := range rules {
+		fmt.Fprintf(out, "  %s\n", r)
+	}
 }

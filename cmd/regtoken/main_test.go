@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/cmd")
+
+// runGolden runs the command and compares its output with a golden file,
+// with the absolute path of testdata/cmd replaced by $DIR so the files do not
+// depend on where the repository is checked out.
+func runGolden(t *testing.T, golden string, wantCode int, args ...string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(args, &stdout, &stderr)
+	if code != wantCode {
+		t.Fatalf("regtoken %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, wantCode, &stdout, &stderr)
+	}
+	dir, _ := filepath.Abs("../../testdata/cmd")
+	got := strings.ReplaceAll(stdout.String()+stderr.String(), dir, "$DIR")
+	path := filepath.Join("../../testdata/cmd", golden)
+	if *update {
+		os.WriteFile(path, []byte(got), 0o644)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/regtoken -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+func TestCheckGolden(t *testing.T) {
+	runGolden(t, "check.golden", 0, "check", "-config", "../../testdata/cmd/regtoken.toml")
+}
+
+// check reports unknown groups and invalid hashes, warns that a key without a
+// certificate fails on registry 3.x, and exits 1.
+func TestCheckProblemsGolden(t *testing.T) {
+	runGolden(t, "check-problems.golden", 1, "check", "-config", "../../testdata/cmd/problems/regtoken.toml")
+}
+
+func TestExplainGolden(t *testing.T) {
+	runGolden(t, "explain-dave.golden", 0, "explain", "-config", "../../testdata/cmd/regtoken.toml", "-user", "dave",
+		"repository:dave/tools:pull,push,delete", "repository:team-a/secret:pull", "repository:team-a/x/y:push",
+		"registry:catalog:*", "repository:elsewhere:pull")
+	runGolden(t, "explain-anonymous.golden", 0, "explain", "-config", "../../testdata/cmd/regtoken.toml",
+		"repository:public/a/b:pull", "repository:some-image:push,pull", "repository:team-a/x:pull")
+	runGolden(t, "explain-carol.golden", 0, "explain", "--config", "../../testdata/cmd/regtoken.toml", "-user", "carol",
+		"repository:team-a/secret:pull,delete", "repository:home/carol:delete", "registry:catalog:*", "repository:x:*")
+}
+
+// A private key others can read is refused, as OpenSSH refuses one.
+func TestCheckRefusesReadableKey(t *testing.T) {
+	dir := t.TempDir()
+	src, _ := filepath.Abs("../../testdata/cmd")
+	for _, f := range []string{"RootCA.key", "RootCA.crt", "users.json", "repositories.json", "groups.json", "htpasswd"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(src, "regtoken.toml"))
+	os.WriteFile(filepath.Join(dir, "regtoken.toml"), bytes.ReplaceAll(cfg, []byte("allow_readable_key = true"), nil), 0o644)
+	var out bytes.Buffer
+	if code := run([]string{"check", "-config", filepath.Join(dir, "regtoken.toml")}, &out, &out); code != 1 {
+		t.Fatalf("exit %d with a 0644 key:\n%s", code, &out)
+	}
+	if !strings.Contains(out.String(), "readable by group or others") {
+		t.Errorf("no clear message about the key's mode:\n%s", &out)
+	}
+	os.Chmod(filepath.Join(dir, "RootCA.key"), 0o600)
+	out.Reset()
+	if code := run([]string{"check", "-config", filepath.Join(dir, "regtoken.toml")}, &out, &out); code != 0 {
+		t.Fatalf("exit %d with a 0600 key:\n%s", code, &out)
+	}
+}
+
+func TestBadConfigExits2(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "bad.toml")
+	os.WriteFile(p, []byte("[token]\nissuer = \n"), 0o644)
+	for _, cmd := range []string{"check", "serve", "explain"} {
+		var out bytes.Buffer
+		code := run([]string{cmd, "-config", p, "repository:x:pull"}, &out, &out)
+		if code != exitUsage || !strings.Contains(out.String(), "bad.toml:2") {
+			t.Errorf("%s with a broken file: exit %d, output %q", cmd, code, &out)
+		}
+	}
+}
+
+func TestHashFromStdin(t *testing.T) {
+	r, w, _ := os.Pipe()
+	w.WriteString("s3cret\n")
+	w.Close()
+	old := os.Stdin
+	os.Stdin = r
+	defer func() { os.Stdin = old }()
+	var out, errs bytes.Buffer
+	if code := run([]string{"hash", "-cost", "4"}, &out, &errs); code != 0 {
+		t.Fatalf("exit %d: %s", code, &errs)
+	}
+	h := strings.TrimSpace(out.String())
+	if !strings.HasPrefix(h, "$2a$04$") || strings.Contains(out.String()+errs.String(), "s3cret") {
+		t.Errorf("hash output %q (stderr %q)", h, &errs)
+	}
+}
+
+func TestKeygen(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	if code := run([]string{"keygen", "-dir", dir}, &out, &out); code != 0 {
+		t.Fatalf("keygen: %s", &out)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "RootCA.key"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key mode: %v %v", fi, err)
+	}
+	if code := run([]string{"keygen", "-dir", dir}, &out, &out); code == 0 {
+		t.Error("keygen overwrote an existing key without -force")
+	}
+}
