@@ -1,0 +1,19 @@
+// Package token parses registry scopes and signs the JWTs that registries
+// (distribution 2.8/3.x, zot) accept.
+//
+// It has two halves. The scope half (scope.go, name.go) turns the raw
+// `scope` request parameters of the token endpoint into [Scope] values,
+// following the grammar of distribution's docs/content/spec/auth/scope.md:
+// the type is the text before the first ':', the actions the text after the
+// last ':', and the name everything in between, so that "host:port/repo"
+// names survive. The signing half (claims.go, keys.go, keyid.go, signer.go)
+// builds the claim set of jwt.md and signs it as a compact JWS whose header
+// carries an x5c chain, the one mechanism every registry version verifies
+// the same way (see the notes in token-protocol.md §4.4).
+//
+// What this package must not do: decide who may do what (that is the rules
+// package), read configuration files or the environment, log anything, or
+// emit a "jwk" header. Everything it signs goes out over the wire, so a
+// [Signer] never holds anything but the key, the certificates and the
+// precomputed header; it is immutable and safe for concurrent use.
+package token
