@@ -1,0 +1,84 @@
+package token
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+func TestNewClaims(t *testing.T) {
+	now := time.Unix(1700000000, 900_000_000) // fractional seconds must not leak
+	access := []ResourceActions{{Type: "repository", Name: "a", Actions: []string{"pull"}}}
+	c := NewClaims("iss", "alice", "registry", access, now, 5*time.Minute)
+	want := ClaimSet{
+		Issuer: "iss", Subject: "alice", Audience: "registry",
+		Expiration: 1700000300, NotBefore: 1699999990, IssuedAt: 1700000000,
+		JWTID: c.JWTID, Access: access,
+	}
+	if c.Issuer != want.Issuer || c.Subject != want.Subject || c.Audience != want.Audience ||
+		c.Expiration != want.Expiration || c.NotBefore != want.NotBefore || c.IssuedAt != want.IssuedAt ||
+		len(c.Access) != 1 {
+		t.Fatalf("NewClaims = %+v, want %+v", *c, want)
+	}
+	raw, err := base64URLDecode(c.JWTID)
+	if err != nil || len(raw) != 16 {
+		t.Fatalf("jti %q is not 16 bytes of unpadded base64url (%v)", c.JWTID, err)
+	}
+
+	seen := map[string]bool{}
+	for range 1000 {
+		id := NewClaims("", "", "", nil, now, time.Minute).JWTID
+		if seen[id] {
+			t.Fatalf("jti %q repeated", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestClaimSetJSON(t *testing.T) {
+	tests := []struct {
+		name string
+		in   ClaimSet
+		want string
+	}{
+		{
+			name: "login: nil access",
+			in:   ClaimSet{Issuer: "i", Audience: "svc", Expiration: 3, NotBefore: 1, IssuedAt: 2, JWTID: "j"},
+			want: `{"iss":"i","sub":"","aud":"svc","exp":3,"nbf":1,"iat":2,"jti":"j","access":[]}`,
+		},
+		{
+			name: "denied entry: nil actions",
+			in: ClaimSet{Issuer: "i", Subject: "bob", Audience: "svc", Access: []ResourceActions{
+				{Type: "repository", Name: "src", Actions: nil},
+				{Type: "registry", Name: "catalog", Actions: []string{"*"}},
+			}},
+			want: `{"iss":"i","sub":"bob","aud":"svc","exp":0,"nbf":0,"iat":0,"jti":"",` +
+				`"access":[{"type":"repository","name":"src","actions":[]},{"type":"registry","name":"catalog","actions":["*"]}]}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, enc := range []func() ([]byte, error){
+				func() ([]byte, error) { return json.Marshal(tt.in) },
+				func() ([]byte, error) { return json.Marshal(&tt.in) },
+				func() ([]byte, error) { return json.Marshal(tt.in.wire()) },
+			} {
+				got, err := enc()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(got) != tt.want {
+					t.Fatalf("got  %s\nwant %s", got, tt.want)
+				}
+			}
+		})
+	}
+
+	got, err := json.Marshal(ResourceActions{Type: "repository", Name: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"type":"repository","name":"x","actions":[]}`; string(got) != want {
+		t.Fatalf("ResourceActions: got %s, want %s", got, want)
+	}
+}
