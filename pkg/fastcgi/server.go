@@ -1,6 +1,8 @@
 package fastcgi
 
 import (
+	"github.com/regtoken/regtoken/pkg/gateway"
+
 	"context"
 	"errors"
 	"log/slog"
@@ -103,7 +105,18 @@ func (s *Server) handler() http.Handler {
 	if h == nil {
 		h = http.NotFoundHandler()
 	}
-	return bufferResponses(h, s.Timeout, s.logger())
+	return gateway.BufferResponses(withRequestURI(h), s.Timeout, s.logger())
+}
+
+// withRequestURI sets RequestURI, which cgi.RequestFromMap leaves empty and
+// loggers read.
+func withRequestURI(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.RequestURI == "" {
+			r.RequestURI = r.URL.RequestURI()
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) logger() *slog.Logger {

@@ -1,6 +1,8 @@
 package httpfront
 
 import (
+	"github.com/regtoken/regtoken/pkg/gateway"
+
 	"context"
 	"log/slog"
 	"net"
@@ -101,7 +103,7 @@ func (s *Server) handler(log *slog.Logger) http.Handler {
 	if h == nil {
 		h = http.NotFoundHandler()
 	}
-	h = bufferResponses(h, s.Timeout, log)
+	h = gateway.BufferResponses(h, s.Timeout, log)
 	if s.TrustProxyHeaders {
 		return useProxyHeaders(h)
 	}

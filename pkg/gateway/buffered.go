@@ -1,4 +1,4 @@
-package fastcgi
+package gateway
 
 import (
 	"bytes"
@@ -9,36 +9,36 @@ import (
 	"time"
 )
 
-// bufferResponses wraps h so that every response leaves with a
-// Content-Length: fcgi never sets one, and nginx then chunks the reply to
-// the client. The token endpoint's replies are small, so holding one in
-// memory is cheaper than streaming it. The wrapper also gives the request a
-// deadline and turns a panic into a 500 instead of a crashed process (fcgi
-// runs handlers without recover).
-func bufferResponses(h http.Handler, timeout time.Duration, log *slog.Logger) http.Handler {
+// BufferResponses wraps h for the transports that hand replies to a
+// ResponseWriter of the standard library (FastCGI and HTTP), so that they
+// behave like the SCGI and uwsgi ones: every response leaves with an exact
+// Content-Length (net/http/fcgi never sets one and nginx then chunks the reply;
+// net/http chunks bodies over 2 KiB, and a token with its certificate chain
+// can exceed that), the request gets a deadline, and a panicking handler
+// yields a 500 instead of a dropped connection or a crashed process. The
+// token endpoint's replies are small, so holding one in memory is cheaper than
+// streaming it.
+func BufferResponses(h http.Handler, timeout time.Duration, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if timeout > 0 {
 			ctx, cancel := context.WithTimeout(r.Context(), timeout)
 			defer cancel()
 			r = r.WithContext(ctx)
 		}
-		if r.RequestURI == "" { // RequestFromMap leaves it empty; loggers read it
-			r.RequestURI = r.URL.RequestURI()
-		}
 		buf := &bufferedResponse{header: w.Header()}
-		if !serve(h, buf, r, log) {
+		if !serveRecovering(h, buf, r, log) {
 			buf.reset(http.StatusInternalServerError)
 		}
 		buf.sendTo(w, r.Method == http.MethodHead)
 	})
 }
 
-// serve runs the handler and reports false if it panicked.
-func serve(h http.Handler, w http.ResponseWriter, r *http.Request, log *slog.Logger) (ok bool) {
+// serveRecovering runs the handler and reports false if it panicked.
+func serveRecovering(h http.Handler, w http.ResponseWriter, r *http.Request, log *slog.Logger) (ok bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			if p != http.ErrAbortHandler {
-				log.Error("fastcgi: handler panicked", "panic", p, "uri", r.URL.Path)
+				log.Error("handler panicked", "panic", p, "uri", r.URL.Path)
 			}
 			ok = false
 		}
@@ -58,7 +58,7 @@ type bufferedResponse struct {
 func (b *bufferedResponse) Header() http.Header { return b.header }
 
 func (b *bufferedResponse) WriteHeader(code int) {
-	if b.status == 0 && code >= 200 { // 1xx are interim; fcgi cannot send them
+	if b.status == 0 && code >= 200 { // interim 1xx answers are not kept
 		b.status = code
 	}
 }
@@ -92,10 +92,6 @@ func (b *bufferedResponse) sendTo(w http.ResponseWriter, head bool) {
 	}
 	w.WriteHeader(b.status)
 	if !head && b.body.Len() > 0 {
-		w.Write(b.body.Bytes()) // a write error means nginx left; fcgi notices on its own
+		w.Write(b.body.Bytes()) // a write error means the client left
 	}
-}
-
-func bodyAllowed(status int) bool {
-	return status != http.StatusNoContent && status != http.StatusNotModified
 }
