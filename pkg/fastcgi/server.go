@@ -1,7 +1,6 @@
 package fastcgi
 
 import (
-	"github.com/regtoken/regtoken/pkg/gateway"
 
 	"context"
 	"errors"
@@ -11,6 +10,8 @@ import (
 	"net/http/fcgi"
 	"sync"
 	"time"
+
+	"github.com/regtoken/regtoken/pkg/gateway"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close. It is

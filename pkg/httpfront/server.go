@@ -1,7 +1,6 @@
 package httpfront
 
 import (
-	"github.com/regtoken/regtoken/pkg/gateway"
 
 	"context"
 	"log/slog"
@@ -9,6 +8,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/regtoken/regtoken/pkg/gateway"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
