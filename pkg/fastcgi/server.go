@@ -1,7 +1,6 @@
 package fastcgi
 
 import (
-
 	"context"
 	"errors"
 	"log/slog"

@@ -1,7 +1,6 @@
 package httpfront
 
 import (
-
 	"context"
 	"log/slog"
 	"net"
