@@ -1,0 +1,126 @@
+package daemon
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/config"
+	"github.com/regtoken/regtoken/pkg/endpoint"
+)
+
+// fixture copies the check/explain test configuration into a temporary
+// directory, with the key at the given mode.
+func fixture(t *testing.T, keyMode os.FileMode) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := "../../testdata/cmd"
+	for _, f := range []string{"RootCA.key", "RootCA.crt", "users.json", "repositories.json", "groups.json", "htpasswd"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
+	os.Chmod(filepath.Join(dir, "RootCA.key"), keyMode)
+	cfg := `[token]
+issuer = "example issuer"
+services = ["Authentication"]
+key = "RootCA.key"
+certificate = "RootCA.crt"
+[acl]
+users = "users.json"
+repositories = "repositories.json"
+groups = "groups.json"
+htpasswd = "htpasswd"
+`
+	os.WriteFile(filepath.Join(dir, "regtoken.toml"), []byte(cfg), 0o644)
+	return filepath.Join(dir, "regtoken.toml")
+}
+
+func load(t *testing.T, path string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestLoadStateRefusesReadableKey(t *testing.T) {
+	cfg := load(t, fixture(t, 0o640))
+	if _, err := LoadState(cfg); !errors.Is(err, ErrKeyPermissions) {
+		t.Fatalf("a group-readable key: %v, want ErrKeyPermissions", err)
+	}
+	cfg.Token.AllowReadableKey = true
+	if _, err := LoadState(cfg); err != nil {
+		t.Fatalf("allow_readable_key: %v", err)
+	}
+}
+
+func TestLoadState(t *testing.T) {
+	cfg := load(t, fixture(t, 0o600))
+	st, err := LoadState(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Issuer != "example issuer" || st.Signer.Algorithm() != "ES256" || len(st.Signer.Certificates()) != 1 {
+		t.Errorf("state: %+v", st)
+	}
+	if got := typicalCost(st.Rules); got != 12 {
+		t.Errorf("typical bcrypt cost of the fixture = %d, want 12", got)
+	}
+}
+
+func TestReloaderKeepsLastGood(t *testing.T) {
+	path := fixture(t, 0o600)
+	cfg := load(t, path)
+	st, err := LoadState(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := endpoint.New(st, endpoint.Options{})
+	var logs strings.Builder
+	r := NewReloader(path, cfg, h, slog.New(slog.NewTextHandler(&logs, nil)))
+
+	users := filepath.Join(filepath.Dir(path), "users.json")
+	good, _ := os.ReadFile(users)
+	os.WriteFile(users, []byte("{\n\"foo\": [\n"), 0o644)
+	if err := r.Reload("test"); err == nil {
+		t.Fatal("a broken users.json reloaded")
+	}
+	if h.State() != st {
+		t.Fatal("a failed reload replaced the state")
+	}
+	if s := r.Status(); !strings.Contains(s.Error, "users.json") || r.Failures.Load() != 1 {
+		t.Errorf("status after failure: %+v", s)
+	}
+	r.Reload("test again") // the same error is not logged twice
+	if n := strings.Count(logs.String(), "reload failed"); n != 1 {
+		t.Errorf("logged the same broken file %d times", n)
+	}
+
+	os.WriteFile(users, good, 0o644)
+	if err := r.Reload("fixed"); err != nil {
+		t.Fatal(err)
+	}
+	if h.State() == st || r.Status().Error != "" || r.Successes.Load() != 1 {
+		t.Error("a good reload did not swap the state or clear the error")
+	}
+	if d := h.State().Rules.Decide(acl.Subject{Name: "dave"}, "repository", "dave/x", []string{"push"}); len(d.Granted) != 1 {
+		t.Errorf("rules after reload: %+v", d)
+	}
+}
+
+func TestWatchedFiles(t *testing.T) {
+	path := fixture(t, 0o600)
+	cfg := load(t, path)
+	files := WatchedFiles(path, cfg)
+	if len(files) != 7 {
+		t.Errorf("watched %d files, want config, key, certificate and four rule files: %v", len(files), files)
+	}
+}
