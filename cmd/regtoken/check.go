@@ -13,9 +13,6 @@ import (
 	"github.com/regtoken/regtoken/pkg/token"
 )
 
-// certWarnBefore is how long before expiry check starts to warn.
-const certWarnBefore = 30 * 24 * time.Hour
-
 // runCheck validates everything serve would load and prints what it found. It
 // exits non-zero on any problem, so it can gate a deployment.
 func runCheck(args []string, stdout, stderr io.Writer) int {
@@ -69,7 +66,7 @@ func checkSigner(cfg *config.Config, out io.Writer) int {
 		case left <= 0:
 			fmt.Fprintf(out, "ERROR certificate %d expired %s: registries reject its tokens\n", i, c.NotAfter.UTC().Format(time.RFC3339))
 			problems++
-		case left < certWarnBefore:
+		case left < daemon.CertificateWarnBefore:
 			fmt.Fprintf(out, "WARNING certificate %d expires in %d days: make a new one and add it to the registry's rootcertbundle\n", i, int(left.Hours()/24))
 		}
 	}

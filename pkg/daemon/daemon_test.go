@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/regtoken/regtoken/pkg/acl"
 	"github.com/regtoken/regtoken/pkg/config"
@@ -122,5 +123,27 @@ func TestWatchedFiles(t *testing.T) {
 	files := WatchedFiles(path, cfg)
 	if len(files) != 7 {
 		t.Errorf("watched %d files, want config, key, certificate and four rule files: %v", len(files), files)
+	}
+}
+
+func TestCertificateWarnings(t *testing.T) {
+	st, err := LoadState(load(t, fixture(t, 0o600)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	notAfter := st.Signer.Certificates()[0].NotAfter
+	for _, c := range []struct {
+		now  time.Time
+		want string
+	}{
+		{notAfter.Add(-365 * 24 * time.Hour), ""},
+		{notAfter.Add(-10 * 24 * time.Hour), "expires soon"},
+		{notAfter.Add(time.Hour), "has expired"},
+	} {
+		var logs strings.Builder
+		warnCertificate(slog.New(slog.NewTextHandler(&logs, nil)), st, c.now)
+		if c.want == "" && logs.Len() > 0 || !strings.Contains(logs.String(), c.want) {
+			t.Errorf("at %s: log %q, want %q", c.now, logs.String(), c.want)
+		}
 	}
 }

@@ -116,7 +116,7 @@ func OperatorHandler(m *Metrics, r *Reloader, h *endpoint.Handler) http.Handler 
 		if certs := h.State().Signer.Certificates(); len(certs) > 0 {
 			left := time.Until(certs[0].NotAfter)
 			body["certificate_expires_in_days"] = int(left.Hours() / 24)
-			if left < 30*24*time.Hour {
+			if left < CertificateWarnBefore {
 				body["status"] = "degraded"
 				body["certificate_warning"] = "the signing certificate expires within 30 days"
 			}

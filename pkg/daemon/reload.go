@@ -74,6 +74,7 @@ func (r *Reloader) apply(cfg *config.Config, st *endpoint.State, why string) {
 	if !sameListeners(old.Listen, cfg.Listen) || old.Operator != cfg.Operator {
 		r.log.Warn("listener changes take effect at the next restart", "trigger", why)
 	}
+	warnCertificate(r.log, st, time.Now())
 	r.handler.Swap(st)
 	r.handler.Verifier().SetDummyCost(typicalCost(st.Rules))
 	r.current.Store(cfg)

@@ -38,6 +38,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	if err != nil {
 		return err
 	}
+	warnCertificate(log, st, time.Now())
 	verifier := authn.New(authn.Options{Concurrency: cfg.Limits.BcryptConcurrency})
 	verifier.SetDummyCost(typicalCost(st.Rules))
 	h := endpoint.New(st, endpoint.Options{Verifier: verifier, Log: log, Audit: o.Audit})

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"time"
 
 	"github.com/regtoken/regtoken/pkg/acl"
 	"github.com/regtoken/regtoken/pkg/config"
@@ -113,4 +115,25 @@ func typicalCost(rules *acl.Rules) int {
 		}
 	}
 	return best
+}
+
+// CertificateWarnBefore is how long before the signing certificate expires
+// regtoken starts warning (log, /healthz, check).
+const CertificateWarnBefore = 30 * 24 * time.Hour
+
+// warnCertificate logs when the signing certificate is expired or about to
+// expire: registries reject tokens whose x5c certificate is not valid.
+func warnCertificate(log *slog.Logger, st *endpoint.State, now time.Time) {
+	certs := st.Signer.Certificates()
+	if len(certs) == 0 {
+		return
+	}
+	left := certs[0].NotAfter.Sub(now)
+	switch {
+	case left <= 0:
+		log.Error("the signing certificate has expired: registries reject every token", "not_after", certs[0].NotAfter)
+	case left < CertificateWarnBefore:
+		log.Warn("the signing certificate expires soon: make a new one and add it to the registries' rootcertbundle",
+			"not_after", certs[0].NotAfter, "days_left", int(left.Hours()/24))
+	}
 }
