@@ -1,0 +1,65 @@
+// Package throttle slows down password guessing: it remembers failed logins
+// per (user, client address) and per client address, and tells the caller how
+// long a client must wait before its next password is even looked at.
+//
+// # Policy
+//
+// Two kinds of key are counted, never the user alone:
+//
+//   - (user, address): PairThreshold failures (default 5) of one user from one
+//     address block that pair. This stops guessing one user's password.
+//   - address: AddressThreshold failures (default 50) from one address, for any
+//     users, block that address for everyone. This stops one client from
+//     trying a few passwords for many users (credential stuffing).
+//
+// Counting the user alone would let anybody lock a user out from everywhere by
+// typing wrong passwords for them; keyed as above, a guesser at one address
+// never blocks that user at another address.
+//
+// Once a key reaches its threshold, every further failure blocks it for
+// BaseDelay (default 1 s), doubling with each failure after that, up to
+// MaxDelay (default 15 min): 1 s, 2 s, 4 s, … 512 s, 15 min.
+//
+// Counts decay: they halve every Decay (default 15 min), so a user who
+// mistyped a few times yesterday starts clean. Decay only runs while a key is
+// not blocked. Otherwise a patient attacker who always waits out the delay
+// would see the count shrink during each wait; with the defaults the delay
+// would settle near two minutes instead of the fifteen-minute cap. With decay
+// paused, such an attacker gets one guess per MaxDelay per pair.
+//
+// A successful login clears its (user, address) pair, so one mistyped password
+// costs nothing after the right one. It does not clear the address count: an
+// attacker who owns one account must not be able to reset the address count
+// by logging into it between guesses at other accounts.
+//
+// # Addresses
+//
+// The address is the client's IP, as REMOTE_ADDR or http.Request.RemoteAddr
+// give it. A port is ignored, an IPv4-mapped IPv6 address counts as the IPv4
+// address, and IPv6 addresses are grouped by their /64 prefix, since one host
+// usually owns a whole /64 and could otherwise rotate through it. A string that
+// is not an IP address (a unix socket's "@", say) is used as it is; the caller
+// must make sure addresses are the real clients' (for example trusted proxy
+// headers behind an HTTP proxy), or every client shares one address key.
+//
+// # Memory and cost
+//
+// Each of the two tables holds at most MaxEntries keys (default 50 000; a key
+// takes about 100 bytes, so about 5 MB a table). A full table evicts the least
+// valuable of a few sampled entries: one that is not blocked and has the
+// fewest failures. An attacker rotating addresses therefore evicts his own
+// fresh entries, and cannot flush the blocks that matter without first
+// earning as many blocks of his own. Keys are 64-bit hashes under random
+// seeds drawn by New, so the tables hold no user names or addresses and
+// nobody can aim collisions. Check allocates nothing and holds one shard's
+// mutex at a time.
+//
+// # How to use it
+//
+// Before checking a password, call Check; if it returns a wait, refuse the
+// request without running bcrypt (429, Retry-After: RetryAfter(wait)). After
+// the check, call Failure or Success. A nil *Limiter allows everything.
+//
+// The package must not know about HTTP, tokens or configuration files, must
+// not log, and must never store a user name, password or address in clear.
+package throttle
