@@ -24,6 +24,10 @@ type record struct {
 	decisions []acl.Decision
 	status    int
 	reason    string
+	// refreshID is the jti of the refresh token presented or issued (never
+	// the token itself), so an operator can follow one token's use.
+	refreshID     string
+	refreshIssued bool
 }
 
 // Stats counts requests by outcome, for metrics.
@@ -43,7 +47,7 @@ func (h *Handler) finish(rec *record) {
 	if h.audit == nil {
 		return
 	}
-	h.audit.LogAttrs(context.Background(), slog.LevelInfo, "token request",
+	attrs := []slog.Attr{
 		slog.String("client", rec.client),
 		slog.String("method", rec.method),
 		slog.String("user", rec.user),
@@ -56,7 +60,11 @@ func (h *Handler) finish(rec *record) {
 		slog.Int("status", rec.status),
 		slog.String("reason", rec.reason),
 		slog.Float64("latency_ms", float64(time.Since(rec.start).Microseconds())/1000),
-	)
+	}
+	if rec.refreshID != "" {
+		attrs = append(attrs, slog.String("refresh_id", rec.refreshID), slog.Bool("refresh_issued", rec.refreshIssued))
+	}
+	h.audit.LogAttrs(context.Background(), slog.LevelInfo, "token request", attrs...)
 }
 
 func (h *Handler) count(status int) {

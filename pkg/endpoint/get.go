@@ -18,20 +18,22 @@ type tokenRequest struct {
 }
 
 // serveGet answers GET <realm>?service=..&scope=..[&account=..][&offline_token=true]
-// authenticated by Basic auth or anonymous.
+// authenticated by Basic auth or anonymous. offline_token=true (what docker
+// login sends) also asks for a refresh token, and is ignored when refresh
+// tokens are off.
 func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, st *State, rec *record) error {
 	q := r.URL.Query()
 	req, err := parseTokenRequest(st, q.Get("service"), q["scope"])
 	if err != nil {
 		return err
 	}
-	req.offline = q.Get("offline_token") == "true"
+	req.offline = st.Refresh && q.Get("offline_token") == "true"
 	rec.service, rec.scopes = req.service, req.scopes
-	subject, err := h.authenticateBasic(r.Context(), r, st, rec)
+	c, err := h.authenticateBasic(r.Context(), r, st, req.service, rec)
 	if err != nil {
 		return err
 	}
-	return h.issue(w, st, rec, subject, req)
+	return h.issue(w, st, rec, c, req)
 }
 
 // parseTokenRequest checks the service and parses every scope value.
@@ -52,34 +54,66 @@ func parseTokenRequest(st *State, service string, scopeValues []string) (tokenRe
 	return tokenRequest{service: service, scopes: scopes}, nil
 }
 
+// caller is who a request authenticated as, and how.
+type caller struct {
+	subject acl.Subject
+	user    acl.User // the user's current entry; zero for anonymous callers
+	// refresh is the refresh token the caller presented, handed back
+	// unchanged when it asks for one again: refresh tokens are never rotated.
+	refresh string
+}
+
+var anonymous = caller{subject: acl.Subject{Anonymous: true}}
+
 // authenticateBasic returns who sent r: the Basic-auth user when the password
 // is right, anonymous without credentials. The account parameter is only a
 // hint and is ignored: the identity comes from Authorization.
-func (h *Handler) authenticateBasic(ctx context.Context, r *http.Request, st *State, rec *record) (acl.Subject, error) {
+//
+// With refresh tokens on, an empty user name (containerd falling back to GET
+// with an identity token) or "<token>" (docker's credential helpers) means
+// the password is a refresh token.
+func (h *Handler) authenticateBasic(ctx context.Context, r *http.Request, st *State, service string, rec *record) (caller, error) {
 	user, password, ok := r.BasicAuth()
 	if !ok || (user == "" && password == "") {
-		return acl.Subject{Anonymous: true}, nil
+		return anonymous, nil
 	}
-	rec.user = user
+	if st.Refresh && (user == "" || user == identityTokenUser) {
+		return h.refreshCaller(st, password, service, rec)
+	}
+	rec.user, rec.grantType = user, grantPassword
 	if user == "" {
-		return acl.Subject{}, errBadCredentials
+		return caller{}, errBadCredentials
 	}
 	return h.checkPassword(ctx, st, user, password)
 }
 
-func (h *Handler) checkPassword(ctx context.Context, st *State, user, password string) (acl.Subject, error) {
+func (h *Handler) checkPassword(ctx context.Context, st *State, user, password string) (caller, error) {
+	u, known := st.Rules.User(user)
 	var hash []byte
-	if u, ok := st.Rules.User(user); ok {
+	if known {
 		hash = u.PassHash
 	}
 	ok, err := h.verifier.Verify(ctx, user, hash, password)
 	if err != nil {
-		return acl.Subject{}, err
+		return caller{}, err
 	}
 	if !ok {
-		return acl.Subject{}, errBadCredentials
+		return caller{}, errBadCredentials
 	}
-	return acl.Subject{Name: user}, nil
+	return caller{subject: acl.Subject{Name: user}, user: u}, nil
+}
+
+// refreshCaller authenticates by a refresh token, for service.
+func (h *Handler) refreshCaller(st *State, jwt, service string, rec *record) (caller, error) {
+	rec.grantType = grantRefreshToken
+	u, claims, err := h.checkRefreshToken(st, jwt, service)
+	if claims != nil { // signed by us: worth naming in the audit line even when refused
+		rec.user, rec.refreshID = claims.Subject, claims.JWTID
+	}
+	if err != nil {
+		return caller{}, err
+	}
+	return caller{subject: acl.Subject{Name: u.Name}, user: u, refresh: jwt}, nil
 }
 
 // grant asks the rules about every requested resource; each gets one access
@@ -98,19 +132,21 @@ func grant(rules *acl.Rules, subject acl.Subject, scopes []token.Scope, rec *rec
 // tokenResponse is the success body. token and access_token carry the same
 // JWT because client families read one or the other.
 type tokenResponse struct {
-	Token        string `json:"token"`
-	AccessToken  string `json:"access_token"`
-	ExpiresIn    int    `json:"expires_in"`
-	IssuedAt     string `json:"issued_at"`
-	Scope        string `json:"scope,omitempty"`
+	Token       string `json:"token"`
+	AccessToken string `json:"access_token"`
+	ExpiresIn   int    `json:"expires_in"`
+	IssuedAt    string `json:"issued_at"`
+	Scope       string `json:"scope"` // what the token grants; OAuth2 requires it
+
 	RefreshToken string `json:"refresh_token,omitempty"`
 }
 
-// issue signs a token for subject and writes the 200 answer.
-func (h *Handler) issue(w http.ResponseWriter, st *State, rec *record, subject acl.Subject, req tokenRequest) error {
-	access := grant(st.Rules, subject, req.scopes, rec)
+// issue signs a token for the caller and writes the 200 answer, with a
+// refresh token when the request asked for one.
+func (h *Handler) issue(w http.ResponseWriter, st *State, rec *record, c caller, req tokenRequest) error {
+	access := grant(st.Rules, c.subject, req.scopes, rec)
 	now := h.now()
-	claims := token.NewClaims(st.Issuer, subject.Name, req.service, access, now, st.Lifetime)
+	claims := token.NewClaims(st.Issuer, c.subject.Name, req.service, access, now, st.Lifetime)
 	jwt, err := st.Signer.Sign(claims)
 	if err != nil {
 		return err
@@ -120,10 +156,51 @@ func (h *Handler) issue(w http.ResponseWriter, st *State, rec *record, subject a
 		AccessToken: jwt,
 		ExpiresIn:   int(st.Lifetime / time.Second),
 		IssuedAt:    now.UTC().Format(time.RFC3339),
+		Scope:       grantedScope(access),
+	}
+	if req.offline {
+		if resp.RefreshToken, err = h.refreshFor(st, c, req.service, rec); err != nil {
+			return err
+		}
 	}
 	rec.status = http.StatusOK
 	writeJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// refreshFor returns the refresh token to hand out: the one the caller
+// presented (never a new one, oauth.md), a new one after a password check,
+// and none for anonymous callers, who have nothing to refresh.
+func (h *Handler) refreshFor(st *State, c caller, service string, rec *record) (string, error) {
+	switch {
+	case c.refresh != "":
+		return c.refresh, nil
+	case c.subject.Anonymous || c.user.Name == "":
+		return "", nil
+	}
+	jwt, claims, err := h.newRefreshToken(st, c.user, service)
+	if err != nil {
+		return "", err
+	}
+	rec.refreshID, rec.refreshIssued = claims.JWTID, true
+	return jwt, nil
+}
+
+// grantedScope is the OAuth2 "scope" of the answer: the granted part of
+// every requested resource, space-separated; resources granted nothing are
+// left out.
+func grantedScope(access []token.ResourceActions) string {
+	var b strings.Builder
+	for _, a := range access {
+		if len(a.Actions) == 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(token.Scope{Type: a.Type, Name: a.Name, Actions: a.Actions}.String())
+	}
+	return b.String()
 }
 
 func quote(s string) string {

@@ -1,0 +1,172 @@
+package endpoint
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/regtoken/regtoken/pkg/acl"
+)
+
+// A refresh token is what `docker login` stores instead of the password. It
+// is a JWT signed with the access tokens' key, so every regtoken instance
+// holding that key accepts it without shared storage, and it is never
+// rotated: docker drops a new one during pulls (moby/moby#39718).
+//
+// It must never pass as an access token, nor an access token as a refresh
+// token. Registries check "aud" against their service name, and a refresh
+// token's aud is refreshAudiencePrefix+service, which no registry is
+// configured with; it also carries no "access" claim. The other way round,
+// an access token has no token_use claim and its aud is the bare service.
+//
+// Revocation needs no database. The token carries fp, a fingerprint of the
+// user's current bcrypt hash; changing the password or removing the user
+// changes or removes the hash, and the token no longer matches. An
+// operator revokes every refresh token of a user at once with
+// "tokens_not_before" in users.json: tokens issued before it are refused.
+
+// refreshAudiencePrefix makes a refresh token's aud differ from every
+// service name, so registries refuse it as a bearer token.
+const refreshAudiencePrefix = "regtoken-refresh:"
+
+// tokenUseRefresh marks a refresh token's payload.
+const tokenUseRefresh = "refresh"
+
+// defaultRefreshLifetime applies when the State leaves RefreshLifetime zero.
+const defaultRefreshLifetime = 90 * 24 * time.Hour
+
+// identityTokenUser is the user name docker's credential helpers store an
+// identity token under (docker/cli native_store.go). A client that sends it
+// in Basic auth means "the password is a refresh token".
+const identityTokenUser = "<token>"
+
+// refreshClaims is the payload of a refresh token.
+type refreshClaims struct {
+	Use         string `json:"token_use"` // always "refresh"
+	Issuer      string `json:"iss"`
+	Subject     string `json:"sub"`
+	Audience    string `json:"aud"` // refreshAudiencePrefix + service
+	Expiration  int64  `json:"exp"`
+	IssuedAt    int64  `json:"iat"`
+	JWTID       string `json:"jti"` // logged, so an operator can trace one token
+	Fingerprint string `json:"fp"`  // see fingerprint
+}
+
+// Refresh token errors. Every one is a 401 invalid_grant: the client's
+// stored token is no good and the user must log in again, which is what
+// docker prints for a 401 ("Stored credentials invalid or expired").
+var (
+	errRefreshInvalid = &Error{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED",
+		Message: "invalid refresh token", OAuth: "invalid_grant"}
+	errNotRefreshToken = &Error{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED",
+		Message: "not a refresh token (an access token cannot be used to refresh)", OAuth: "invalid_grant"}
+	errRefreshExpired = &Error{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED",
+		Message: "refresh token expired; log in again", OAuth: "invalid_grant"}
+	errRefreshRevoked = &Error{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED",
+		Message: "refresh token revoked (user removed, password changed, or tokens revoked); log in again", OAuth: "invalid_grant"}
+	errRefreshService = &Error{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED",
+		Message: "refresh token was issued for another service", OAuth: "invalid_grant"}
+)
+
+// newRefreshToken signs a refresh token for user, bound to service.
+func (h *Handler) newRefreshToken(st *State, user acl.User, service string) (string, *refreshClaims, error) {
+	now := h.now()
+	c := &refreshClaims{
+		Use:         tokenUseRefresh,
+		Issuer:      st.Issuer,
+		Subject:     user.Name,
+		Audience:    refreshAudiencePrefix + service,
+		Expiration:  now.Add(refreshLifetime(st)).Unix(),
+		IssuedAt:    now.Unix(),
+		JWTID:       newRefreshID(),
+		Fingerprint: fingerprint(user.Name, user.PassHash),
+	}
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", nil, err
+	}
+	jwt, err := st.Signer.SignJSON(payload)
+	return jwt, c, err
+}
+
+// checkRefreshToken returns the user a refresh token speaks for, if it was
+// signed by our key, is a refresh token, is for service, has not expired,
+// and still matches the user's entry in the current rules. It never runs
+// bcrypt: that is the point of refresh tokens.
+//
+// The claims come back whenever the token is a genuine refresh token of
+// ours, even when it is refused (expired, revoked, other service), so the
+// audit line can say whose token it was.
+func (h *Handler) checkRefreshToken(st *State, jwt, service string) (acl.User, *refreshClaims, error) {
+	payload, err := st.Signer.Verify(jwt)
+	if err != nil {
+		return acl.User{}, nil, errRefreshInvalid
+	}
+	var c refreshClaims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return acl.User{}, nil, errRefreshInvalid
+	}
+	switch {
+	case c.Use != tokenUseRefresh:
+		return acl.User{}, nil, errNotRefreshToken
+	case c.Issuer != st.Issuer || c.Subject == "":
+		return acl.User{}, nil, errRefreshInvalid
+	case c.Audience != refreshAudiencePrefix+service:
+		return acl.User{}, &c, errRefreshService
+	case h.now().Unix() >= c.Expiration:
+		return acl.User{}, &c, errRefreshExpired
+	}
+	u, ok := st.Rules.User(c.Subject)
+	if !ok || !stillValid(u, &c) {
+		return acl.User{}, &c, errRefreshRevoked
+	}
+	return u, &c, nil
+}
+
+// stillValid reports whether the user's current entry still vouches for c:
+// same password hash, and c not issued before the user's tokens_not_before.
+func stillValid(u acl.User, c *refreshClaims) bool {
+	if len(u.PassHash) == 0 {
+		return false
+	}
+	want := fingerprint(u.Name, u.PassHash)
+	if subtle.ConstantTimeCompare([]byte(want), []byte(c.Fingerprint)) != 1 {
+		return false
+	}
+	return u.TokensNotBefore.IsZero() || c.IssuedAt >= u.TokensNotBefore.Unix()
+}
+
+// fingerprint identifies the password hash a refresh token was issued
+// against. It needs no key: the token's signature already stops anyone from
+// choosing it, and it is a one-way digest of a salted bcrypt hash, so it
+// tells the token's holder nothing about the password. Leaving it unkeyed
+// means instances sharing the signing key need no other shared secret.
+// 96 bits make an accidental match after a password change negligible.
+func fingerprint(user string, passHash []byte) string {
+	h := sha256.New()
+	h.Write([]byte("regtoken refresh fingerprint v1\x00"))
+	h.Write([]byte(user))
+	h.Write([]byte{0})
+	h.Write(passHash)
+	sum := h.Sum(nil)
+	return base64.RawURLEncoding.EncodeToString(sum[:12])
+}
+
+func refreshLifetime(st *State) time.Duration {
+	if st.RefreshLifetime > 0 {
+		return st.RefreshLifetime
+	}
+	return defaultRefreshLifetime
+}
+
+// newRefreshID returns 128 random bits. crypto/rand.Read never fails since
+// Go 1.24.
+func newRefreshID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
