@@ -27,7 +27,9 @@ type Config struct {
 	Refresh Refresh
 	Listen  []Listener
 	Limits  Limits
-	Log     Log
+	// Throttle slows down password guessing (see package throttle).
+	Throttle Throttle
+	Log      Log
 	// Operator is the address of the HTTP listener for /metrics and /healthz
 	// ("tcp:127.0.0.1:9090" or "unix:PATH"); empty means off.
 	Operator string
@@ -80,6 +82,18 @@ type Limits struct {
 	MaxConnections    int
 	ShutdownTimeout   time.Duration
 	BcryptConcurrency int
+}
+
+// Throttle is the failed-login policy. Zero values take package throttle's
+// defaults; a negative threshold turns that kind of key off.
+type Throttle struct {
+	Enabled          bool
+	PairThreshold    int
+	AddressThreshold int
+	BaseDelay        time.Duration
+	MaxDelay         time.Duration
+	Decay            time.Duration
+	MaxEntries       int
 }
 
 // Log configures the process log.

@@ -12,6 +12,7 @@ type file struct {
 	Refresh  refreshSection  `toml:"refresh"`
 	Listen   []listenSection `toml:"listen"`
 	Limits   limitsSection   `toml:"limits"`
+	Throttle throttleSection `toml:"throttle"`
 	Log      logSection      `toml:"log"`
 	Operator operatorSection `toml:"operator"`
 }
@@ -57,6 +58,16 @@ type limitsSection struct {
 	MaxConnections    int      `toml:"max_connections"`
 	ShutdownTimeout   duration `toml:"shutdown_timeout"`
 	BcryptConcurrency int      `toml:"bcrypt_concurrency"`
+}
+
+type throttleSection struct {
+	Enabled          *bool    `toml:"enabled"`
+	PairThreshold    int      `toml:"pair_threshold"`
+	AddressThreshold int      `toml:"address_threshold"`
+	BaseDelay        duration `toml:"base_delay"`
+	MaxDelay         duration `toml:"max_delay"`
+	Decay            duration `toml:"decay"`
+	MaxEntries       int      `toml:"max_entries"`
 }
 
 type logSection struct {

@@ -37,6 +37,7 @@ func (v *validator) build(raw *file) *Config {
 		Refresh:  v.refresh(raw.Refresh),
 		Listen:   v.listeners(raw.Listen),
 		Limits:   v.limits(raw.Limits),
+		Throttle: v.throttle(raw.Throttle),
 		Log:      v.log(raw.Log),
 		Operator: v.operator(raw.Operator),
 	}
@@ -198,6 +199,28 @@ func orDefault[T int | int64](v, def T) T {
 		return def
 	}
 	return v
+}
+
+func (v *validator) throttle(t throttleSection) Throttle {
+	out := Throttle{
+		Enabled:          t.Enabled == nil || *t.Enabled,
+		PairThreshold:    t.PairThreshold,
+		AddressThreshold: t.AddressThreshold,
+		BaseDelay:        t.BaseDelay.Duration,
+		MaxDelay:         t.MaxDelay.Duration,
+		Decay:            t.Decay.Duration,
+		MaxEntries:       t.MaxEntries,
+	}
+	if out.BaseDelay < 0 || out.MaxDelay < 0 || out.Decay < 0 {
+		v.problem("throttle", "delays must not be negative")
+	}
+	if out.MaxDelay > 0 && out.BaseDelay > out.MaxDelay {
+		v.problem("throttle.max_delay", "%s is below base_delay %s", out.MaxDelay, out.BaseDelay)
+	}
+	if out.MaxEntries < 0 {
+		v.problem("throttle.max_entries", "must not be negative")
+	}
+	return out
 }
 
 func (v *validator) log(l logSection) Log {

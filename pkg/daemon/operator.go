@@ -46,6 +46,13 @@ func NewMetrics(h *endpoint.Handler, r *Reloader) *Metrics {
 	counter("regtoken_bcrypt_checks_total", "bcrypt comparisons run (cache misses and unknown users).", v.Stats.BcryptChecks.Load, nil)
 	counter("regtoken_credential_cache_hits_total", "Passwords verified from the cache without bcrypt.", v.Stats.CacheHits.Load, nil)
 	counter("regtoken_bcrypt_rejected_total", "Password checks refused because too many were waiting.", v.Stats.Rejected.Load, nil)
+	if l := h.Throttle(); l != nil {
+		counter("regtoken_throttle_blocked_total", "Password attempts refused with 429 after repeated failures.", l.Stats.Blocked.Load, nil)
+		counter("regtoken_throttle_failures_total", "Failed logins counted by the throttle.", l.Stats.Failures.Load, nil)
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "regtoken_throttle_entries", Help: "(user, address) pairs and addresses the throttle tracks.",
+		}, func() float64 { return float64(l.Stats.Entries()) }))
+	}
 	counter("regtoken_reloads_total", "Reloads by result.", r.Successes.Load, prometheus.Labels{"result": "success"})
 	counter("regtoken_reloads_total", "Reloads by result.", r.Failures.Load, prometheus.Labels{"result": "failure"})
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

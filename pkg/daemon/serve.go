@@ -18,6 +18,7 @@ import (
 	"github.com/regtoken/regtoken/pkg/endpoint"
 	"github.com/regtoken/regtoken/pkg/listen"
 	"github.com/regtoken/regtoken/pkg/sdnotify"
+	"github.com/regtoken/regtoken/pkg/throttle"
 )
 
 // Options are what `regtoken serve` was told on its command line.
@@ -41,7 +42,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	warnCertificate(log, st, time.Now())
 	verifier := authn.New(authn.Options{Concurrency: cfg.Limits.BcryptConcurrency})
 	verifier.SetDummyCost(typicalCost(st.Rules))
-	h := endpoint.New(st, endpoint.Options{Verifier: verifier, Log: log, Audit: o.Audit})
+	h := endpoint.New(st, endpoint.Options{Verifier: verifier, Throttle: newThrottle(cfg.Throttle), Log: log, Audit: o.Audit})
 	reloader := NewReloader(o.ConfigPath, cfg, h, log)
 	metrics := NewMetrics(h, reloader)
 	h.SetObserver(metrics.Observe)
@@ -63,6 +64,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go Watch(ctx, reloader, log)
+	go sweepThrottle(ctx, h.Throttle())
 	go watchdog(ctx)
 	sdnotify.Ready()
 	log.Info("serving tokens", "listeners", describe(specs), "issuer", cfg.Token.Issuer, "services", cfg.Token.Services)
@@ -124,6 +126,35 @@ func watchdog(ctx context.Context) {
 			sdnotify.Watchdog()
 		}
 	}
+}
+
+// sweepThrottle lets the throttle's tables shrink promptly after an attack.
+func sweepThrottle(ctx context.Context, l *throttle.Limiter) {
+	if l == nil {
+		return
+	}
+	t := time.NewTicker(l.Policy().Decay)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			l.Sweep(now)
+		}
+	}
+}
+
+// newThrottle returns the failed-login limiter the configuration asks for
+// (nil, which allows everything, when it is turned off).
+func newThrottle(t config.Throttle) *throttle.Limiter {
+	if !t.Enabled {
+		return nil
+	}
+	return throttle.New(throttle.Policy{
+		PairThreshold: t.PairThreshold, AddressThreshold: t.AddressThreshold,
+		BaseDelay: t.BaseDelay, MaxDelay: t.MaxDelay, Decay: t.Decay, MaxEntries: t.MaxEntries,
+	})
 }
 
 // startListeners opens every listener (taking sockets systemd passed us) and

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
+
+	"github.com/regtoken/regtoken/pkg/throttle"
 )
 
 // Error is an error answer. Its JSON body is the distribution errcode form
@@ -23,6 +26,13 @@ var (
 	errBadCredentials = &Error{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED", Message: "incorrect username or password", OAuth: "invalid_grant"}
 	errBusy           = &Error{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE", Message: "too many password checks in progress, retry shortly", RetryAfter: 1}
 )
+
+// tooManyAttempts answers a client that must wait after failed logins. The
+// TOOMANYREQUESTS code and Retry-After are what docker and containerd show.
+func tooManyAttempts(wait time.Duration) *Error {
+	return &Error{Status: http.StatusTooManyRequests, Code: "TOOMANYREQUESTS", OAuth: "slow_down",
+		Message: "too many failed logins; retry after " + strconv.Itoa(throttle.RetryAfter(wait)) + " s", RetryAfter: throttle.RetryAfter(wait)}
+}
 
 func badRequest(msg string) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: "UNSUPPORTED", Message: msg, OAuth: "invalid_request"}

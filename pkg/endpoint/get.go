@@ -84,10 +84,17 @@ func (h *Handler) authenticateBasic(ctx context.Context, r *http.Request, st *St
 	if user == "" {
 		return caller{}, errBadCredentials
 	}
-	return h.checkPassword(ctx, st, user, password)
+	return h.checkPassword(ctx, st, user, password, r.RemoteAddr)
 }
 
-func (h *Handler) checkPassword(ctx context.Context, st *State, user, password string) (caller, error) {
+// checkPassword verifies user's password from the client at addr. A client
+// that failed too often waits first: it gets 429 without any password check,
+// so a guesser learns nothing and costs no bcrypt.
+func (h *Handler) checkPassword(ctx context.Context, st *State, user, password, addr string) (caller, error) {
+	now := h.now()
+	if wait := h.throttle.Check(user, addr, now); wait > 0 {
+		return caller{}, tooManyAttempts(wait)
+	}
 	u, known := st.Rules.User(user)
 	var hash []byte
 	if known {
@@ -98,8 +105,10 @@ func (h *Handler) checkPassword(ctx context.Context, st *State, user, password s
 		return caller{}, err
 	}
 	if !ok {
+		h.throttle.Failure(user, addr, now)
 		return caller{}, errBadCredentials
 	}
+	h.throttle.Success(user, addr, now)
 	return caller{subject: acl.Subject{Name: user}, user: u}, nil
 }
 

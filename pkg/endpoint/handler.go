@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/authn"
+	"github.com/regtoken/regtoken/pkg/throttle"
 )
 
 // Handler serves token requests. Create it with New.
 type Handler struct {
 	state    atomic.Pointer[State]
 	verifier *authn.Verifier
+	throttle *throttle.Limiter
 	log      *slog.Logger
 	audit    *slog.Logger // nil: no audit lines
 	now      func() time.Time
@@ -25,6 +27,8 @@ type Handler struct {
 // Options are the parts of a Handler that do not change on reload.
 type Options struct {
 	Verifier *authn.Verifier
+	// Throttle slows down password guessing; nil allows every attempt.
+	Throttle *throttle.Limiter
 	Log      *slog.Logger // errors and warnings
 	Audit    *slog.Logger // one line per token request; nil for none
 	Now      func() time.Time
@@ -32,7 +36,7 @@ type Options struct {
 
 // New returns a Handler serving with st until Swap replaces it.
 func New(st *State, o Options) *Handler {
-	h := &Handler{verifier: o.Verifier, log: o.Log, audit: o.Audit, now: o.Now}
+	h := &Handler{verifier: o.Verifier, throttle: o.Throttle, log: o.Log, audit: o.Audit, now: o.Now}
 	if h.verifier == nil {
 		h.verifier = authn.New(authn.Options{})
 	}
@@ -56,6 +60,9 @@ func (h *Handler) Swap(st *State) { h.state.Store(st) }
 
 // State returns the State new requests use.
 func (h *Handler) State() *State { return h.state.Load() }
+
+// Throttle returns the failed-login limiter, for metrics (may be nil).
+func (h *Handler) Throttle() *throttle.Limiter { return h.throttle }
 
 // Verifier returns the password verifier, for metrics.
 func (h *Handler) Verifier() *authn.Verifier { return h.verifier }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/regtoken/regtoken/pkg/acl"
 	"github.com/regtoken/regtoken/pkg/authn"
+	"github.com/regtoken/regtoken/pkg/throttle"
 	"github.com/regtoken/regtoken/pkg/token"
 )
 
@@ -291,5 +292,39 @@ func BenchmarkCachedPassword(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+}
+
+// After too many wrong passwords the pair waits with 429, without bcrypt; the
+// same user from another address and a right password are still served.
+func TestThrottledLogins(t *testing.T) {
+	v := authn.New(authn.Options{})
+	h := New(testState(t), Options{Verifier: v, Throttle: throttle.New(throttle.Policy{PairThreshold: 3, AddressThreshold: 100})})
+	from := func(addr, pass string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", tokenURL("repository:some-image:pull"), nil)
+		r.RemoteAddr = addr + ":4711"
+		r.SetBasicAuth("foo", pass)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	for i := range 3 {
+		if w := from("192.0.2.1", "guess"); w.Code != 401 {
+			t.Fatalf("guess %d: %d", i, w.Code)
+		}
+	}
+	w := from("192.0.2.1", "guess")
+	if w.Code != 429 || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), "TOOMANYREQUESTS") {
+		t.Fatalf("after 3 failures: %d %q %s", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+	checks := v.Stats.BcryptChecks.Load()
+	if w := from("192.0.2.1", "foo"); w.Code != 429 {
+		t.Fatalf("a throttled pair must wait even with the right password: %d", w.Code)
+	}
+	if v.Stats.BcryptChecks.Load() != checks {
+		t.Fatal("a throttled request ran bcrypt")
+	}
+	if w := from("198.51.100.7", "foo"); w.Code != 200 {
+		t.Fatalf("the same user from another address is locked out: %d %s", w.Code, w.Body)
 	}
 }

@@ -93,7 +93,7 @@ func (h *Handler) passwordGrant(r *http.Request, st *State, form url.Values, rec
 		return caller{}, badRequest("username and password are required for grant_type=password")
 	}
 	rec.user = user
-	return h.checkPassword(r.Context(), st, user, password)
+	return h.checkPassword(r.Context(), st, user, password, r.RemoteAddr)
 }
 
 // refreshGrant authenticates by the refresh_token field; no bcrypt runs.

@@ -246,3 +246,16 @@ func TestRetryAfter(t *testing.T) {
 }
 
 func user(i int) string { return "user" + string(rune('A'+i/26)) + string(rune('a'+i%26)) }
+
+// Failures microseconds apart decay a little between them; they must still
+// reach the threshold (the endpoint sees them this way under load).
+func TestRapidFailuresReachThreshold(t *testing.T) {
+	l := New(Policy{PairThreshold: 3, AddressThreshold: -1})
+	now := time.Now()
+	for i := range 3 {
+		l.Failure("u", "192.0.2.1", now.Add(time.Duration(i)*time.Millisecond))
+	}
+	if wait := l.Check("u", "192.0.2.1", now.Add(3*time.Millisecond)); wait <= 0 {
+		t.Fatal("three failures within milliseconds did not block at threshold 3")
+	}
+}

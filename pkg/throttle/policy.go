@@ -97,7 +97,7 @@ func (p Policy) withDefaults() Policy {
 // delay is how long a key with count failures (count >= threshold) waits:
 // BaseDelay doubled once per whole failure past the threshold, capped.
 func (p *Policy) delay(count float64, threshold int) time.Duration {
-	steps := math.Floor(count) - float64(threshold)
+	steps := math.Floor(count+countSlack) - float64(threshold)
 	d := p.BaseDelay
 	for i := 0.0; i < steps && d < p.MaxDelay; i++ {
 		d *= 2

@@ -81,6 +81,11 @@ func (t *table) wait(key uint64, now int64) int64 {
 	return e.until - now
 }
 
+// countSlack lets failures that come in quick succession count as whole ones:
+// decay is continuous, so three failures a millisecond apart add up to
+// 2.9999…, which must still reach a threshold of 3.
+const countSlack = 0.01
+
 // fail records one failure of key at now and, once the count reaches
 // threshold, blocks the key for the policy's delay. Decay then resumes only
 // when the block ends.
@@ -95,7 +100,7 @@ func (t *table) fail(key uint64, now int64, threshold int, p *Policy) {
 	}
 	e.count = e.decayed(now, t.halfLife) + 1
 	e.since = max(now, e.until)
-	if e.count >= float64(threshold) {
+	if e.count+countSlack >= float64(threshold) {
 		e.until = max(e.until, now+int64(p.delay(e.count, threshold)))
 		e.since = e.until
 	}
