@@ -10,9 +10,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/regtoken/regtoken/pkg/testenv"
 )
@@ -206,3 +209,19 @@ func TestMetricsCountRequests(t *testing.T) {
 		}
 	}
 }
+
+// hashOf returns a cost-4 bcrypt hash of password.
+func hashOf(t *testing.T, password string) string {
+	t.Helper()
+	if h, ok := hashCache.Load(password); ok {
+		return h.(string)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashCache.Store(password, string(h))
+	return string(h)
+}
+
+var hashCache sync.Map

@@ -1,0 +1,117 @@
+package e2e
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/regtoken/regtoken/pkg/testenv"
+)
+
+// Every flow — right and wrong passwords, unknown users, refresh tokens
+// issued, used, forged and revoked, access tokens misused as refresh tokens,
+// throttling, malformed requests, a reload and a broken reload — and then not
+// one log line, error body or metric may contain a password, a bcrypt hash or
+// a token.
+func TestSecretsNeverLeave(t *testing.T) {
+	t.Parallel()
+	d := startDirect(t, usersJSON(`{"some-image": ["pull", "push"]}`))
+	// The demo passwords ("foo", "bar") are too short to search for; carol's are long.
+	const (
+		longPassword  = "correct-horse-battery-staple-1"
+		wrongPassword = "wrong-horse-battery-staple-2"
+	)
+	// A user with a long password, so its appearance anywhere is unambiguous.
+	users := usersJSON(`{"some-image": ["pull", "push"]}`)
+	users = strings.Replace(users, "{\n", "{\n  \"carol\": {\"pass_hash\": \""+hashOf(t, longPassword)+"\", \"repositories\": {\"*\": [\"pull\"]}},\n", 1)
+	testenv.WriteFile(t, d.users, users, 0o644)
+	eventually(t, "carol added", func() bool { _, err := d.grant(t, "carol", longPassword, "repository:x:pull"); return err == nil })
+	secrets := []string{longPassword, wrongPassword, hashFoo, hashBar, hashOf(t, longPassword)[7:]}
+
+	var bodies []string // every non-200 body
+	var tokens []string // every token handed out
+	send := func(method, query string, form url.Values, user, pass string) {
+		t.Helper()
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, _ := http.NewRequest(method, d.base+"?"+query, body)
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if user != "" || pass != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			bodies = append(bodies, string(b))
+			return
+		}
+		var r map[string]any
+		json.Unmarshal(b, &r)
+		for _, k := range []string{"token", "access_token", "refresh_token"} {
+			if s, ok := r[k].(string); ok && s != "" {
+				tokens = append(tokens, s)
+			}
+		}
+	}
+	q := "service=Authentication&scope=repository:some-image:pull"
+	send("GET", q, nil, "carol", longPassword)
+	send("GET", q, nil, "carol", wrongPassword)
+	send("GET", q, nil, "nobody", longPassword)
+	send("GET", q+"&offline_token=true&client_id=docker", nil, "carol", longPassword)
+	refresh := tokens[len(tokens)-1]
+	post := func(f url.Values) { send("POST", "", f, "", "") }
+	post(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "service": {"Authentication"}, "client_id": {"t"}, "scope": {"repository:some-image:pull"}})
+	post(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh + "x"}, "service": {"Authentication"}, "client_id": {"t"}})
+	post(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tokens[0]}, "service": {"Authentication"}, "client_id": {"t"}})
+	post(url.Values{"grant_type": {"password"}, "username": {"carol"}, "password": {longPassword}, "service": {"Authentication"}, "client_id": {"t"}, "access_type": {"offline"}})
+	post(url.Values{"grant_type": {"password"}, "username": {"carol"}, "password": {wrongPassword}, "service": {"Authentication"}, "client_id": {"t"}})
+	post(url.Values{"grant_type": {"implicit"}, "password": {longPassword}, "service": {"Authentication"}, "client_id": {"t"}})
+	send("GET", q, nil, "", refresh) // containerd's GET fallback with an identity token
+	send("GET", "service=Authentication&scope=repository:BAD:pull", nil, "carol", longPassword)
+	send("GET", "service=nope", nil, "carol", longPassword)
+	for range 8 { // into the throttle
+		send("GET", q, nil, "carol", wrongPassword)
+	}
+	// Revoke by changing carol's hash, then use the old refresh token.
+	testenv.WriteFile(t, d.users, strings.Replace(users, hashOf(t, longPassword), hashFoo, 1), 0o644)
+	time.Sleep(1500 * time.Millisecond)
+	post(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "service": {"Authentication"}, "client_id": {"t"}})
+	// A broken edit, logged with file and line.
+	testenv.WriteFile(t, d.users, "{\"carol\": {\"pass_hash\": \""+hashFoo+"\", \n", 0o644)
+	eventually(t, "broken reload reported", func() bool { return strings.Contains(d.get(t, "/healthz"), "degraded") })
+
+	if len(tokens) < 4 || len(bodies) < 10 {
+		t.Fatalf("the flows did not run as planned: %d tokens, %d error bodies", len(tokens), len(bodies))
+	}
+	for _, tok := range tokens {
+		secrets = append(secrets, tok, strings.Split(tok, ".")[2]) // the whole token and its signature
+	}
+	places := map[string]string{
+		"the process log": d.proc.Output(),
+		"error bodies":    strings.Join(bodies, "\n"),
+		"/metrics":        d.get(t, "/metrics"),
+		"/healthz":        d.get(t, "/healthz"),
+	}
+	for where, text := range places {
+		for _, s := range secrets {
+			if s != "" && strings.Contains(text, s) {
+				t.Errorf("%s contains a secret (%.12s…)", where, s)
+			}
+		}
+	}
+	if !strings.Contains(places["the process log"], `"grant_type":"refresh_token"`) {
+		t.Error("the audit log does not show the refresh grant, so the flows were not all logged")
+	}
+}
