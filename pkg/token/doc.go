@@ -14,6 +14,7 @@
 // What this package must not do: decide who may do what (that is the rules
 // package), read configuration files or the environment, log anything, or
 // emit a "jwk" header. Everything it signs goes out over the wire, so a
-// [Signer] never holds anything but the key, the certificates and the
-// precomputed header; it is immutable and safe for concurrent use.
+// [Signer] never holds anything but the key, the certificates, the
+// precomputed header and a bounded memo of the tokens it verified (their
+// SHA-256 and payload, never the token); it is safe for concurrent use.
 package token

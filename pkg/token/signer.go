@@ -20,7 +20,8 @@ var ErrInvalidPayload = errors.New("token: payload is not valid JSON")
 // Signer signs tokens with one key. Everything that does not depend on the
 // claims, the encoded header above all, is computed once by NewSigner, so
 // that signing costs one JSON encoding, two base64 encodings and the
-// signature. A Signer is immutable and safe for concurrent use.
+// signature. Apart from a bounded memo of the tokens it verified, a Signer
+// is immutable; it is safe for concurrent use.
 type Signer struct {
 	key       crypto.Signer
 	signKey   any // key as handed to jwx, see signingKeyFor
@@ -29,6 +30,7 @@ type Signer struct {
 	kid       string
 	certs     []*x509.Certificate
 	header    string // base64url of the JSON header, the first segment of every token
+	verified  *verifiedMemo
 }
 
 // header is the JOSE header of every token. "jwk" is deliberately absent:
@@ -85,6 +87,7 @@ func NewSigner(key crypto.Signer, chain []*x509.Certificate, kidFormat KeyIDForm
 		jwsSigner: jwsSigner,
 		kid:       kid,
 		certs:     append([]*x509.Certificate(nil), chain...),
+		verified:  newVerifiedMemo(verifiedMemoSize),
 	}
 	if s.header, err = s.encodeHeader(); err != nil {
 		return nil, err
