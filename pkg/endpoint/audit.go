@@ -28,6 +28,9 @@ type record struct {
 	// the token itself), so an operator can follow one token's use.
 	refreshID     string
 	refreshIssued bool
+	// tokenReused: the answer carried a token signed earlier for the same
+	// grant (reuse.go).
+	tokenReused bool
 }
 
 // Stats counts requests by outcome, for metrics.
@@ -63,6 +66,9 @@ func (h *Handler) finish(rec *record) {
 	}
 	if rec.refreshID != "" {
 		attrs = append(attrs, slog.String("refresh_id", rec.refreshID), slog.Bool("refresh_issued", rec.refreshIssued))
+	}
+	if rec.tokenReused {
+		attrs = append(attrs, slog.Bool("token_reused", true))
 	}
 	h.audit.LogAttrs(context.Background(), slog.LevelInfo, "token request", attrs...)
 }

@@ -12,7 +12,8 @@
 // The files follow the request: handler.go dispatches by method, get.go is
 // the GET form (and the parts both forms share: authentication by password,
 // the grant, the answer), post.go the OAuth2 POST form, refresh.go the
-// refresh tokens, errors.go the error bodies, audit.go the audit line.
+// refresh tokens, reuse.go the reuse of a token signed seconds ago for the
+// same grant, errors.go the error bodies, audit.go the audit line.
 //
 // Refresh tokens (State.Refresh) let `docker login` store a token instead of
 // the password, and spare bcrypt on every later pull and push. They are

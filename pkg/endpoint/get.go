@@ -150,21 +150,21 @@ type tokenResponse struct {
 	RefreshToken string `json:"refresh_token,omitempty"`
 }
 
-// issue signs a token for the caller and writes the 200 answer, with a
-// refresh token when the request asked for one.
+// issue writes the 200 answer with a token for the caller (signed now, or
+// reused: see reuse.go), and a refresh token when the request asked for one.
 func (h *Handler) issue(w http.ResponseWriter, st *State, rec *record, c caller, req tokenRequest) error {
 	access := grant(st.Rules, c.subject, req.scopes, rec)
 	now := h.now()
-	claims := token.NewClaims(st.Issuer, c.subject.Name, req.service, access, now, st.Lifetime)
-	jwt, err := st.Signer.Sign(claims)
+	t, reused, err := h.tokenFor(st, c, req.service, access, now)
 	if err != nil {
 		return err
 	}
+	rec.tokenReused = reused
 	resp := tokenResponse{
-		Token:       jwt,
-		AccessToken: jwt,
-		ExpiresIn:   int(st.Lifetime / time.Second),
-		IssuedAt:    now.UTC().Format(time.RFC3339),
+		Token:       t.jwt,
+		AccessToken: t.jwt,
+		ExpiresIn:   int(t.expires.Unix() - now.Unix()),
+		IssuedAt:    t.issuedAt.UTC().Format(time.RFC3339),
 		Scope:       grantedScope(access),
 	}
 	if req.offline {

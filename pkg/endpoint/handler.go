@@ -21,6 +21,7 @@ type Handler struct {
 	audit    *slog.Logger // nil: no audit lines
 	now      func() time.Time
 	observe  func(status int, d time.Duration)
+	reuse    atomic.Pointer[reuseCache] // tokens of the current State, see reuse.go
 	Stats    Stats
 }
 
