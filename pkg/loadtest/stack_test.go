@@ -1,0 +1,443 @@
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/regtoken/regtoken/pkg/listen"
+	"github.com/regtoken/regtoken/pkg/testenv"
+)
+
+// What every row asks for. The scope is granted to anonymous callers and to
+// every user, so each answer carries a token with one access entry.
+const (
+	service    = "registry"
+	scope      = "repository:some-image:pull"
+	password   = "load-test-password"
+	cachedUser = "cached"
+	floodUser  = "flood"
+	// freshUsers share one hash but not a cache key (the key includes the
+	// user), so each of them costs one bcrypt check on first use.
+	freshUsers = 2000
+)
+
+// transport is one way nginx reaches a backend.
+type transport struct {
+	name     string // as printed in the table
+	protocol string // the listener protocol
+	keep     bool   // nginx keeps upstream connections open
+}
+
+var transports = []transport{
+	{"scgi", listen.SCGI, false},
+	{"uwsgi", listen.UWSGI, false},
+	{"fastcgi", listen.FastCGI, false},
+	{"fastcgi+keep_conn", listen.FastCGI, true},
+	{"http", listen.HTTP, false},
+	{"http+keepalive", listen.HTTP, true},
+}
+
+func transportNamed(name string) transport {
+	for _, t := range transports {
+		if t.name == name {
+			return t
+		}
+	}
+	panic("loadtest: no transport " + name)
+}
+
+// slug is the transport's name as it appears in nginx locations and
+// upstream names.
+func (t transport) slug() string {
+	if t.keep {
+		return t.protocol + "_keep"
+	}
+	return t.protocol
+}
+
+// backend is a set of unix sockets, one per protocol, and its nginx paths.
+type backend struct {
+	prefix  string // "rt" or "trivial"
+	sockets map[string]string
+}
+
+func newBackend(dir, prefix string) backend {
+	b := backend{prefix: prefix, sockets: map[string]string{}}
+	for _, p := range []string{listen.SCGI, listen.UWSGI, listen.FastCGI, listen.HTTP} {
+		b.sockets[p] = filepath.Join(dir, prefix+"-"+p+".sock")
+	}
+	return b
+}
+
+// path is where nginx serves the backend over t.
+func (b backend) path(t transport) string { return "/" + b.prefix + "/" + t.slug() + "/v2/token" }
+
+// upstreams are the upstream blocks for the keep-alive transports.
+func (b backend) upstreams() string {
+	var s strings.Builder
+	for _, t := range transports {
+		if t.keep {
+			fmt.Fprintf(&s, "upstream %s_%s { server unix:%s; keepalive 32; }\n    ",
+				b.prefix, t.slug(), b.sockets[t.protocol])
+		}
+	}
+	return s.String()
+}
+
+// proxyHeaders are what a proxy_pass deployment sets (testenv's stack and
+// the README do the same).
+const proxyHeaders = `proxy_set_header Host $http_host;
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;`
+
+// locations are the nginx locations for every transport of the backend.
+func (b backend) locations() string {
+	var s strings.Builder
+	for _, t := range transports {
+		sock, up := b.sockets[t.protocol], b.prefix+"_"+t.slug()
+		var body string
+		switch {
+		case t.protocol == listen.SCGI:
+			body = "include /etc/nginx/scgi_params;\n            scgi_pass unix:" + sock + ";"
+		case t.protocol == listen.UWSGI:
+			body = "include /etc/nginx/uwsgi_params;\n            uwsgi_pass unix:" + sock + ";"
+		case t.protocol == listen.FastCGI && !t.keep:
+			body = "include /etc/nginx/fastcgi_params;\n            fastcgi_pass unix:" + sock + ";"
+		case t.protocol == listen.FastCGI:
+			body = "include /etc/nginx/fastcgi_params;\n            fastcgi_keep_conn on;\n            fastcgi_pass " + up + ";"
+		case !t.keep:
+			body = "proxy_pass http://unix:" + sock + ":;\n            " + proxyHeaders
+		default:
+			body = "proxy_pass http://" + up + ";\n            proxy_http_version 1.1;\n            proxy_set_header Connection \"\";\n            " + proxyHeaders
+		}
+		fmt.Fprintf(&s, "location = %s {\n            %s\n        }\n        ", b.path(t), body)
+	}
+	return s.String()
+}
+
+// instance is one regtoken process serving a backend's sockets.
+type instance struct {
+	backend
+	config   string // extra TOML
+	operator string // operator socket, for /metrics
+	proc     *process
+}
+
+// stack is everything a load run talks to.
+type stack struct {
+	dir string
+	// rt runs the default configuration; open has the failed-login
+	// throttle off, which is what guesses from many addresses see.
+	rt, open *instance
+	trivial  backend
+	// body is a real anonymous answer; the trivial responders and nginx's
+	// fixed location send the same bytes, so every row moves as much data.
+	body  []byte
+	nginx map[int]int // listening port by worker count
+	hash  []byte      // bcrypt hash of password
+	cost  int         // its cost: 12 in full runs, the minimum in smoke runs
+
+	keyPath, certPath string
+}
+
+// startStack starts regtoken (the default instance), the trivial responders
+// and nginx. Passwords are hashed at cost 12 in full runs, and at the
+// minimum cost in smoke runs, so that those stay quick on a busy machine.
+func startStack(t *testing.T, full bool) *stack {
+	t.Helper()
+	testenv.Tool(t, "nginx")
+	wrkPath = testenv.Tool(t, "wrk")
+	dir := testenv.ShortDir(t)
+	s := &stack{dir: dir, trivial: newBackend(dir, "trivial"), nginx: map[int]int{}}
+	s.rt = &instance{backend: newBackend(dir, "rt"), operator: filepath.Join(dir, "rt-operator.sock")}
+	s.open = &instance{backend: newBackend(dir, "open"), operator: filepath.Join(dir, "open-operator.sock"),
+		config: "[throttle]\nenabled = false\n"}
+	s.cost = bcrypt.MinCost
+	if full {
+		s.cost = 12
+	}
+	var err error
+	if s.hash, err = bcrypt.GenerateFromPassword([]byte(password), s.cost); err != nil {
+		t.Fatal(err)
+	}
+	s.keyPath, s.certPath = testenv.KeyPair(t, dir)
+	s.writeRules(t)
+	s.start(t, s.rt)
+	s.body = s.answerBody(t)
+	s.startTrivial(t)
+	return s
+}
+
+// start starts an instance unless it runs already.
+func (s *stack) start(t *testing.T, in *instance) {
+	if in.proc == nil {
+		in.proc = startRegtoken(t, s.writeConfig(t, in), in.sockets)
+	}
+}
+
+// writeRules writes users.json (every user may pull some-image) and
+// repositories.json (so may anonymous callers).
+func (s *stack) writeRules(t *testing.T) {
+	users := map[string]any{}
+	entry := map[string]any{"pass_hash": string(s.hash), "repositories": map[string][]string{"some-image": {"pull"}}}
+	users[cachedUser], users[floodUser] = entry, entry
+	for i := range freshUsers {
+		users[freshName(i)] = entry
+	}
+	b, err := json.Marshal(users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.WriteFile(t, filepath.Join(s.dir, "users.json"), string(b), 0o644)
+	testenv.WriteFile(t, filepath.Join(s.dir, "repositories.json"),
+		`{"backlist": false, "repositories": ["some-image"]}`, 0o644)
+}
+
+func freshName(i int) string { return fmt.Sprintf("fresh%04d", i) }
+
+// writeConfig writes the instance's configuration: the defaults (audit
+// log on, 5 minute tokens) plus refresh tokens, an operator socket, one
+// listener per protocol, and the instance's extra TOML.
+func (s *stack) writeConfig(t *testing.T, in *instance) string {
+	var listeners strings.Builder
+	for _, p := range []string{listen.SCGI, listen.UWSGI, listen.FastCGI, listen.HTTP} {
+		fmt.Fprintf(&listeners, "[[listen]]\nprotocol = %q\naddress = \"unix:%s\"\nmode = \"0666\"\n\n", p, in.sockets[p])
+	}
+	path := filepath.Join(s.dir, in.prefix+".toml")
+	testenv.WriteFile(t, path, fmt.Sprintf(`[token]
+issuer = "loadtest"
+services = [%q]
+key = %q
+certificate = %q
+
+[acl]
+users = "users.json"
+repositories = "repositories.json"
+
+[refresh]
+enabled = true
+
+[operator]
+listen = "unix:%s"
+
+%s
+%s`, service, s.keyPath, s.certPath, in.operator, in.config, listeners.String()), 0o644)
+	return path
+}
+
+// answerBody fetches one anonymous answer straight from regtoken's HTTP
+// socket.
+func (s *stack) answerBody(t *testing.T) []byte {
+	c := unixClient(s.rt.sockets[listen.HTTP])
+	resp, err := c.Get("http://regtoken/v2/token?service=" + service + "&scope=" + scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("anonymous token from regtoken: %d %v %s", resp.StatusCode, err, b)
+	}
+	return b
+}
+
+// startTrivial serves a fixed answer on every protocol, through package
+// listen with regtoken's default limits, as regtoken itself does.
+func (s *stack) startTrivial(t *testing.T) {
+	var specs []listen.Spec
+	for _, p := range []string{listen.SCGI, listen.UWSGI, listen.FastCGI, listen.HTTP} {
+		specs = append(specs, listen.Spec{Protocol: p, Address: "unix:" + s.trivial.sockets[p], Mode: 0o666})
+	}
+	ls, err := listen.Open(specs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := s.body
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Type", "application/json")
+		hd.Set("Cache-Control", "no-store")
+		hd.Set("Content-Length", fmt.Sprint(len(body)))
+		w.Write(body)
+	})
+	g, err := listen.Start(ls, h, slog.New(slog.DiscardHandler), listen.Limits{})
+	if err != nil {
+		listen.Close(ls)
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+}
+
+// startNginx runs nginx with the given number of workers in front of both
+// backends and returns its port.
+func (s *stack) startNginx(t *testing.T, workers int) int {
+	if port, ok := s.nginx[workers]; ok {
+		return port
+	}
+	port := testenv.FreePort(t)
+	prefix := filepath.Join(s.dir, fmt.Sprintf("nginx%d", workers))
+	for _, d := range []string{"", "logs", "tmp"} {
+		os.MkdirAll(filepath.Join(prefix, d), 0o755)
+	}
+	conf := fmt.Sprintf(`daemon off;
+master_process on;
+worker_processes %[2]d;
+pid %[1]s/nginx.pid;
+error_log %[1]s/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path %[1]s/tmp/body;
+    proxy_temp_path %[1]s/tmp/proxy;
+    fastcgi_temp_path %[1]s/tmp/fastcgi;
+    uwsgi_temp_path %[1]s/tmp/uwsgi;
+    scgi_temp_path %[1]s/tmp/scgi;
+    %[4]s%[5]s%[6]s
+    server {
+        listen 127.0.0.1:%[3]d;
+        server_name localhost;
+        location = /fixed {
+            default_type application/json;
+            add_header Cache-Control no-store;
+            return 200 '%[7]s';
+        }
+        %[8]s%[9]s%[10]s
+    }
+}
+`, prefix, workers, port, s.rt.upstreams(), s.open.upstreams(), s.trivial.upstreams(),
+		strings.TrimSuffix(string(s.body), "\n")+"\n", s.rt.locations(), s.open.locations(), s.trivial.locations())
+	confPath := filepath.Join(prefix, "nginx.conf")
+	testenv.WriteFile(t, confPath, conf, 0o644)
+	bin := testenv.Tool(t, "nginx")
+	if out, err := exec.Command(bin, "-t", "-q", "-p", prefix, "-c", confPath).CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t rejected the load configuration: %v\n%s\n%s", err, out, conf)
+	}
+	p := testenv.Start(t, "nginx", exec.Command(bin, "-p", prefix, "-c", confPath))
+	p.WaitDial(t, "tcp", fmt.Sprintf("127.0.0.1:%d", port), 10*time.Second)
+	s.nginx[workers] = port
+	return port
+}
+
+// unixClient talks HTTP to a unix socket, whatever the URL's host.
+func unixClient(sock string) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		},
+	}}
+}
+
+// process is regtoken, run with its log going to a pipe (as under systemd)
+// of which the test keeps only the tail.
+type process struct {
+	cmd  *exec.Cmd
+	log  *tail
+	done chan struct{}
+}
+
+func startRegtoken(t *testing.T, config string, sockets map[string]string) *process {
+	cmd := exec.Command(testenv.Binary(t), "serve", "-config", config)
+	p := &process{cmd: cmd, log: &tail{max: 64 << 10}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("--- end of regtoken's log:\n%s", p.log.String())
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for _, sock := range sockets {
+		for {
+			c, err := net.Dial("unix", sock)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-p.done:
+				t.Fatalf("regtoken exited: %s", p.log.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("regtoken does not listen on %s: %s", sock, p.log.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return p
+}
+
+func (p *process) pid() int { return p.cmd.Process.Pid }
+
+// tail keeps the last max bytes of regtoken's log, without the audit
+// lines (one per request: they would crowd out everything else), and
+// counts the audit lines.
+type tail struct {
+	mu      sync.Mutex
+	partial []byte // an unfinished line
+	buf     []byte
+	max     int
+	audit   int64
+}
+
+var auditMark = []byte(`"log":"audit"`)
+
+func (w *tail) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := len(b)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			w.partial = append(w.partial, b...)
+			break
+		}
+		line := b[:i+1]
+		if len(w.partial) > 0 {
+			line = append(w.partial, line...)
+			w.partial = w.partial[:0]
+		}
+		b = b[i+1:]
+		if bytes.Contains(line, auditMark) {
+			w.audit++
+			continue
+		}
+		w.buf = append(w.buf, line...)
+		if len(w.buf) > 2*w.max { // trim now and then, not on every line
+			w.buf = append(w.buf[:0], w.buf[len(w.buf)-w.max:]...)
+		}
+	}
+	return n, nil
+}
+
+func (w *tail) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return string(w.buf[max(0, len(w.buf)-w.max):])
+}
