@@ -1,0 +1,371 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/regtoken/regtoken/pkg/testenv"
+)
+
+// TestConformance drives real clients (crane, skopeo, the docker CLI with a
+// real engine, curl for the original README's examples) through every flow
+// in confFlows against nginx + regtoken (SCGI) + registry 2.8 and
+// 3.1, one stack per registry, and prints the client × registry × flow table.
+// Any cell a client supports that does not pass fails the test.
+//
+// Rules: testdata/conformance (see its README.md). The nginx access log of
+// each stack (testenv.WireLog) shows what the clients put on the wire, so the
+// rows about request shapes check the real requests, not what we assume.
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	versions := []string{testenv.Registry28, testenv.Registry3}
+	tb := confNewTable(versions)
+	engine, why := confDockerEngine()
+	if !engine {
+		t.Logf("THE DOCKER PART DID NOT RUN: %s. Its cells say %q.", why, confCellNoDocker)
+		if os.Getenv("REGTOKEN_REQUIRE_DOCKER") != "" {
+			t.Errorf("REGTOKEN_REQUIRE_DOCKER is set but there is no Docker engine: %s", why)
+		}
+	}
+	t.Run("registries", func(t *testing.T) {
+		for _, v := range versions {
+			t.Run("registry "+v, func(t *testing.T) {
+				t.Parallel()
+				confRunConformance(t, tb, v, engine)
+			})
+		}
+	})
+	for _, m := range tb.missing() {
+		t.Errorf("conformance cell without a result: %s", m)
+	}
+	out := tb.markdown()
+	t.Log("conformance table:\n" + out)
+	fmt.Printf("\nregtoken conformance (client/registry × flow):\n\n%s\n", out)
+	if !engine {
+		fmt.Printf("The docker columns did not run: %s.\n", why)
+	}
+	fmt.Printf("n/a cells:\n%s", tb.naNotes())
+	// go test shows a passing package's output only with -v; CI and README
+	// updates can ask for the table in a file instead.
+	if path := os.Getenv("REGTOKEN_CONFORMANCE_TABLE"); path != "" {
+		if err := os.WriteFile(path, []byte(out+"\nn/a cells:\n"+tb.naNotes()), 0o644); err != nil {
+			t.Errorf("write the conformance table: %v", err)
+		}
+	}
+}
+
+// confStack is one registry version's stack and what its flows share.
+type confStack struct {
+	s        *testenv.Stack
+	wire     *testenv.WireLog
+	version  string
+	results  *confTable
+	dockerOK bool   // a Docker engine answers
+	naWhy    string // set by a step that finds its flow does not apply
+	policy   string // containers policy.json for skopeo
+}
+
+// confClientSuite is one client's column: a step per flow it supports, and the
+// reason for every flow it does not.
+type confClientSuite struct {
+	name        string
+	steps       map[string]func(t *testing.T, c *confStack)
+	unsupported map[string]string
+	// needsDocker marks the suite that cannot run without a Docker engine.
+	needsDocker bool
+}
+
+func confAllSuites() []confClientSuite {
+	return []confClientSuite{craneSuite(), skopeoSuite(), dockerSuite(), curlSuite()}
+}
+
+func confRunConformance(t *testing.T, tb *confTable, version string, engine bool) {
+	s := testenv.StartStack(t, testenv.StackOptions{
+		Registry:     version,
+		Users:        testenv.Testdata("conformance", "users.json"),
+		Repositories: testenv.Testdata("conformance", "repositories.json"),
+		Groups:       testenv.Testdata("conformance", "groups.json"),
+		Delete:       true,
+	})
+	c := &confStack{s: s, wire: s.EnableWireLog(t), version: version, results: tb, dockerOK: engine}
+	c.policy = filepath.Join(s.Dir, "policy.json")
+	testenv.WriteFile(t, c.policy, `{"default":[{"type":"insecureAcceptAnything"}]}`, 0o644)
+	if engine {
+		t.Cleanup(func() { confDockerCleanup(t, c) })
+	}
+	c.setup(t)
+	for _, suite := range confAllSuites() {
+		c.runSuite(t, suite)
+	}
+}
+
+// setup pushes some-image:latest as bar (the original README's pusher): the
+// README examples and the anonymous pulls read it, and the README's
+// tags/list output must be exactly ["latest"].
+func (c *confStack) setup(t *testing.T) {
+	c.as(t, "bar")
+	if out, ok := cranePush(t, c.s, "some-image:latest"); !ok {
+		t.Fatalf("setup: bar pushes some-image:latest: %s", out)
+	}
+	c.as(t, "")
+}
+
+// runSuite runs a client's steps in table order, each as a subtest, and
+// records its cells.
+func (c *confStack) runSuite(t *testing.T, suite confClientSuite) {
+	col := confColumn(suite.name, c.version)
+	c.as(t, "")
+	if suite.needsDocker && !c.dockerOK {
+		t.Logf("docker/%s did not run: no Docker engine (docker info failed)", c.version)
+	}
+	for _, f := range confFlows {
+		if why := suite.unsupported[f.id]; why != "" {
+			c.results.setNA(f.id, suite.name, c.version, why)
+			continue
+		}
+		step := suite.steps[f.id]
+		if step == nil {
+			continue // reported as a missing cell
+		}
+		if suite.needsDocker && !c.dockerOK {
+			c.results.set(f.id, col, confCellNoDocker)
+			continue
+		}
+		c.naWhy = ""
+		passed := t.Run(suite.name+"/"+f.id, func(t *testing.T) { step(t, c) })
+		switch {
+		case !passed:
+			c.results.set(f.id, col, confCellFail)
+		case c.naWhy != "":
+			c.results.setNA(f.id, suite.name, c.version, c.naWhy)
+		default:
+			c.results.set(f.id, col, confCellPass)
+		}
+	}
+	c.as(t, "")
+}
+
+// notApplicable ends a step whose flow this client turned out not to
+// produce (what it sends depends on the server's answers); the cell becomes
+// n/a with why, instead of pass.
+func (c *confStack) notApplicable(why string) { c.naWhy = why }
+
+// as makes user the one whose credentials crane, skopeo and docker find in
+// the stack's private config; "" logs everybody out.
+func (c *confStack) as(t *testing.T, user string) {
+	t.Helper()
+	craneLogout(t, c.s)
+	os.Remove(filepath.Join(c.s.Dir, "home", "auth.json"))
+	if user != "" {
+		craneLogin(t, c.s, user, user)
+	}
+}
+
+// alias is the stack's registry under a second name (127.0.0.1:PORT), which
+// clients treat as another registry with its own credentials.
+func (c *confStack) alias() string {
+	return strings.Replace(c.s.Host, "localhost", "127.0.0.1", 1)
+}
+
+// ref is a reference on the stack's registry.
+func (c *confStack) ref(name string) string { return c.s.Host + "/" + name }
+
+// watch runs fn and returns the requests nginx saw meanwhile.
+func (c *confStack) watch(t *testing.T, fn func()) confWire {
+	t.Helper()
+	mark := c.wire.Mark()
+	fn()
+	return confWire(c.wire.Since(t, mark))
+}
+
+// confRunIn runs a client with stdin (docker/skopeo --password-stdin).
+func confRunIn(t *testing.T, s *testenv.Stack, stdin, name string, args ...string) (string, bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testenv.Tool(t, name), args...)
+	cmd.Env = s.Env()
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	return string(out), err == nil
+}
+
+// confMustPass fails the step when a client command failed.
+func confMustPass(t *testing.T, what, out string, ok bool) {
+	t.Helper()
+	if !ok {
+		t.Fatalf("%s failed:\n%s", what, out)
+	}
+}
+
+// confMustFailWith checks that a client command failed and printed every want:
+// the message a user sees is part of the contract.
+func confMustFailWith(t *testing.T, what, out string, ok bool, wants ...string) {
+	t.Helper()
+	t.Logf("%s printed (what the user sees):\n%s", what, out)
+	if ok {
+		t.Fatalf("%s succeeded; it must be refused:\n%s", what, out)
+	}
+	for _, w := range wants {
+		if !strings.Contains(out, w) {
+			t.Errorf("%s: the client's message lacks %q:\n%s", what, w, out)
+		}
+	}
+}
+
+// confWire is what nginx logged during a step.
+type confWire []testenv.WireRequest
+
+// tokens are the requests to the token realm.
+func (w confWire) tokens() confWire {
+	var out confWire
+	for _, r := range w {
+		if r.Path() == "/v2/token" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (w confWire) String() string {
+	var b strings.Builder
+	for _, r := range w {
+		fmt.Fprintf(&b, "  %s %d user=%s %s", r.Method, r.Status, r.User, r.URI)
+		if len(r.Form) > 0 {
+			fmt.Fprintf(&b, " form=%s", r.Form.Encode())
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// requireToken checks that a token request matching match was answered 200.
+func (w confWire) requireToken(t *testing.T, desc string, match func(r testenv.WireRequest) bool) testenv.WireRequest {
+	t.Helper()
+	for _, r := range w.tokens() {
+		if r.Status == 200 && match(r) {
+			return r
+		}
+	}
+	t.Errorf("no token request %s was answered 200; token requests seen:\n%s", desc, w.tokens())
+	return testenv.WireRequest{}
+}
+
+// require checks that a registry request was answered with status; an empty
+// path leaves the path to match.
+func (w confWire) require(t *testing.T, method, path string, status int, match func(r testenv.WireRequest) bool) {
+	t.Helper()
+	for _, r := range w {
+		if r.Method == method && (path == "" || r.Path() == path) && r.Status == status && (match == nil || match(r)) {
+			return
+		}
+	}
+	t.Errorf("no %s %s answered %d; requests seen:\n%s", method, path, status, w)
+}
+
+// mountFrom returns the source repository of the mount request to target
+// answered with status, which must be one of the team/ repositories.
+func (w confWire) mountFrom(t *testing.T, target string, status int) string {
+	t.Helper()
+	for _, r := range w {
+		if r.Method == "POST" && r.Path() == "/v2/"+target+"/blobs/uploads/" && r.Status == status && r.Query().Get("mount") != "" {
+			if from := r.Query().Get("from"); strings.HasPrefix(from, "team/") {
+				return from
+			}
+		}
+	}
+	t.Fatalf("no mount request to %s from a team/ repository answered %d; requests seen:\n%s", target, status, w)
+	return ""
+}
+
+// confScopesAre matches a token request whose scope parameters are exactly want,
+// in order: the form the client put on the wire.
+func confScopesAre(want ...string) func(testenv.WireRequest) bool {
+	return func(r testenv.WireRequest) bool { return slices.Equal(r.Params()["scope"], want) }
+}
+
+// confScopesInclude matches a token request naming every want in one request,
+// whether as separate parameters or space-separated in one.
+func confScopesInclude(want ...string) func(testenv.WireRequest) bool {
+	return func(r testenv.WireRequest) bool {
+		var got []string
+		for _, v := range r.Params()["scope"] {
+			got = append(got, strings.Fields(v)...)
+		}
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// confSeparateScopes matches a request that sends want as separate parameters.
+func confSeparateScopes(want ...string) func(testenv.WireRequest) bool {
+	return func(r testenv.WireRequest) bool {
+		got := r.Params()["scope"]
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// confSpaceSeparated matches a request with one scope parameter holding several
+// scopes, including every want.
+func confSpaceSeparated(want ...string) func(testenv.WireRequest) bool {
+	return func(r testenv.WireRequest) bool {
+		for _, v := range r.Params()["scope"] {
+			f := strings.Fields(v)
+			if len(f) < 2 {
+				continue
+			}
+			all := true
+			for _, w := range want {
+				all = all && slices.Contains(f, w)
+			}
+			if all {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// confByUser narrows a match to the Basic-auth user ("-" for anonymous).
+func confByUser(user string, match func(testenv.WireRequest) bool) func(testenv.WireRequest) bool {
+	return func(r testenv.WireRequest) bool { return r.User == user && match(r) }
+}
+
+// confWithMount matches a blob upload POST that asks to mount from repository.
+func confWithMount(from string) func(testenv.WireRequest) bool {
+	return func(r testenv.WireRequest) bool { return r.Query().Get("from") == from && r.Query().Get("mount") != "" }
+}
+
+// confWithoutMount matches a plain blob upload POST.
+func confWithoutMount(r testenv.WireRequest) bool { return r.Query().Get("mount") == "" }
+
+// confDockerEngine reports whether a Docker engine answers, and why not.
+func confDockerEngine() (bool, string) {
+	bin, err := exec.LookPath("docker")
+	if err != nil {
+		return false, "the docker CLI is not installed"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "info", "--format", "{{.ServerVersion}}").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) == "" {
+		return false, "no Docker engine (docker info: " + strings.TrimSpace(string(out)) + ")"
+	}
+	return true, ""
+}
