@@ -18,6 +18,8 @@ have docker-registry || apt_packages+=(docker-registry)
 have skopeo || apt_packages+=(skopeo)
 have wrk || apt_packages+=(wrk)
 have htpasswd || apt_packages+=(apache2-utils)
+have curl || apt_packages+=(curl)
+have jq || apt_packages+=(jq)
 have systemd-socket-activate || apt_packages+=(systemd)
 have systemd-analyze || apt_packages+=(systemd)
 if ((${#apt_packages[@]})); then
@@ -29,6 +31,16 @@ fi
 have crane || go install github.com/google/go-containerregistry/cmd/crane@v0.22.1
 have registry || go install github.com/distribution/distribution/v3/cmd/registry@v3.1.2
 
+# The docker columns of the conformance suite and the docker login/push/pull
+# tests need the engine; where there is one they must run, not skip.
+if docker info >/dev/null 2>&1; then
+  export REGTOKEN_REQUIRE_DOCKER=1
+  echo "Docker engine found: the docker client tests run"
+else
+  echo "NO DOCKER ENGINE (docker info failed): the docker client tests will report 'not run'"
+fi
+export REGTOKEN_CONFORMANCE_TABLE=${REGTOKEN_CONFORMANCE_TABLE:-$(mktemp /tmp/regtoken-conformance.XXXXXX.md)}
+
 # --- static checks -------------------------------------------------------------
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then
@@ -39,6 +51,8 @@ go vet ./...
 
 # --- unit and end-to-end tests -------------------------------------------------
 go test -count=1 -timeout 40m ./...
+echo "conformance table (client x registry x flow):"
+cat "$REGTOKEN_CONFORMANCE_TABLE"
 
 # --- fuzzing: each target for $FUZZTIME; any crash fails the run ---------------
 for pkg in $(go list ./...); do
