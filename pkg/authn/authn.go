@@ -7,13 +7,16 @@
 //     password and the stored hash, keyed by a secret drawn at start-up, so the
 //     memory holds nothing an attacker could use offline and a changed hash
 //     misses the cache at once;
-//   - admits at most as many concurrent bcrypt checks as there are cores, with a
-//     bounded, deadline-limited queue, so a flood of wrong passwords cannot
-//     starve cached, refresh-token and anonymous requests;
+//   - admits a bounded number of concurrent bcrypt checks, with a bounded,
+//     deadline-limited queue, so a flood of wrong passwords cannot starve
+//     cached, refresh-token and anonymous requests; the checks run in a helper
+//     process at the lowest CPU priority when one is given (see Worker), and
+//     otherwise in-process on all cores but one;
 //   - runs a comparison against a dummy hash for unknown users, so response time
 //     does not reveal which users exist.
 //
-// It never stores a password or a hash it was not given, and never logs.
+// It never stores a password or a hash it was not given, never logs, and
+// hands passwords to no one but its own helper process, over a pipe.
 package authn
 
 import (
@@ -36,11 +39,19 @@ var ErrBusy = errors.New("authn: too many password checks waiting")
 
 // Options tune a Verifier. Zero values take the defaults.
 type Options struct {
-	CacheTTL     time.Duration // how long a verified password is remembered; default 5m
-	CacheSize    int           // most remembered passwords; default 10000
-	Concurrency  int           // concurrent bcrypt checks; default GOMAXPROCS
+	CacheTTL  time.Duration // how long a verified password is remembered; default 5m
+	CacheSize int           // most remembered passwords; default 10000
+	// Concurrency bounds the bcrypt checks running at once. The default is
+	// GOMAXPROCS with Compare set, and GOMAXPROCS-1 (at least 1) without:
+	// in-process checks on every P would stop the scheduler from polling the
+	// network, and every other request would wait for them.
+	Concurrency  int
 	MaxQueue     int           // checks that may wait for a slot; default 64 * Concurrency
 	QueueTimeout time.Duration // longest wait for a slot; default 5s
+	// Compare, when set, runs the comparisons instead of calling bcrypt
+	// in-process: Worker.Compare, which runs them in a helper process at
+	// the lowest CPU priority.
+	Compare func(ctx context.Context, hash []byte, password string) (bool, error)
 }
 
 // Stats counts what a Verifier did, for metrics.
@@ -74,6 +85,9 @@ func New(o Options) *Verifier {
 	}
 	if o.Concurrency == 0 {
 		o.Concurrency = runtime.GOMAXPROCS(0)
+		if o.Compare == nil {
+			o.Concurrency = max(1, o.Concurrency-1)
+		}
 	}
 	if o.MaxQueue == 0 {
 		o.MaxQueue = 64 * o.Concurrency
@@ -145,8 +159,14 @@ func (v *Verifier) compare(ctx context.Context, hash []byte, password string) (b
 	}
 	defer v.release()
 	v.Stats.BcryptChecks.Add(1)
+	if v.opts.Compare != nil {
+		return v.opts.Compare(ctx, hash, password)
+	}
 	return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil, nil
 }
+
+// Concurrency returns how many bcrypt checks may run at once.
+func (v *Verifier) Concurrency() int { return v.opts.Concurrency }
 
 func (v *Verifier) compareDummy(ctx context.Context, password string) error {
 	_, err := v.compare(ctx, v.dummy(int(v.dummyCost.Load())), password)
