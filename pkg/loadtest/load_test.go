@@ -134,7 +134,7 @@ func regtokenRow(what, transport string, in *instance) *result {
 
 // quiet waits until every running regtoken is idle.
 func (r *run) quiet(limit time.Duration) {
-	for _, in := range []*instance{r.s.rt, r.s.open} {
+	for _, in := range []*instance{r.s.rt, r.s.open, r.s.quiet} {
 		if in.proc != nil {
 			waitQuiet(in.proc.pid(), limit)
 		}
@@ -220,6 +220,17 @@ func (r *run) regtokenRows() {
 			continue
 		}
 		r.wrkRow(res, r.port, r.freshLoad(rt.path(tr)), "")
+	}
+	if !r.set.full {
+		return
+	}
+	for _, name := range []string{"scgi", "http+keepalive"} {
+		tr := transportNamed(name)
+		res := regtokenRow("anonymous, audit log off", tr.name, r.s.quiet)
+		if r.wanted(res.key()) {
+			r.s.start(r.t, r.s.quiet)
+			r.wrkRow(res, r.port, load{path: r.s.quiet.path(tr) + query}, "")
+		}
 	}
 }
 

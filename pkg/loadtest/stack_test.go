@@ -143,9 +143,10 @@ type instance struct {
 type stack struct {
 	dir string
 	// rt runs the default configuration; open has the failed-login
-	// throttle off, which is what guesses from many addresses see.
-	rt, open *instance
-	trivial  backend
+	// throttle off, which is what guesses from many addresses see; quiet
+	// has the audit log off, to measure what the log costs.
+	rt, open, quiet *instance
+	trivial         backend
 	// body is a real anonymous answer; the trivial responders and nginx's
 	// fixed location send the same bytes, so every row moves as much data.
 	body  []byte
@@ -168,6 +169,8 @@ func startStack(t *testing.T, full bool) *stack {
 	s.rt = &instance{backend: newBackend(dir, "rt"), operator: filepath.Join(dir, "rt-operator.sock")}
 	s.open = &instance{backend: newBackend(dir, "open"), operator: filepath.Join(dir, "open-operator.sock"),
 		config: "[throttle]\nenabled = false\n"}
+	s.quiet = &instance{backend: newBackend(dir, "quiet"), operator: filepath.Join(dir, "quiet-operator.sock"),
+		config: "[log]\naudit = false\n"}
 	s.cost = bcrypt.MinCost
 	if full {
 		s.cost = 12
@@ -308,20 +311,21 @@ http {
     fastcgi_temp_path %[1]s/tmp/fastcgi;
     uwsgi_temp_path %[1]s/tmp/uwsgi;
     scgi_temp_path %[1]s/tmp/scgi;
-    %[4]s%[5]s%[6]s
+    %[4]s%[5]s%[6]s%[7]s
     server {
         listen 127.0.0.1:%[3]d;
         server_name localhost;
         location = /fixed {
             default_type application/json;
             add_header Cache-Control no-store;
-            return 200 '%[7]s';
+            return 200 '%[8]s';
         }
-        %[8]s%[9]s%[10]s
+        %[9]s%[10]s%[11]s%[12]s
     }
 }
-`, prefix, workers, port, s.rt.upstreams(), s.open.upstreams(), s.trivial.upstreams(),
-		strings.TrimSuffix(string(s.body), "\n")+"\n", s.rt.locations(), s.open.locations(), s.trivial.locations())
+`, prefix, workers, port, s.rt.upstreams(), s.open.upstreams(), s.quiet.upstreams(), s.trivial.upstreams(),
+		strings.TrimSuffix(string(s.body), "\n")+"\n",
+		s.rt.locations(), s.open.locations(), s.quiet.locations(), s.trivial.locations())
 	confPath := filepath.Join(prefix, "nginx.conf")
 	testenv.WriteFile(t, confPath, conf, 0o644)
 	bin := testenv.Tool(t, "nginx")
