@@ -38,7 +38,10 @@ func TestDrainOnSIGTERM(t *testing.T) {
 			dir := testenv.ShortDir(t)
 			users := filepath.Join(dir, "drain-users.json")
 			testenv.WriteFile(t, users, drainUsers(), 0o644)
-			s := testenv.StartSite(t, testenv.SiteOptions{Protocol: proto, Registry: testenv.NoRegistry, Users: users})
+			// Every check gets a bcrypt slot, so none waits in authn's queue
+			// (whose timeout a loaded test machine could reach).
+			limits := fmt.Sprintf("[limits]\nbcrypt_concurrency = %d\n", len(drainHashes))
+			s := testenv.StartSite(t, testenv.SiteOptions{Protocol: proto, Registry: testenv.NoRegistry, Users: users, ExtraConfig: limits})
 
 			pid := s.Regtoken.Cmd.Process.Pid
 			idle := socketFDs(t, pid)
