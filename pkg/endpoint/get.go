@@ -173,7 +173,7 @@ func (h *Handler) issue(w http.ResponseWriter, st *State, rec *record, c caller,
 		}
 	}
 	rec.status = http.StatusOK
-	writeJSON(w, http.StatusOK, resp)
+	writeAnswer(w, &resp)
 	return nil
 }
 
