@@ -56,6 +56,23 @@ func statusKB(pid int, key string) (int64, error) {
 	return 0, fmt.Errorf("no %s in /proc/%d/status", key, pid)
 }
 
+// childrenRSS sums the RSS of pid's children: the bcrypt helper process,
+// when regtoken runs one.
+func childrenRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return 0
+	}
+	var sum int64
+	for _, child := range strings.Fields(string(b)) {
+		n, _ := strconv.Atoi(child)
+		if rss, err := statusKB(n, "VmRSS"); err == nil {
+			sum += rss
+		}
+	}
+	return sum
+}
+
 // machineCPU reads the first line of /proc/stat: total and idle (with
 // iowait) jiffies of all cores.
 func machineCPU() (total, idle int64) {
@@ -81,10 +98,11 @@ func machineCPU() (total, idle int64) {
 
 // usage is what a process and the machine did during one row.
 type usage struct {
-	cpu     time.Duration // regtoken's CPU time
-	maxRSS  int64         // highest RSS sampled
-	idle    float64       // fraction of the machine's CPU left idle
-	metrics map[string]float64
+	cpu       time.Duration // regtoken's CPU time
+	maxRSS    int64         // highest RSS sampled
+	helperRSS int64         // highest RSS of its children (a bcrypt helper)
+	idle      float64       // fraction of the machine's CPU left idle
+	metrics   map[string]float64
 }
 
 // watcher samples a regtoken instance while a row runs, and the machine.
@@ -96,9 +114,10 @@ type watcher struct {
 	idle0    int64
 	metrics0 map[string]float64
 
-	stop   context.CancelFunc
-	wg     sync.WaitGroup
-	maxRSS int64
+	stop      context.CancelFunc
+	wg        sync.WaitGroup
+	maxRSS    int64
+	helperRSS int64
 }
 
 func watch(in *instance) *watcher {
@@ -121,6 +140,7 @@ func watch(in *instance) *watcher {
 			if rss, err := statusKB(w.pid, "VmRSS"); err == nil {
 				w.maxRSS = max(w.maxRSS, rss)
 			}
+			w.helperRSS = max(w.helperRSS, childrenRSS(w.pid))
 			select {
 			case <-ctx.Done():
 				return
@@ -135,7 +155,7 @@ func (w *watcher) done() usage {
 	w.stop()
 	w.wg.Wait()
 	total, idle := machineCPU()
-	u := usage{maxRSS: w.maxRSS, metrics: map[string]float64{}}
+	u := usage{maxRSS: w.maxRSS, helperRSS: w.helperRSS, metrics: map[string]float64{}}
 	if total > w.total0 {
 		u.idle = float64(idle-w.idle0) / float64(total-w.total0)
 	}

@@ -49,6 +49,9 @@ func (res *result) tableRow() string {
 	if res.backend == "regtoken" && res.wrk.Requests > 0 {
 		cpu = fmt.Sprintf("%.0f µs", float64(res.use.cpu.Microseconds())/float64(res.wrk.Requests))
 		rss = megabytes(res.use.maxRSS)
+		if res.use.helperRSS > 0 {
+			rss += " + " + megabytes(res.use.helperRSS) + " helper"
+		}
 	}
 	note := res.note
 	if idle := fmt.Sprintf("machine %.0f%% idle", 100*res.use.idle); note == "" {
