@@ -282,6 +282,9 @@ func (r *run) wrkRow(res *result, port int, l load, subject string) *result {
 // measure runs wrk and fills in res; it checks that every answer was a 2xx.
 func (r *run) measure(res *result, port int, l load) *result {
 	w := watch(res.inst)
+	if res.backend == "trivial" {
+		w = watchSelf()
+	}
 	out, err := runWrk(r.ctx, r.s.dir, port, l, r.set.duration)
 	res.use = w.done()
 	if err != nil {

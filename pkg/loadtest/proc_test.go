@@ -108,6 +108,7 @@ type usage struct {
 // watcher samples a regtoken instance while a row runs, and the machine.
 type watcher struct {
 	pid      int // 0: no instance, only the machine
+	self     bool
 	operator string
 	cpu0     time.Duration
 	total0   int64
@@ -151,6 +152,15 @@ func watch(in *instance) *watcher {
 	return w
 }
 
+// watchSelf measures the CPU time of this process, where the trivial
+// responders run (the test's own goroutines are idle meanwhile).
+func watchSelf() *watcher {
+	w := &watcher{stop: func() {}, pid: os.Getpid(), self: true}
+	w.total0, w.idle0 = machineCPU()
+	w.cpu0, _ = cpuTime(w.pid)
+	return w
+}
+
 func (w *watcher) done() usage {
 	w.stop()
 	w.wg.Wait()
@@ -164,6 +174,9 @@ func (w *watcher) done() usage {
 	}
 	cpu, _ := cpuTime(w.pid)
 	u.cpu = cpu - w.cpu0
+	if w.self {
+		return u
+	}
 	for k, v := range scrapeMetrics(w.operator) {
 		u.metrics[k] = v - w.metrics0[k]
 	}

@@ -17,8 +17,9 @@ func (r *run) report() string {
 	fmt.Fprintf(&b, "Machine: %s. Load average before: %s, after: %s. Run took %s.\n\n",
 		machine(), r.startLoad, r.endLoad, time.Since(r.started).Round(time.Second))
 	b.WriteString("wrk -t2 -c16 (unless noted) against nginx on 127.0.0.1 (one worker unless noted); regtoken and the\n" +
-		"trivial responders on unix sockets; regtoken with its default configuration (audit log on, to a pipe).\n\n")
-	b.WriteString("| what | transport | answers/s | p50 | p99 | regtoken CPU per answer | regtoken RSS | notes |\n")
+		"trivial responders on unix sockets; regtoken with its default configuration (audit log on, to a pipe).\n" +
+		"Server CPU per answer: user+system time of regtoken (or of the trivial responder's process) over answers.\n\n")
+	b.WriteString("| what | transport | answers/s | p50 | p99 | server CPU per answer | regtoken RSS | notes |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---|\n")
 	for _, res := range r.results {
 		b.WriteString(res.tableRow())
@@ -46,8 +47,10 @@ func (res *result) tableRow() string {
 		return fmt.Sprintf("| %s | %s | %s | – | – | – | – | %s |\n", res.what, res.transport, rate, res.note)
 	}
 	cpu, rss := "–", "–"
-	if res.backend == "regtoken" && res.wrk.Requests > 0 {
+	if res.backend != "nginx" && res.wrk.Requests > 0 {
 		cpu = fmt.Sprintf("%.0f µs", float64(res.use.cpu.Microseconds())/float64(res.wrk.Requests))
+	}
+	if res.backend == "regtoken" && res.wrk.Requests > 0 {
 		rss = megabytes(res.use.maxRSS)
 		if res.use.helperRSS > 0 {
 			rss += " + " + megabytes(res.use.helperRSS) + " helper"
