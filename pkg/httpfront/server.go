@@ -51,20 +51,46 @@ type Server struct {
 
 	once sync.Once
 	srv  *http.Server
+
+	mu        sync.Mutex
+	closing   bool
+	listeners []net.Listener
+	fresh     map[net.Conn]struct{} // accepted, first request not read yet
 }
 
 // Serve accepts connections on l until Shutdown or Close, after which it
 // returns ErrServerClosed.
 func (s *Server) Serve(l net.Listener) error {
-	return s.server().Serve(l)
+	srv := s.server()
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	s.listeners = append(s.listeners, l)
+	s.mu.Unlock()
+	err := srv.Serve(l)
+	if s.isClosing() {
+		return ErrServerClosed
+	}
+	return err
 }
 
 // Shutdown stops accepting, ends keep-alive, waits for requests in progress
 // and returns nil; if ctx ends first it closes every connection and returns
 // ctx.Err().
+//
+// net/http drops, unanswered, a request it reads after its own Shutdown has
+// begun, so a connection accepted just before SIGTERM would get nothing (nginx
+// answers 502). Shutdown therefore first stops accepting and waits until every
+// accepted connection has had its request read, and only then lets net/http
+// drain.
 func (s *Server) Shutdown(ctx context.Context) error {
 	srv := s.server()
 	srv.SetKeepAlivesEnabled(false)
+	s.closeListeners()
+	s.waitFresh(ctx)
 	err := srv.Shutdown(ctx)
 	if err != nil {
 		srv.Close()
@@ -72,8 +98,55 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	s.closing = true
+	ls := s.listeners
+	s.listeners = nil
+	s.mu.Unlock()
+	for _, l := range ls {
+		l.Close()
+	}
+}
+
+// waitFresh waits until no accepted connection is still waiting for its first
+// request to be read, or ctx ends. ReadHeaderTimeout bounds the wait too.
+func (s *Server) waitFresh(ctx context.Context) {
+	for {
+		s.mu.Lock()
+		n := len(s.fresh)
+		s.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// trackState remembers connections that have not started a request yet.
+func (s *Server) trackState(c net.Conn, state http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if state == http.StateNew {
+		s.fresh[c] = struct{}{}
+	} else {
+		delete(s.fresh, c)
+	}
+}
+
 // Close closes the listeners and every connection at once.
 func (s *Server) Close() error {
+	s.closeListeners()
 	return s.server().Close()
 }
 
@@ -83,7 +156,9 @@ func (s *Server) server() *http.Server {
 		if log == nil {
 			log = slog.Default()
 		}
+		s.fresh = make(map[net.Conn]struct{})
 		s.srv = &http.Server{
+			ConnState:         s.trackState,
 			Handler:           s.handler(log),
 			ReadHeaderTimeout: orDefault(s.ReadHeaderTimeout, DefaultReadHeaderTimeout),
 			ReadTimeout:       s.Timeout,

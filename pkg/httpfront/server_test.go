@@ -155,3 +155,45 @@ func TestShutdownGivesUpAtDeadline(t *testing.T) {
 		t.Errorf("Shutdown past its deadline returned %v", err)
 	}
 }
+
+// A connection accepted before Shutdown whose request arrives only after
+// Shutdown began must still be answered (net/http alone drops it: nginx would
+// answer 502 to a request regtoken had accepted).
+func TestShutdownAnswersConnectionsAcceptedBefore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "http.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(l) }()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(50 * time.Millisecond) // accepted, request not yet sent
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	time.Sleep(50 * time.Millisecond) // Shutdown has begun
+	io.WriteString(c, "GET /v2/token HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	reply, _ := io.ReadAll(c)
+	if !strings.HasPrefix(string(reply), "HTTP/1.1 200") || !strings.HasSuffix(string(reply), "ok") {
+		t.Fatalf("request on a connection accepted before Shutdown: %q", reply)
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := <-done; !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Serve returned %v, want ErrServerClosed", err)
+	}
+	if _, err := net.Dial("unix", path); err == nil {
+		t.Fatal("a new connection after Shutdown was accepted")
+	}
+}
