@@ -35,6 +35,9 @@ have registry || go install github.com/distribution/distribution/v3/cmd/registry
 # tests need the engine; where there is one they must run, not skip.
 if docker info >/dev/null 2>&1; then
   export REGTOKEN_REQUIRE_DOCKER=1
+  if ! have docker-compose; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
+  fi
   echo "Docker engine found: the docker client tests run"
 else
   echo "NO DOCKER ENGINE (docker info failed): the docker client tests will report 'not run'"

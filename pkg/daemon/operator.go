@@ -49,6 +49,7 @@ func NewMetrics(h *endpoint.Handler, r *Reloader) *Metrics {
 	if l := h.Throttle(); l != nil {
 		counter("regtoken_throttle_blocked_total", "Password attempts refused with 429 after repeated failures.", l.Stats.Blocked.Load, nil)
 		counter("regtoken_throttle_failures_total", "Failed logins counted by the throttle.", l.Stats.Failures.Load, nil)
+		counter("regtoken_throttle_evicted_total", "Throttle entries dropped because a table was full (address rotation?).", l.Stats.Evicted.Load, nil)
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "regtoken_throttle_entries", Help: "(user, address) pairs and addresses the throttle tracks.",
 		}, func() float64 { return float64(l.Stats.Entries()) }))
