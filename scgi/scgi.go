@@ -51,6 +51,8 @@ type Server struct {
 	Timeout        time.Duration // absolute per-connection deadline, default 30 s
 	ErrorLog       *slog.Logger  // malformed streams and panics; nil means slog.Default()
 	MaxConns       int           // connections served at once, default 1024
+	// Stats, when set, counts refused requests by reason (may be shared).
+	Stats *gateway.Stats
 
 	once sync.Once
 	gw   *gateway.Server
@@ -65,6 +67,7 @@ func (s *Server) gateway() *gateway.Server {
 			Timeout:        s.Timeout,
 			ErrorLog:       s.ErrorLog,
 			MaxConns:       s.MaxConns,
+			Stats:          s.Stats,
 		})
 	})
 	return s.gw

@@ -8,9 +8,12 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/regtoken/regtoken/pkg/gateway"
 )
 
 // serveOne serves srv on a fresh unix socket, sends request on one
@@ -225,5 +228,25 @@ func BenchmarkSCGIServe(b *testing.B) {
 		if reply := exchange(b, sock, request); !strings.HasPrefix(reply, "Status: 200 OK\r\n") {
 			b.Fatalf("reply %q", reply)
 		}
+	}
+}
+
+// Refused requests are counted by reason, so they show in metrics.
+func TestRefusalsAreCounted(t *testing.T) {
+	var st gateway.Stats
+	srv := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), ErrorLog: quietLog(),
+		MaxBodyBytes: 4, Stats: &st}
+	sock := filepath.Join(t.TempDir(), "scgi.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	defer srv.Close()
+	exchange(t, sock, []byte("garbage"))
+	head := "CONTENT_LENGTH\x0010\x00SCGI\x001\x00REQUEST_METHOD\x00POST\x00"
+	exchange(t, sock, []byte(strconv.Itoa(len(head))+":"+head+",0123456789"))
+	if st.Malformed.Load() != 1 || st.BodyTooLarge.Load() != 1 {
+		t.Fatalf("malformed %d, body too large %d; want 1 and 1", st.Malformed.Load(), st.BodyTooLarge.Load())
 	}
 }

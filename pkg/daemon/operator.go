@@ -3,6 +3,7 @@ package daemon
 import (
 	"encoding/json"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/regtoken/regtoken/pkg/endpoint"
+	"github.com/regtoken/regtoken/pkg/gateway"
 )
 
 // Metrics holds the collectors regtoken exports on the operator listener.
@@ -77,6 +79,19 @@ func NewMetrics(h *endpoint.Handler, r *Reloader) *Metrics {
 		return time.Until(certs[0].NotAfter).Seconds()
 	}))
 	return m
+}
+
+// AddTransports exports the requests the transports refused, by reason.
+func (m *Metrics) AddTransports(st *gateway.Stats) {
+	for reason, c := range map[string]*atomic.Uint64{
+		"malformed": &st.Malformed, "body_too_large": &st.BodyTooLarge, "timed_out": &st.TimedOut,
+		"handler_panic": &st.Panics, "connection_limit_wait": &st.ConnsWaited,
+	} {
+		m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "regtoken_transport_rejected_total", Help: "Requests the transports refused or delayed before the token endpoint, by reason.",
+			ConstLabels: prometheus.Labels{"reason": reason},
+		}, func() float64 { return float64(c.Load()) }))
+	}
 }
 
 // Observe records one request's latency; it is the endpoint's Observe hook.

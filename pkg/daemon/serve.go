@@ -55,6 +55,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	if err != nil {
 		return err
 	}
+	metrics.AddTransports(&group.Stats)
 	operator, err := startOperator(cfg.Operator, OperatorHandler(metrics, reloader, h), log)
 	if err != nil {
 		shutdown(group, nil, cfg.Limits.ShutdownTimeout, log)

@@ -109,6 +109,7 @@ func (s *Server) runHandler(w *response, r *http.Request) (aborted bool) {
 			return
 		}
 		// Only the path: the query string and headers may carry credentials.
+		s.cfg.Stats.Panics.Add(1)
 		s.cfg.ErrorLog.Error("gateway: handler panic", "protocol", s.proto.Name,
 			"remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path,
 			"panic", p, "stack", string(debug.Stack()))
@@ -126,19 +127,24 @@ func (s *Server) rejectHead(c net.Conn, bufs *connBuffers, err error) {
 		return
 	}
 	s.logConn(slog.LevelWarn, "gateway: malformed request", c, nil, err)
-	if !isTimeout(err) {
-		s.sendError(c, bufs, http.StatusBadRequest)
+	if isTimeout(err) {
+		s.cfg.Stats.TimedOut.Add(1)
+		return
 	}
+	s.cfg.Stats.Malformed.Add(1)
+	s.sendError(c, bufs, http.StatusBadRequest)
 }
 
 // rejectRequest answers variables that do not make a servable request:
 // 413 for an oversized body (after swallowing it, within bounds), else 400.
 func (s *Server) rejectRequest(c net.Conn, bufs *connBuffers, env map[string]string, err error) {
 	if !errors.Is(err, ErrBodyTooLarge) {
+		s.cfg.Stats.Malformed.Add(1)
 		s.logConn(slog.LevelWarn, "gateway: malformed request", c, env, err)
 		s.sendError(c, bufs, http.StatusBadRequest)
 		return
 	}
+	s.cfg.Stats.BodyTooLarge.Add(1)
 	s.logConn(slog.LevelInfo, "gateway: request body too large", c, env, err)
 	s.sendError(c, bufs, http.StatusRequestEntityTooLarge)
 	length, _ := parseLength(env["CONTENT_LENGTH"])

@@ -27,6 +27,7 @@ type Config struct {
 	Timeout        time.Duration // absolute deadline per connection: read, handle, write
 	ErrorLog       *slog.Logger  // nil means slog.Default()
 	MaxConns       int           // connections served at once; more wait in the listen backlog
+	Stats          *Stats        // counts refused requests by reason; nil: counted privately
 }
 
 func (c Config) withDefaults() Config {
@@ -47,6 +48,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = DefaultMaxConns
+	}
+	if c.Stats == nil {
+		c.Stats = new(Stats)
 	}
 	return c
 }
@@ -226,6 +230,12 @@ func (s *Server) trackConn(c net.Conn, add bool) bool {
 // takeSlot waits for room under MaxConns before the next Accept, so excess
 // connections wait in the kernel's listen queue rather than in memory.
 func (s *Server) takeSlot() bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+	}
+	s.cfg.Stats.ConnsWaited.Add(1)
 	select {
 	case s.slots <- struct{}{}:
 		return true

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/fastcgi"
+	"github.com/regtoken/regtoken/pkg/gateway"
 	"github.com/regtoken/regtoken/pkg/httpfront"
 	"github.com/regtoken/regtoken/pkg/uwsgi"
 	"github.com/regtoken/regtoken/scgi"
@@ -67,6 +68,9 @@ type server interface {
 
 // Group runs one server per listener, all with the same handler.
 type Group struct {
+	// Stats counts requests every transport of the group refused, by reason.
+	Stats gateway.Stats
+
 	servers  []server
 	stopping atomic.Bool
 	done     sync.WaitGroup
@@ -91,7 +95,7 @@ func Start(listeners []Listener, handler http.Handler, log *slog.Logger, limits 
 	limits = limits.withDefaults()
 	g := &Group{errs: make(chan error, len(listeners))}
 	for _, l := range listeners {
-		srv, err := newServer(l.Spec, handler, log, limits)
+		srv, err := newServer(l.Spec, handler, log, limits, &g.Stats)
 		if err != nil {
 			return nil, err
 		}
@@ -104,20 +108,20 @@ func Start(listeners []Listener, handler http.Handler, log *slog.Logger, limits 
 	return g, nil
 }
 
-func newServer(s Spec, h http.Handler, log *slog.Logger, lim Limits) (server, error) {
+func newServer(s Spec, h http.Handler, log *slog.Logger, lim Limits, st *gateway.Stats) (server, error) {
 	log = log.With("listener", s.String())
 	switch canonicalProtocol(s.Protocol) {
 	case SCGI:
 		return &scgi.Server{Handler: h, ErrorLog: log, Timeout: lim.Timeout,
-			MaxHeaderBytes: lim.MaxHeaderBytes, MaxBodyBytes: lim.MaxBodyBytes, MaxConns: lim.MaxConns}, nil
+			MaxHeaderBytes: lim.MaxHeaderBytes, MaxBodyBytes: lim.MaxBodyBytes, MaxConns: lim.MaxConns, Stats: st}, nil
 	case UWSGI:
 		return &uwsgi.Server{Handler: h, ErrorLog: log, Timeout: lim.Timeout,
-			MaxHeaderBytes: lim.MaxHeaderBytes, MaxBodyBytes: lim.MaxBodyBytes, MaxConns: lim.MaxConns}, nil
+			MaxHeaderBytes: lim.MaxHeaderBytes, MaxBodyBytes: lim.MaxBodyBytes, MaxConns: lim.MaxConns, Stats: st}, nil
 	case FastCGI:
-		return &fastcgi.Server{Handler: limitBody(h, lim.MaxBodyBytes), ErrorLog: log,
+		return &fastcgi.Server{Handler: limitBody(h, lim.MaxBodyBytes, st), ErrorLog: log,
 			Timeout: lim.Timeout, MaxHeaderBytes: lim.MaxHeaderBytes}, nil
 	case HTTP:
-		return &httpfront.Server{Handler: limitBody(h, lim.MaxBodyBytes), ErrorLog: log,
+		return &httpfront.Server{Handler: limitBody(h, lim.MaxBodyBytes, st), ErrorLog: log,
 			Timeout: lim.Timeout, MaxHeaderBytes: lim.MaxHeaderBytes, TrustProxyHeaders: s.TrustProxyHeaders}, nil
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnknownProtocol, s.Protocol)
@@ -129,7 +133,7 @@ func (g *Group) serve(srv server, l Listener, lim Limits) {
 	defer g.done.Done()
 	var nl net.Listener = l.Listener
 	if p := canonicalProtocol(l.Spec.Protocol); p == FastCGI || p == HTTP {
-		nl = limitConns(nl, lim.MaxConns) // scgi and uwsgi enforce MaxConns themselves
+		nl = limitConns(nl, lim.MaxConns, &g.Stats) // scgi and uwsgi enforce MaxConns themselves
 	}
 	err := srv.Serve(nl)
 	if g.stopping.Load() {

@@ -9,19 +9,25 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/regtoken/regtoken/pkg/gateway"
 )
 
 func TestLimitBody(t *testing.T) {
 	var readErr error
+	var st gateway.Stats
 	h := limitBody(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, readErr = io.ReadAll(r.Body)
-	}), 10)
+	}), 10, &st)
 
 	declared := httptest.NewRequest("POST", "/", strings.NewReader("12345678901"))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, declared)
 	if rec.Code != http.StatusRequestEntityTooLarge {
 		t.Errorf("declared 11 bytes: status %d, want 413", rec.Code)
+	}
+	if st.BodyTooLarge.Load() != 1 {
+		t.Errorf("413 not counted: %d", st.BodyTooLarge.Load())
 	}
 
 	chunked := httptest.NewRequest("POST", "/", strings.NewReader("12345678901"))
@@ -44,7 +50,8 @@ func TestLimitConns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := limitConns(inner, 1)
+	var st gateway.Stats
+	l := limitConns(inner, 1, &st)
 	defer l.Close()
 	for range 2 {
 		c, err := net.Dial("tcp", inner.Addr().String())
@@ -76,6 +83,9 @@ func TestLimitConns(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("slot not released by Close")
 	}
+	if st.ConnsWaited.Load() != 1 {
+		t.Errorf("the wait for a slot was counted %d times, want 1", st.ConnsWaited.Load())
+	}
 }
 
 func TestLimitListenerCloseUnblocksAccept(t *testing.T) {
@@ -83,7 +93,7 @@ func TestLimitListenerCloseUnblocksAccept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := limitConns(inner, 1)
+	l := limitConns(inner, 1, &gateway.Stats{})
 	c, _ := net.Dial("tcp", inner.Addr().String())
 	defer c.Close()
 	held, err := l.Accept()
