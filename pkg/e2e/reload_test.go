@@ -203,6 +203,8 @@ func TestMetricsCountRequests(t *testing.T) {
 		`regtoken_request_duration_seconds_count{status="200"} 4`,
 		`regtoken_certificate_expiry_seconds`,
 		`regtoken_config_age_seconds`,
+		`regtoken_transport_rejected_total{reason="malformed"} 0`,
+		`regtoken_throttle_failures_total 1`,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("/metrics lacks %q", want)
