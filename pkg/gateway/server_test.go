@@ -301,7 +301,7 @@ func TestServerCutsTricklingClientAtTimeout(t *testing.T) {
 	}()
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	raw, _ := io.ReadAll(c)
-	if took := time.Since(begin); took < timeout || took > timeout+3*time.Second {
+	if took := time.Since(begin); took < timeout-50*time.Millisecond || took > timeout+3*time.Second { // the deadline starts at accept, a moment before begin
 		t.Errorf("connection closed after %v, want about %v", took, timeout)
 	}
 	if len(raw) != 0 {

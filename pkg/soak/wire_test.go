@@ -180,6 +180,11 @@ func stopped(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return errStopped
 	}
+	// A dial or read bounded by ctx's deadline can fail with a timeout a hair
+	// before ctx itself reports that it is done.
+	if deadline, ok := ctx.Deadline(); ok && !time.Now().Before(deadline) {
+		return errStopped
+	}
 	return err
 }
 
