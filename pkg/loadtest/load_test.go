@@ -254,7 +254,7 @@ func (r *run) freshLoad(path string) load {
 	per := 200
 	l := load{path: path + query, timeout: 30 * time.Second, connections: 2, delayMS: 10}
 	if r.set.full {
-		per, l.connections, l.delayMS = 150, 16, 0
+		per, l.connections, l.delayMS = 75, 16, 0 // at most ~100 logins in ten seconds
 	}
 	for range wrkThreads*per + 1 {
 		if r.nextFresh == freshUsers {
@@ -296,17 +296,34 @@ func (r *run) measure(res *result, port int, l load) *result {
 		return r.add(res)
 	}
 	res.wrk, res.rate = out, out.rate()
+	if res.inst != nil {
+		r.checkBcrypt(res)
+	}
 	switch {
 	case out.Requests == 0:
 		r.t.Errorf("%s: no request completed", res.key())
+	case r.busyAnswers(res) > 0:
+		// Sixteen first-time logins at once on a small machine queue for
+		// bcrypt longer than the admission timeout: some are told to retry
+		// (503). That is admission control at work, not a harness failure.
+		res.note = fmt.Sprintf("%d answered 503 (bcrypt queue full or timed out); ", out.Status) + res.note
 	case out.failures() > 0:
 		r.t.Errorf("%s: %d of %d requests failed (non-2xx %d, timeouts %d, connect/read/write %d/%d/%d)",
 			res.key(), out.failures(), out.Requests, out.Status, out.Timeout, out.Connect, out.Read, out.Write)
 	}
-	if res.inst != nil {
-		r.checkBcrypt(res)
-	}
 	return r.add(res)
+}
+
+// busyAnswers is the number of first-time answers that were 503s from
+// bcrypt admission, when those were the only failures (full runs only).
+func (r *run) busyAnswers(res *result) int64 {
+	out := res.wrk
+	throttled := res.use.metrics[`regtoken_requests_total{outcome="throttled"}`]
+	if !r.set.full || res.what != "first-time password" || out.Status == 0 ||
+		out.failures() != out.Status || throttled < float64(out.Status) {
+		return 0
+	}
+	return out.Status
 }
 
 // checkBcrypt makes sure a row measured what it says: cached and refresh
@@ -319,8 +336,8 @@ func (r *run) checkBcrypt(res *result) {
 			r.t.Errorf("%s: %v bcrypt checks ran; the row should need none", res.key(), checks)
 		}
 	case "first-time password":
-		if checks < float64(res.wrk.Requests) {
-			r.t.Errorf("%s: %v bcrypt checks for %d answers; every answer should need one", res.key(), checks, res.wrk.Requests)
+		if ok := res.wrk.Requests - res.wrk.Status; checks < float64(ok) {
+			r.t.Errorf("%s: %v bcrypt checks for %d tokens; every token should need one", res.key(), checks, ok)
 		}
 		res.note = fmt.Sprintf("%.0f bcrypt checks", checks)
 	}
@@ -479,7 +496,7 @@ func (r *run) floodRow(res, base *result, l load, subject string, flood load) {
 	f := <-floodDone
 	m := res.use.metrics
 	res.note = fmt.Sprintf("guesses answered %.0f/s (401: %.0f, 429/503: %.0f, bcrypt checks: %.0f)",
-		f.rate(), m[`regtoken_requests_total{outcome="unauthorized"}`], m[`regtoken_requests_total{outcome="throttled"}`],
+		f.answerRate(), m[`regtoken_requests_total{outcome="unauthorized"}`], m[`regtoken_requests_total{outcome="throttled"}`],
 		m["regtoken_bcrypt_checks_total"])
 	if base != nil && base.rate > 0 {
 		res.note = fmt.Sprintf("%.0f%% of the rate without guesses; ", 100*res.rate/base.rate) + res.note

@@ -34,7 +34,7 @@ const (
 	floodUser  = "flood"
 	// freshUsers share one hash but not a cache key (the key includes the
 	// user), so each of them costs one bcrypt check on first use.
-	freshUsers = 2000
+	freshUsers = 1000
 )
 
 // transport is one way nginx reaches a backend.

@@ -41,11 +41,17 @@ type wrkResult struct {
 	Timeout    int64   `json:"timeout"`
 }
 
-func (r wrkResult) rate() float64 {
+// rate is 2xx answers per second.
+func (r wrkResult) rate() float64 { return r.perSecond(r.Requests - r.Status) }
+
+// answerRate is answers of any status per second.
+func (r wrkResult) answerRate() float64 { return r.perSecond(r.Requests) }
+
+func (r wrkResult) perSecond(n int64) float64 {
 	if r.DurationUS <= 0 {
 		return 0
 	}
-	return float64(r.Requests) / (r.DurationUS / 1e6)
+	return float64(n) / (r.DurationUS / 1e6)
 }
 
 // failures counts requests that did not end in a 2xx answer.
