@@ -2,6 +2,7 @@
 
 package authn
 
-// lowerThreadPriority does nothing where the nice value is not a
-// per-thread attribute: lowering it would lower the whole parent process.
+// lowerThreadPriority does nothing where scheduling class and nice value
+// are not per-thread attributes: lowering them would slow down the whole
+// parent process.
 func lowerThreadPriority() error { return nil }

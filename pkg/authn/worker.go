@@ -26,9 +26,10 @@ import (
 // runs. What is wanted is a priority: bcrypt may use whatever CPU nobody
 // else wants. Go has no goroutine priorities, and lowering the priority of
 // an OS thread that holds a P would stall every garbage collection behind
-// it. A separate process at the lowest CPU priority (nice 19) gets exactly
-// that from the kernel: the whole machine when it is otherwise idle, next to
-// nothing while nginx and the request path want the CPU.
+// it. A separate process in the kernel's idle scheduling class (SCHED_IDLE,
+// or nice 19 where that is refused) gets exactly that: the whole machine
+// when it is otherwise idle, next to nothing while nginx and the request
+// path want the CPU.
 //
 // The helper is the same binary started with arguments that make it call
 // ServeWorker; StartWorker starts it with a pipe either way. The parent
@@ -44,8 +45,8 @@ var ErrWorkerGone = errors.New("authn: bcrypt helper process exited")
 const maxWireField = 1<<16 - 1
 
 // Worker runs bcrypt comparisons in a helper process at the lowest CPU
-// priority. Its Compare method is meant for Options.Compare. It is safe for
-// concurrent use.
+// priority (see lowerThreadPriority). Its Compare method is meant for
+// Options.Compare. It is safe for concurrent use.
 type Worker struct {
 	cmd  *exec.Cmd
 	in   io.WriteCloser
@@ -61,9 +62,9 @@ type Worker struct {
 	Fallbacks atomic.Uint64
 }
 
-// StartWorker starts cmd as the bcrypt helper, at nice 19 on Linux (the
-// process inherits the priority of the thread that starts it, so no thread
-// of it ever runs at normal priority). cmd must make the program call
+// StartWorker starts cmd as the bcrypt helper, on Linux in the idle
+// scheduling class (the process inherits the class of the thread that
+// starts it, so no thread of it ever runs at normal priority). cmd must make the program call
 // ServeWorker(os.Stdin, os.Stdout); StartWorker sets its Stdin and Stdout
 // and leaves Stderr as given.
 func StartWorker(cmd *exec.Cmd) (*Worker, error) {

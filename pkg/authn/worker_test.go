@@ -77,9 +77,9 @@ func TestWorkerCompares(t *testing.T) {
 	}
 }
 
-// niceValues returns the nice value of every thread of pid, except the
-// main thread when skipMain is set.
-func niceValues(t *testing.T, pid string, skipMain bool) []int {
+// policies returns the scheduling policy of every thread of pid, except
+// the main thread when skipMain is set.
+func policies(t *testing.T, pid string, skipMain bool) []int {
 	t.Helper()
 	stats, _ := filepath.Glob(filepath.Join("/proc", pid, "task", "*", "stat"))
 	self := strconv.Itoa(os.Getpid())
@@ -93,45 +93,45 @@ func niceValues(t *testing.T, pid string, skipMain bool) []int {
 			continue // the thread has just ended
 		}
 		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		nice, err := strconv.Atoi(fields[16]) // field 19 of proc_pid_stat(5)
+		policy, err := strconv.Atoi(fields[38]) // field 41 of proc_pid_stat(5)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, nice)
+		out = append(out, policy)
 	}
 	return out
 }
 
-func TestWorkerRunsAtLowestPriority(t *testing.T) {
+func TestWorkerRunsInTheIdleClass(t *testing.T) {
 	if runtime.GOOS != "linux" {
-		t.Skip("the nice value is per thread on Linux only; elsewhere the helper runs at normal priority")
+		t.Skip("the scheduling class is per thread on Linux only; elsewhere the helper runs at normal priority")
 	}
 	w := startHelper(t)
 	// Let the helper start its runtime's threads first.
 	if ok, err := w.Compare(context.Background(), hash(t, "pw"), "pw"); !ok || err != nil {
 		t.Fatalf("Compare = %v, %v", ok, err)
 	}
-	nices := niceValues(t, strconv.Itoa(w.cmd.Process.Pid), false)
-	if len(nices) == 0 {
+	got := policies(t, strconv.Itoa(w.cmd.Process.Pid), false)
+	if len(got) == 0 {
 		t.Fatal("no threads found for the helper")
 	}
-	for _, n := range nices {
-		if n != lowestPriority {
-			t.Fatalf("helper threads have nice values %v; want all %d", nices, lowestPriority)
+	for _, p := range got {
+		if p != schedIdle {
+			t.Fatalf("helper threads have scheduling policies %v; want all SCHED_IDLE (%d)", got, schedIdle)
 		}
 	}
 	// The thread that started the helper is gone; no thread of this
-	// process kept the lowered priority. (If that thread was the main
-	// thread, Go parks it for good instead of ending it: it keeps nice 19
-	// but never runs Go code again, so it is left out.)
+	// process kept the idle class. (If that thread was the main thread, Go
+	// parks it for good instead of ending it: it keeps the class but never
+	// runs Go code again, so it is left out.)
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		self := niceValues(t, "self", true)
-		if !contains(self, lowestPriority) {
+		self := policies(t, "self", true)
+		if !contains(self, schedIdle) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("a thread of the parent kept nice %d: %v", lowestPriority, self)
+			t.Fatalf("a thread of the parent kept SCHED_IDLE: %v", self)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
