@@ -17,6 +17,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/regtoken/regtoken/pkg/authn"
+	"github.com/regtoken/regtoken/pkg/daemon"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -50,6 +53,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		return exitUsage
+	}
+	if args[0] == daemon.WorkerCommand { // started by serve, not by people: not listed
+		if err := authn.ServeWorker(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(stderr, "regtoken bcrypt-worker:", err)
+			return 1
+		}
+		return 0
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {

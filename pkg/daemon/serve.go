@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -40,7 +41,18 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		return err
 	}
 	warnCertificate(log, st, time.Now())
-	verifier := authn.New(authn.Options{Concurrency: cfg.Limits.BcryptConcurrency})
+	// Take systemd's sockets (and clear LISTEN_*) before starting any
+	// child process, so the bcrypt helper cannot inherit them.
+	activated, err := listen.Activated()
+	if err != nil {
+		return err
+	}
+	bcryptOpts := authn.Options{Concurrency: cfg.Limits.BcryptConcurrency}
+	if w := startBcryptWorker(log); w != nil {
+		defer w.Close()
+		bcryptOpts.Compare = w.Compare
+	}
+	verifier := authn.New(bcryptOpts)
 	verifier.SetDummyCost(typicalCost(st.Rules))
 	h := endpoint.New(st, endpoint.Options{Verifier: verifier, Throttle: newThrottle(cfg.Throttle), Log: log, Audit: o.Audit})
 	reloader := NewReloader(o.ConfigPath, cfg, h, log)
@@ -51,7 +63,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	if len(specs) == 0 {
 		specs = Specs(cfg.Listen)
 	}
-	group, specs, err := startListeners(specs, h, cfg.Limits, log)
+	group, specs, err := startListeners(specs, activated, h, cfg.Limits, log)
 	if err != nil {
 		return err
 	}
@@ -146,6 +158,27 @@ func sweepThrottle(ctx context.Context, l *throttle.Limiter) {
 	}
 }
 
+// WorkerCommand is the hidden regtoken subcommand that runs the bcrypt helper.
+const WorkerCommand = "bcrypt-worker"
+
+// startBcryptWorker starts this binary again as the bcrypt helper: a process
+// in the kernel's idle scheduling class, so password checks use only the CPU
+// that nginx and the request path leave over (see package authn). Without it
+// (the binary cannot be found or started) checks run in-process.
+func startBcryptWorker(log *slog.Logger) *authn.Worker {
+	exe, err := os.Executable()
+	if err == nil {
+		cmd := exec.Command(exe, WorkerCommand)
+		cmd.Stderr = os.Stderr
+		var w *authn.Worker
+		if w, err = authn.StartWorker(cmd); err == nil {
+			return w
+		}
+	}
+	log.Warn("bcrypt runs in-process: the helper process did not start", "err", err)
+	return nil
+}
+
 // newThrottle returns the failed-login limiter the configuration asks for
 // (nil, which allows everything, when it is turned off).
 func newThrottle(t config.Throttle) *throttle.Limiter {
@@ -161,11 +194,8 @@ func newThrottle(t config.Throttle) *throttle.Limiter {
 // startListeners opens every listener (taking sockets systemd passed us) and
 // serves h on each. With no listeners configured, every socket systemd passed
 // is served, its protocol taken from its FileDescriptorName.
-func startListeners(specs []listen.Spec, h http.Handler, limits config.Limits, log *slog.Logger) (*listen.Group, []listen.Spec, error) {
-	activated, err := listen.Activated()
-	if err != nil {
-		return nil, nil, err
-	}
+func startListeners(specs []listen.Spec, activated map[string][]net.Listener, h http.Handler, limits config.Limits, log *slog.Logger) (*listen.Group, []listen.Spec, error) {
+	var err error
 	if len(specs) == 0 && len(activated) > 0 {
 		if specs, err = listen.ActivatedSpecs(activated); err != nil {
 			return nil, nil, err
