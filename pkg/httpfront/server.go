@@ -68,6 +68,7 @@ func (s *Server) Serve(l net.Listener) error {
 		l.Close()
 		return ErrServerClosed
 	}
+	l = &onceCloseListener{Listener: l}
 	s.listeners = append(s.listeners, l)
 	s.mu.Unlock()
 	err := srv.Serve(l)
@@ -191,4 +192,18 @@ func orDefault[T comparable](v, def T) T {
 		return def
 	}
 	return v
+}
+
+// onceCloseListener closes its listener once: Shutdown closes it first (to
+// stop accepting) and net/http closes it again, which must not turn a clean
+// drain into a "use of closed network connection" error.
+type onceCloseListener struct {
+	net.Listener
+	once sync.Once
+	err  error
+}
+
+func (l *onceCloseListener) Close() error {
+	l.once.Do(func() { l.err = l.Listener.Close() })
+	return l.err
 }

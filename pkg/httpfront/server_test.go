@@ -188,7 +188,7 @@ func TestShutdownAnswersConnectionsAcceptedBefore(t *testing.T) {
 		t.Fatalf("request on a connection accepted before Shutdown: %q", reply)
 	}
 	if err := <-shut; err != nil {
-		t.Fatalf("Shutdown: %v", err)
+		t.Fatalf("Shutdown of a clean drain returned %v", err)
 	}
 	if err := <-done; !errors.Is(err, ErrServerClosed) {
 		t.Fatalf("Serve returned %v, want ErrServerClosed", err)
