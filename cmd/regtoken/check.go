@@ -90,6 +90,10 @@ func checkRules(cfg *config.Config, out io.Writer) int {
 		}
 		fmt.Fprintln(out, ", most specific rule first:")
 		printRules(out, rules.Effective(acl.Subject{Name: name}))
+		if u.TokensNotBefore.After(time.Now()) {
+			fmt.Fprintf(out, "  WARNING tokens_not_before %s is in the future: every refresh token issued until then, "+
+				"even after a new login, will be refused\n", u.TokensNotBefore.UTC().Format(time.RFC3339))
+		}
 	}
 	for _, name := range rules.Groups() {
 		fmt.Fprintf(out, "group %s:\n", name)

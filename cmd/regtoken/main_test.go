@@ -162,3 +162,21 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// A tokens_not_before in the future is almost always a typo: check warns.
+func TestCheckWarnsFutureTokensNotBefore(t *testing.T) {
+	dir := t.TempDir()
+	src, _ := filepath.Abs("../../testdata/cmd")
+	for _, f := range []string{"RootCA.key", "RootCA.crt"} {
+		b, _ := os.ReadFile(filepath.Join(src, f))
+		os.WriteFile(filepath.Join(dir, f), b, 0o600)
+	}
+	os.WriteFile(filepath.Join(dir, "users.json"), []byte(`{"zed": {"pass_hash": "$2a$04$TzPkAY92YPVKsYxnGvlybekWJozpg8gGxSSN4aq/vfvjYQOwPiV2y",
+ "tokens_not_before": "2099-01-01T00:00:00Z", "repositories": {"x": ["pull"]}}}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "r.toml"), []byte("[token]\nissuer='i'\nservices=['s']\nkey='RootCA.key'\ncertificate='RootCA.crt'\n[acl]\nusers='users.json'\n"), 0o644)
+	var out bytes.Buffer
+	run([]string{"check", "-config", filepath.Join(dir, "r.toml")}, &out, &out)
+	if !strings.Contains(out.String(), "WARNING tokens_not_before 2099-01-01T00:00:00Z is in the future") {
+		t.Errorf("no warning about a future tokens_not_before:\n%s", &out)
+	}
+}
