@@ -138,11 +138,6 @@ func (v *Verifier) Verify(ctx context.Context, user string, hash []byte, passwor
 	return true, nil
 }
 
-// Forget empties the cache, for example after the rules were reloaded with
-// changed hashes (not needed for correctness, since the hash is part of the key,
-// but it frees memory at once).
-func (v *Verifier) Forget() { v.cache.clear() }
-
 func (v *Verifier) cacheKey(user string, hash []byte, password string) [32]byte {
 	m, _ := v.macs.Get().(*keyedHash)
 	if m == nil {

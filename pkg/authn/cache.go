@@ -57,12 +57,6 @@ func (c *cache) evict(now time.Time) {
 	}
 }
 
-func (c *cache) clear() {
-	c.mu.Lock()
-	clear(c.entries)
-	c.mu.Unlock()
-}
-
 func (c *cache) len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
