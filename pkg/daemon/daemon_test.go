@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"os"
@@ -86,7 +87,7 @@ func TestReloaderKeepsLastGood(t *testing.T) {
 	}
 	h := endpoint.New(st, endpoint.Options{})
 	var logs strings.Builder
-	r := NewReloader(path, cfg, h, slog.New(slog.NewTextHandler(&logs, nil)))
+	r := NewReloader(path, cfg, StampFiles(path, cfg), h, slog.New(slog.NewTextHandler(&logs, nil)))
 
 	users := filepath.Join(filepath.Dir(path), "users.json")
 	good, _ := os.ReadFile(users)
@@ -145,5 +146,53 @@ func TestCertificateWarnings(t *testing.T) {
 		if c.want == "" && logs.Len() > 0 || !strings.Contains(logs.String(), c.want) {
 			t.Errorf("at %s: log %q, want %q", c.now, logs.String(), c.want)
 		}
+	}
+}
+
+// An edit that lands after the files were read but before the watcher's
+// goroutine runs must still be reloaded (CI once lost exactly this race).
+func TestWatcherSeesEditRacingStartup(t *testing.T) {
+	path := fixture(t, 0o600)
+	cfg := load(t, path)
+	before := StampFiles(path, cfg)
+	st, err := LoadState(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := endpoint.New(st, endpoint.Options{})
+	r := NewReloader(path, cfg, before, h, slog.New(slog.DiscardHandler))
+
+	users := filepath.Join(filepath.Dir(path), "users.json")
+	b, _ := os.ReadFile(users)
+	os.WriteFile(users, append(b, '\n'), 0o644) // the edit, before the watcher exists
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go NewWatcher(r, slog.New(slog.DiscardHandler)).Run(ctx)
+
+	deadline := time.Now().Add(3 * time.Second)
+	for h.State() == st {
+		if time.Now().After(deadline) {
+			t.Fatal("an edit made before the watcher started was never reloaded")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A reload that fails leaves nothing to fire again until the files change.
+func TestWatcherQuietAfterFailedReload(t *testing.T) {
+	path := fixture(t, 0o600)
+	cfg := load(t, path)
+	st, _ := LoadState(cfg)
+	h := endpoint.New(st, endpoint.Options{})
+	r := NewReloader(path, cfg, StampFiles(path, cfg), h, slog.New(slog.DiscardHandler))
+	os.WriteFile(path, []byte("[token\n"), 0o644)
+	r.Reload("test")
+	w := NewWatcher(r, slog.New(slog.DiscardHandler))
+	if w.changed() {
+		t.Error("a broken configuration that was already reported counts as a new change")
+	}
+	os.WriteFile(path, []byte("[token]\n"), 0o644)
+	if !w.changed() {
+		t.Error("a second edit of the broken configuration is not seen")
 	}
 }

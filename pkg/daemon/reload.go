@@ -22,6 +22,10 @@ type Reloader struct {
 	mu      sync.Mutex // one reload at a time
 	current atomic.Pointer[config.Config]
 	status  atomic.Pointer[ReloadStatus]
+	// stamps describe the watched files as they were just before the
+	// latest reload read them, so an edit made while they were being read
+	// still counts as a change for the watcher.
+	stamps atomic.Pointer[FileStamps]
 
 	Successes atomic.Uint64
 	Failures  atomic.Uint64
@@ -35,15 +39,22 @@ type ReloadStatus struct {
 }
 
 // NewReloader starts with cfg, whose State the handler already serves.
-func NewReloader(path string, cfg *config.Config, h *endpoint.Handler, log *slog.Logger) *Reloader {
+// before describes the files as they were before that State was read (see
+// StampFiles); a later change to any of them triggers a reload.
+func NewReloader(path string, cfg *config.Config, before FileStamps, h *endpoint.Handler, log *slog.Logger) *Reloader {
 	r := &Reloader{path: path, handler: h, log: log}
 	r.current.Store(cfg)
+	r.stamps.Store(&before)
 	r.status.Store(&ReloadStatus{LoadedAt: time.Now()})
 	return r
 }
 
 // Config is the configuration in use.
 func (r *Reloader) Config() *config.Config { return r.current.Load() }
+
+// Stamps describe the watched files as they were before the latest load
+// read them.
+func (r *Reloader) Stamps() FileStamps { return *r.stamps.Load() }
 
 // Status is the outcome of the latest reload.
 func (r *Reloader) Status() ReloadStatus { return *r.status.Load() }
@@ -52,8 +63,15 @@ func (r *Reloader) Status() ReloadStatus { return *r.status.Load() }
 func (r *Reloader) Reload(why string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	before := StampFiles(r.path, r.Config())
+	r.stamps.Store(&before)
 	cfg, err := config.Load(r.path)
 	if err == nil {
+		// The new configuration may name other files; none of them has
+		// been read yet, so stamping them now is still "before".
+		now := StampFiles(r.path, cfg)
+		now[r.path] = before[r.path]
+		r.stamps.Store(&now)
 		var st *endpoint.State
 		if st, err = LoadState(cfg); err == nil {
 			r.apply(cfg, st, why)

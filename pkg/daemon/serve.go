@@ -36,6 +36,7 @@ type Options struct {
 // configuration or any file it names is bad.
 func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	log := o.Log
+	before := StampFiles(o.ConfigPath, cfg)
 	st, err := LoadState(cfg)
 	if err != nil {
 		return err
@@ -55,7 +56,8 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	verifier := authn.New(bcryptOpts)
 	verifier.SetDummyCost(typicalCost(st.Rules))
 	h := endpoint.New(st, endpoint.Options{Verifier: verifier, Throttle: newThrottle(cfg.Throttle), Log: log, Audit: o.Audit})
-	reloader := NewReloader(o.ConfigPath, cfg, h, log)
+	reloader := NewReloader(o.ConfigPath, cfg, before, h, log)
+	watcher := NewWatcher(reloader, log)
 	metrics := NewMetrics(h, reloader)
 	h.SetObserver(metrics.Observe)
 
@@ -76,7 +78,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go Watch(ctx, reloader, log)
+	go watcher.Run(ctx)
 	go sweepThrottle(ctx, h.Throttle())
 	go watchdog(ctx)
 	sdnotify.Ready()

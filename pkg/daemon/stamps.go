@@ -3,6 +3,8 @@ package daemon
 import (
 	"os"
 	"time"
+
+	"github.com/regtoken/regtoken/pkg/config"
 )
 
 // stamp is what the poller compares: a file that changed has a new size or
@@ -13,8 +15,17 @@ type stamp struct {
 	exists  bool
 }
 
-func fileStamps(paths []string) map[string]stamp {
-	out := make(map[string]stamp, len(paths))
+// FileStamps describe a set of files by path, as the poller compares them.
+type FileStamps map[string]stamp
+
+// StampFiles describes the files cfg (read from path) names. Taken before
+// the files are read, it lets a watcher notice an edit that raced the read.
+func StampFiles(path string, cfg *config.Config) FileStamps {
+	return fileStamps(WatchedFiles(path, cfg))
+}
+
+func fileStamps(paths []string) FileStamps {
+	out := make(FileStamps, len(paths))
 	for _, p := range paths {
 		if fi, err := os.Stat(p); err == nil {
 			out[p] = stamp{size: fi.Size(), modTime: fi.ModTime(), exists: true}
@@ -25,7 +36,7 @@ func fileStamps(paths []string) map[string]stamp {
 	return out
 }
 
-func equalStamps(a, b map[string]stamp) bool {
+func equalStamps(a, b FileStamps) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -17,60 +17,72 @@ const debounce = 250 * time.Millisecond
 // some container bind mounts): every file is compared by size and mtime.
 const pollInterval = time.Second
 
-// Watch reloads whenever one of the files the configuration names changes,
-// until ctx ends. It watches the directories, not the files, because editors
-// and config management replace files by renaming a new one into place.
-func Watch(ctx context.Context, r *Reloader, log *slog.Logger) {
-	w, err := fsnotify.NewWatcher()
+// Watcher reloads whenever one of the files the configuration names changes.
+// It watches the directories, not the files, because editors and config
+// management replace files by renaming a new one into place.
+type Watcher struct {
+	r       *Reloader
+	fs      *fsnotify.Watcher // nil where file watching is unavailable
+	watched map[string]bool
+}
+
+// NewWatcher starts watching at once, so that an edit made before Run's
+// goroutine gets going is not lost; the poller compares against the files as
+// they were before the Reloader read them, which covers the gap before that.
+func NewWatcher(r *Reloader, log *slog.Logger) *Watcher {
+	fs, err := fsnotify.NewWatcher()
 	if err != nil {
 		log.Warn("file watching unavailable; polling instead", "err", err)
+		fs = nil
 	}
+	w := &Watcher{r: r, fs: fs}
+	w.watchDirs()
+	return w
+}
+
+// Run reloads on changes until ctx ends.
+func (w *Watcher) Run(ctx context.Context) {
 	var events <-chan fsnotify.Event
-	if w != nil {
-		defer w.Close()
-		events = w.Events
+	if w.fs != nil {
+		defer w.fs.Close()
+		events = w.fs.Events
 	}
-	watched := watchDirs(w, r)
 	poll := time.NewTicker(pollInterval)
 	defer poll.Stop()
-	stamps := fileStamps(WatchedFiles(r.path, r.Config()))
 	var fire <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case ev := <-events:
-			if isWatched(ev.Name, watched) {
+			if w.watched[filepath.Clean(ev.Name)] {
 				fire = time.After(debounce)
 			}
 		case <-poll.C:
-			now := fileStamps(WatchedFiles(r.path, r.Config()))
-			if !equalStamps(now, stamps) {
-				stamps = now
+			if fire == nil && w.changed() {
 				fire = time.After(debounce)
 			}
 		case <-fire:
 			fire = nil
-			r.Reload("file change")
-			watched = watchDirs(w, r) // the new configuration may name other files
-			stamps = fileStamps(WatchedFiles(r.path, r.Config()))
+			w.r.Reload("file change")
+			w.watchDirs() // the new configuration may name other files
 		}
 	}
 }
 
-// watchDirs adds the directory of every watched file and returns the set of
-// watched file paths.
-func watchDirs(w *fsnotify.Watcher, r *Reloader) map[string]bool {
-	files := map[string]bool{}
-	for _, f := range WatchedFiles(r.path, r.Config()) {
-		files[filepath.Clean(f)] = true
-		if w != nil {
-			w.Add(filepath.Dir(f)) // an error here leaves the poller in charge
-		}
-	}
-	return files
+// changed reports whether a file differs from what the latest load saw.
+func (w *Watcher) changed() bool {
+	now := StampFiles(w.r.path, w.r.Config())
+	return !equalStamps(now, w.r.Stamps())
 }
 
-func isWatched(name string, files map[string]bool) bool {
-	return files[filepath.Clean(name)]
+// watchDirs watches the directory of every file the configuration names.
+func (w *Watcher) watchDirs() {
+	w.watched = map[string]bool{}
+	for _, f := range WatchedFiles(w.r.path, w.r.Config()) {
+		w.watched[filepath.Clean(f)] = true
+		if w.fs != nil {
+			w.fs.Add(filepath.Dir(f)) // an error here leaves the poller in charge
+		}
+	}
 }

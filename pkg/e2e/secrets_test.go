@@ -29,7 +29,9 @@ func TestSecretsNeverLeave(t *testing.T) {
 	users := usersJSON(`{"some-image": ["pull", "push"]}`)
 	users = strings.Replace(users, "{\n", "{\n  \"carol\": {\"pass_hash\": \""+hashOf(t, longPassword)+"\", \"repositories\": {\"*\": [\"pull\"]}},\n", 1)
 	testenv.WriteFile(t, d.users, users, 0o644)
-	eventually(t, "carol added", func() bool { _, err := d.grant(t, "carol", longPassword, "repository:x:pull"); return err == nil })
+	// Wait for the reload itself: polling with carol's password before it
+	// lands would fail logins and get carol's address throttled.
+	eventually(t, "carol added", func() bool { return strings.Contains(d.proc.Output(), "configuration reloaded") })
 	secrets := []string{longPassword, wrongPassword, hashFoo, hashBar, hashOf(t, longPassword)[7:]}
 
 	var bodies []string // every non-200 body
