@@ -22,6 +22,10 @@ have curl || apt_packages+=(curl)
 have jq || apt_packages+=(jq)
 have systemd-socket-activate || apt_packages+=(systemd)
 have systemd-analyze || apt_packages+=(systemd)
+# containerd (its daemon and ctr) for the containerd column of the conformance
+# suite; the tests start their own daemon, so no engine is needed.
+have containerd || apt_packages+=(containerd)
+have ctr || apt_packages+=(containerd)
 if ((${#apt_packages[@]})); then
   echo "installing Debian packages: ${apt_packages[*]}"
   apt-get update -qq
@@ -30,6 +34,7 @@ fi
 # Debian starts the packaged registry and nginx as services; the tests run their own.
 have crane || go install github.com/google/go-containerregistry/cmd/crane@v0.22.1
 have registry || go install github.com/distribution/distribution/v3/cmd/registry@v3.1.2
+have oras || go install oras.land/oras/cmd/oras@v1.3.6
 
 # The docker columns of the conformance suite and the docker login/push/pull
 # tests need the engine; where there is one they must run, not skip.

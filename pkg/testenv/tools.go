@@ -18,6 +18,9 @@ var installHints = map[string]string{
 	"systemd-socket-activate": "apt-get install systemd",
 	"wrk":                     "apt-get install wrk",
 	"docker":                  "a Docker engine (docker info must succeed)",
+	"containerd":              "apt-get install containerd",
+	"ctr":                     "apt-get install containerd",
+	"oras":                    "go install oras.land/oras/cmd/oras@v1.3.6",
 }
 
 // Tool returns the path of a required program, failing the test with an
