@@ -133,9 +133,16 @@ func oauthRegistryStatus(t *testing.T, s *testenv.Stack, path, bearer string) in
 	return resp.StatusCode
 }
 
-// oauthAuditLines returns regtoken's audit lines so far.
+// auditFlushWait covers regtoken's audit buffer, flushed every 100 ms
+// (cmd/regtoken serve), with room for a busy machine.
+const auditFlushWait = 300 * time.Millisecond
+
+// oauthAuditLines returns regtoken's audit lines for the requests answered so
+// far. The audit log is buffered, so it first waits for the flush: reading
+// too early once made a test count from before a client's requests were seen.
 func oauthAuditLines(t *testing.T, s *testenv.Stack) []map[string]any {
 	t.Helper()
+	time.Sleep(auditFlushWait)
 	var lines []map[string]any
 	for _, l := range strings.Split(s.Regtoken.Output(), "\n") {
 		var m map[string]any
