@@ -100,6 +100,7 @@ func TestSecretsNeverLeave(t *testing.T) {
 	for _, tok := range tokens {
 		secrets = append(secrets, tok, strings.Split(tok, ".")[2]) // the whole token and its signature
 	}
+	time.Sleep(auditFlushWait) // every audit line is in the log
 	places := map[string]string{
 		"the process log": d.proc.Output(),
 		"error bodies":    strings.Join(bodies, "\n"),
