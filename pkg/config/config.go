@@ -94,6 +94,8 @@ type Throttle struct {
 	MaxDelay         time.Duration
 	Decay            time.Duration
 	MaxEntries       int
+	Tarpit           time.Duration
+	TarpitSlots      int
 }
 
 // Log configures the process log.

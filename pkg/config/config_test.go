@@ -84,6 +84,17 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+func TestThrottleSection(t *testing.T) {
+	cfg, err := Parse("/x/r.toml", []byte("[token]\nissuer='i'\nservices=['s']\nkey='k.pem'\n[acl]\nusers='u.json'\n"+
+		"[throttle]\npair_threshold = 3\ntarpit = '250ms'\ntarpit_slots = -1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if th := cfg.Throttle; !th.Enabled || th.PairThreshold != 3 || th.Tarpit != 250*time.Millisecond || th.TarpitSlots != -1 {
+		t.Errorf("throttle = %+v", th)
+	}
+}
+
 func TestProblems(t *testing.T) {
 	cases := []struct {
 		name, text string
@@ -98,6 +109,7 @@ func TestProblems(t *testing.T) {
 		{"bad listener", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[[listen]]\nprotocol='gopher'\naddress='udp:1'\nmode='999'\n",
 			[]string{"listen[0].protocol", "listen[0].address", "listen[0].mode"}},
 		{"no rules", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n", []string{"acl: no rules"}},
+		{"negative tarpit", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[throttle]\ntarpit='-1s'\n", []string{"throttle: delays must not be negative"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

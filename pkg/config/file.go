@@ -68,6 +68,8 @@ type throttleSection struct {
 	MaxDelay         duration `toml:"max_delay"`
 	Decay            duration `toml:"decay"`
 	MaxEntries       int      `toml:"max_entries"`
+	Tarpit           duration `toml:"tarpit"`
+	TarpitSlots      int      `toml:"tarpit_slots"`
 }
 
 type logSection struct {

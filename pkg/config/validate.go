@@ -210,8 +210,10 @@ func (v *validator) throttle(t throttleSection) Throttle {
 		MaxDelay:         t.MaxDelay.Duration,
 		Decay:            t.Decay.Duration,
 		MaxEntries:       t.MaxEntries,
+		Tarpit:           t.Tarpit.Duration,
+		TarpitSlots:      t.TarpitSlots,
 	}
-	if out.BaseDelay < 0 || out.MaxDelay < 0 || out.Decay < 0 {
+	if out.BaseDelay < 0 || out.MaxDelay < 0 || out.Decay < 0 || out.Tarpit < 0 {
 		v.problem("throttle", "delays must not be negative")
 	}
 	if out.MaxDelay > 0 && out.BaseDelay > out.MaxDelay {

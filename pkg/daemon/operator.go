@@ -52,6 +52,9 @@ func NewMetrics(h *endpoint.Handler, r *Reloader) *Metrics {
 		counter("regtoken_throttle_blocked_total", "Password attempts refused with 429 after repeated failures.", l.Stats.Blocked.Load, nil)
 		counter("regtoken_throttle_failures_total", "Failed logins counted by the throttle.", l.Stats.Failures.Load, nil)
 		counter("regtoken_throttle_evicted_total", "Throttle entries dropped because a table was full (address rotation?).", l.Stats.Evicted.Load, nil)
+		tarpit := "Refused attempts by whether the tarpit held them back (held) or every slot was taken (full)."
+		counter("regtoken_throttle_tarpit_total", tarpit, l.Stats.TarpitHeld.Load, prometheus.Labels{"result": "held"})
+		counter("regtoken_throttle_tarpit_total", tarpit, l.Stats.TarpitFull.Load, prometheus.Labels{"result": "full"})
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "regtoken_throttle_entries", Help: "(user, address) pairs and addresses the throttle tracks.",
 		}, func() float64 { return float64(l.Stats.Entries()) }))

@@ -190,6 +190,7 @@ func newThrottle(t config.Throttle) *throttle.Limiter {
 	return throttle.New(throttle.Policy{
 		PairThreshold: t.PairThreshold, AddressThreshold: t.AddressThreshold,
 		BaseDelay: t.BaseDelay, MaxDelay: t.MaxDelay, Decay: t.Decay, MaxEntries: t.MaxEntries,
+		Tarpit: t.Tarpit, TarpitSlots: t.TarpitSlots,
 	})
 }
 

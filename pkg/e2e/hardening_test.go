@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -134,4 +135,44 @@ func clip(s string) string {
 		return s[:40] + "..."
 	}
 	return s
+}
+
+// A guesser that got throttled gets its 429s only after the tarpit's hold
+// (1 s by default), so a guessing tool that waits for answers slows down,
+// while requests of others are answered meanwhile as usual.
+func TestTarpitHoldsThrottledGuesses(t *testing.T) {
+	t.Parallel()
+	d := startDirect(t, usersJSON(`{"some-image": ["pull"]}`))
+	for i := range 5 { // the default pair threshold
+		if _, err := d.grant(t, "foo", "guess", "repository:some-image:pull"); err == nil || !strings.Contains(err.Error(), "status 401") {
+			t.Fatalf("guess %d: %v, want 401", i, err)
+		}
+	}
+	held := make(chan error, 1)
+	start := time.Now()
+	go func() { _, err := d.grant(t, "foo", "guess", "repository:some-image:pull"); held <- err }()
+	time.Sleep(200 * time.Millisecond)
+	if _, err := d.grant(t, "", "", "repository:some-image:pull"); err != nil {
+		t.Fatalf("an anonymous request while a guess is held: %v", err)
+	}
+	if err := <-held; err == nil || !strings.Contains(err.Error(), "status 429") || !strings.Contains(err.Error(), "TOOMANYREQUESTS") {
+		t.Fatalf("the sixth guess: %v, want 429 TOOMANYREQUESTS", err)
+	}
+	if took := time.Since(start); took < 900*time.Millisecond {
+		t.Errorf("the throttled guess was answered after %s; the tarpit holds it for 1 s", took)
+	}
+	if m := d.get(t, "/metrics"); !strings.Contains(m, `regtoken_throttle_tarpit_total{result="held"} 1`) {
+		t.Errorf("/metrics does not count the held guess:\n%s", grepLines(m, "tarpit"))
+	}
+}
+
+// grepLines returns the lines of text that contain s.
+func grepLines(text, s string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -93,6 +93,7 @@ func (h *Handler) authenticateBasic(ctx context.Context, r *http.Request, st *St
 func (h *Handler) checkPassword(ctx context.Context, st *State, user, password, addr string) (caller, error) {
 	now := h.now()
 	if wait := h.throttle.Check(user, addr, now); wait > 0 {
+		h.throttle.Hold(ctx, wait)
 		return caller{}, tooManyAttempts(wait)
 	}
 	u, known := st.Rules.User(user)

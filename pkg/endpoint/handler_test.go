@@ -299,7 +299,7 @@ func BenchmarkCachedPassword(b *testing.B) {
 // same user from another address and a right password are still served.
 func TestThrottledLogins(t *testing.T) {
 	v := authn.New(authn.Options{})
-	h := New(testState(t), Options{Verifier: v, Throttle: throttle.New(throttle.Policy{PairThreshold: 3, AddressThreshold: 100})})
+	h := New(testState(t), Options{Verifier: v, Throttle: throttle.New(throttle.Policy{PairThreshold: 3, AddressThreshold: 100, Tarpit: 10 * time.Millisecond})})
 	from := func(addr, pass string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest("GET", tokenURL("repository:some-image:pull"), nil)
 		r.RemoteAddr = addr + ":4711"

@@ -134,7 +134,7 @@ func regtokenRow(what, transport string, in *instance) *result {
 
 // quiet waits until every running regtoken is idle.
 func (r *run) quiet(limit time.Duration) {
-	for _, in := range []*instance{r.s.rt, r.s.open, r.s.quiet} {
+	for _, in := range r.s.instances() {
 		if in.proc != nil {
 			waitQuiet(in.proc.pid(), limit)
 		}
@@ -472,6 +472,12 @@ func (r *run) floodRows() {
 	flooded := regtokenRow("anonymous, 64 clients guessing passwords (throttle on)", scgi.name, r.s.rt)
 	if r.wanted(flooded.key()) {
 		r.floodRow(flooded, base, load{path: r.s.rt.path(scgi) + query}, "", flood)
+	}
+	// The same without the tarpit: throttled guesses are answered at once.
+	flooded = regtokenRow("anonymous, 64 clients guessing passwords (throttle on, tarpit off)", scgi.name, r.s.noTarpit)
+	if r.wanted(flooded.key()) {
+		r.s.start(r.t, r.s.noTarpit)
+		r.floodRow(flooded, base, load{path: r.s.noTarpit.path(scgi) + query}, "", flood)
 	}
 }
 

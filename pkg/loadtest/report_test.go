@@ -163,6 +163,7 @@ func (r *run) targets() string {
 		{"anonymous, throttle off", "anonymous, throttle off, 64 clients guessing passwords"},
 		{"cached password, throttle off", "cached password, throttle off, 64 clients guessing passwords"},
 		{"anonymous", "anonymous, 64 clients guessing passwords (throttle on)"},
+		{"anonymous", "anonymous, 64 clients guessing passwords (throttle on, tarpit off)"},
 	} {
 		base, baseRes := rate(pair[0] + " / scgi")
 		v, res := rate(pair[1] + " / scgi")

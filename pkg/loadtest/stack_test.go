@@ -144,9 +144,10 @@ type stack struct {
 	dir string
 	// rt runs the default configuration; open has the failed-login
 	// throttle off, which is what guesses from many addresses see; quiet
-	// has the audit log off, to measure what the log costs.
-	rt, open, quiet *instance
-	trivial         backend
+	// has the audit log off, to measure what the log costs; noTarpit
+	// answers throttled guesses at once, to measure what the tarpit saves.
+	rt, open, quiet, noTarpit *instance
+	trivial                   backend
 	// body is a real anonymous answer; the trivial responders and nginx's
 	// fixed location send the same bytes, so every row moves as much data.
 	body  []byte
@@ -171,6 +172,8 @@ func startStack(t *testing.T, full bool) *stack {
 		config: "[throttle]\nenabled = false\n"}
 	s.quiet = &instance{backend: newBackend(dir, "quiet"), operator: filepath.Join(dir, "quiet-operator.sock"),
 		config: "[log]\naudit = false\n"}
+	s.noTarpit = &instance{backend: newBackend(dir, "notarpit"), operator: filepath.Join(dir, "notarpit-operator.sock"),
+		config: "[throttle]\ntarpit_slots = -1\n"}
 	s.cost = bcrypt.MinCost
 	if full {
 		s.cost = 12
@@ -185,6 +188,18 @@ func startStack(t *testing.T, full bool) *stack {
 	s.body = s.answerBody(t)
 	s.startTrivial(t)
 	return s
+}
+
+// instances are every regtoken instance, started or not.
+func (s *stack) instances() []*instance { return []*instance{s.rt, s.open, s.quiet, s.noTarpit} }
+
+// all joins f's text for every instance.
+func (s *stack) all(f func(backend) string) string {
+	var out strings.Builder
+	for _, in := range s.instances() {
+		out.WriteString(f(in.backend))
+	}
+	return out.String()
 }
 
 // start starts an instance unless it runs already.
@@ -311,21 +326,21 @@ http {
     fastcgi_temp_path %[1]s/tmp/fastcgi;
     uwsgi_temp_path %[1]s/tmp/uwsgi;
     scgi_temp_path %[1]s/tmp/scgi;
-    %[4]s%[5]s%[6]s%[7]s
+    %[4]s%[5]s
     server {
         listen 127.0.0.1:%[3]d;
         server_name localhost;
         location = /fixed {
             default_type application/json;
             add_header Cache-Control no-store;
-            return 200 '%[8]s';
+            return 200 '%[6]s';
         }
-        %[9]s%[10]s%[11]s%[12]s
+        %[7]s%[8]s
     }
 }
-`, prefix, workers, port, s.rt.upstreams(), s.open.upstreams(), s.quiet.upstreams(), s.trivial.upstreams(),
+`, prefix, workers, port, s.all(backend.upstreams), s.trivial.upstreams(),
 		strings.TrimSuffix(string(s.body), "\n")+"\n",
-		s.rt.locations(), s.open.locations(), s.quiet.locations(), s.trivial.locations())
+		s.all(backend.locations), s.trivial.locations())
 	confPath := filepath.Join(prefix, "nginx.conf")
 	testenv.WriteFile(t, confPath, conf, 0o644)
 	bin := testenv.Tool(t, "nginx")

@@ -57,8 +57,17 @@
 // # How to use it
 //
 // Before checking a password, call Check; if it returns a wait, refuse the
-// request without running bcrypt (429, Retry-After: RetryAfter(wait)). After
-// the check, call Failure or Success. A nil *Limiter allows everything.
+// request without running bcrypt (429, Retry-After: RetryAfter(wait)),
+// calling Hold before the answer goes out. After the check, call Failure or
+// Success. A nil *Limiter allows everything.
+//
+// # Tarpit
+//
+// Hold keeps a refused request for up to Tarpit (default 1 s) before it is
+// answered, so a guesser that waits for each answer, as guessing tools do,
+// sends a request per second per connection instead of flooding the server
+// with cheap refusals. At most TarpitSlots (default 256) requests are held at
+// once; past that, refusals are answered at once.
 //
 // The package must not know about HTTP, tokens or configuration files, must
 // not log, and must never store a user name, password or address in clear.

@@ -10,8 +10,9 @@ import (
 type Limiter struct {
 	policy Policy
 	keys   hasher
-	pairs  *table // (user, address)
-	addrs  *table // address alone
+	pairs  *table        // (user, address)
+	addrs  *table        // address alone
+	slots  chan struct{} // one per request the tarpit holds; nil: no tarpit
 	Stats  Stats
 }
 
@@ -20,7 +21,11 @@ type Stats struct {
 	Blocked  atomic.Uint64 // Check calls answered with a wait
 	Failures atomic.Uint64 // Failure calls
 	Evicted  atomic.Uint64 // entries dropped because a table was full
-	entries  atomic.Int64
+	// TarpitHeld counts refusals Hold kept back; TarpitFull those it
+	// answered at once because every slot was taken.
+	TarpitHeld atomic.Uint64
+	TarpitFull atomic.Uint64
+	entries    atomic.Int64
 }
 
 // Entries is the number of keys tracked now, pairs and addresses together.
@@ -34,6 +39,9 @@ func New(p Policy) *Limiter {
 	halfLife := float64(p.Decay)
 	l.pairs = newTable(p.MaxEntries, halfLife, &l.Stats.entries, &l.Stats.Evicted)
 	l.addrs = newTable(p.MaxEntries, halfLife, &l.Stats.entries, &l.Stats.Evicted)
+	if p.Tarpit > 0 && p.TarpitSlots > 0 {
+		l.slots = make(chan struct{}, p.TarpitSlots)
+	}
 	return l
 }
 

@@ -213,7 +213,7 @@ func TestNilLimiterAllowsEverything(t *testing.T) {
 
 func TestPolicyDefaultsAndValidate(t *testing.T) {
 	got := New(Policy{MaxDelay: time.Millisecond}).Policy()
-	want := Policy{DefaultPairThreshold, DefaultAddressThreshold, DefaultBaseDelay, DefaultBaseDelay, DefaultDecay, DefaultMaxEntries}
+	want := Policy{DefaultPairThreshold, DefaultAddressThreshold, DefaultBaseDelay, DefaultBaseDelay, DefaultDecay, DefaultMaxEntries, DefaultTarpit, DefaultTarpitSlots}
 	if got != want {
 		t.Fatalf("policy = %+v, want %+v", got, want)
 	}
@@ -225,6 +225,7 @@ func TestPolicyDefaultsAndValidate(t *testing.T) {
 		{MaxDelay: -time.Second},
 		{Decay: -time.Second},
 		{MaxEntries: -1},
+		{Tarpit: -time.Second},
 		{BaseDelay: time.Minute, MaxDelay: time.Second},
 		{BaseDelay: 20 * time.Minute}, // above the default cap
 	} {

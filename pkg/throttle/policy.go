@@ -16,6 +16,8 @@ const (
 	DefaultMaxDelay         = 15 * time.Minute
 	DefaultDecay            = 15 * time.Minute
 	DefaultMaxEntries       = 50_000
+	DefaultTarpit           = time.Second
+	DefaultTarpitSlots      = 256
 )
 
 // ErrInvalidPolicy is wrapped by the errors Policy.Validate returns.
@@ -39,6 +41,12 @@ type Policy struct {
 	// MaxEntries bounds each of the two tables ((user, address) pairs and
 	// addresses).
 	MaxEntries int
+	// Tarpit is the longest time Hold keeps a refused request before its
+	// answer goes out.
+	Tarpit time.Duration
+	// TarpitSlots bounds how many requests Hold keeps at once; a negative
+	// value turns the tarpit off.
+	TarpitSlots int
 }
 
 // Validate reports fields that New would have to correct: negative
@@ -59,6 +67,9 @@ func (p Policy) Validate() error {
 	}
 	if p.MaxEntries < 0 {
 		bad("max entries %d is negative", p.MaxEntries)
+	}
+	if p.Tarpit < 0 {
+		bad("tarpit %s is negative", p.Tarpit)
 	}
 	base, maxDelay := cmp.Or(p.BaseDelay, DefaultBaseDelay), cmp.Or(p.MaxDelay, DefaultMaxDelay)
 	if base > 0 && maxDelay > 0 && maxDelay < base {
@@ -90,6 +101,12 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.MaxEntries <= 0 {
 		p.MaxEntries = DefaultMaxEntries
+	}
+	if p.Tarpit <= 0 {
+		p.Tarpit = DefaultTarpit
+	}
+	if p.TarpitSlots == 0 {
+		p.TarpitSlots = DefaultTarpitSlots
 	}
 	return p
 }
