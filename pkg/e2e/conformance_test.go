@@ -83,7 +83,7 @@ type confClientSuite struct {
 }
 
 func confAllSuites() []confClientSuite {
-	return []confClientSuite{craneSuite(), skopeoSuite(), dockerSuite(), orasSuite(), curlSuite()}
+	return []confClientSuite{craneSuite(), skopeoSuite(), dockerSuite(), orasSuite(), containerdSuite(), curlSuite()}
 }
 
 func confRunConformance(t *testing.T, tb *confTable, version string, engine bool) {
