@@ -13,7 +13,12 @@
 //     process at the lowest CPU priority when one is given (see Worker), and
 //     otherwise in-process on all cores but one;
 //   - runs a comparison against a dummy hash for unknown users, so response time
-//     does not reveal which users exist.
+//     does not reveal which users exist;
+//   - remembers refused passwords the same way, so that the same wrong password
+//     again (a client's retry, a fleet of jobs with a stale password) costs no
+//     bcrypt and is reported as a repeat, which a caller counting failed logins
+//     need not count twice. Known and unknown users are remembered alike, so
+//     the fast answer to a repeat tells nothing about who exists.
 //
 // It never stores a password or a hash it was not given, never logs, and
 // hands passwords to no one but its own helper process, over a pipe.
@@ -40,8 +45,8 @@ var ErrBusy = errors.New("authn: too many password checks waiting")
 
 // Options tune a Verifier. Zero values take the defaults.
 type Options struct {
-	CacheTTL  time.Duration // how long a verified password is remembered; default 5m
-	CacheSize int           // most remembered passwords; default 10000
+	CacheTTL  time.Duration // how long a verified or refused password is remembered; default 5m
+	CacheSize int           // most remembered passwords, of each kind; default 10000
 	// Concurrency bounds the bcrypt checks running at once. The default is
 	// GOMAXPROCS with Compare set, and GOMAXPROCS-1 (at least 1) without:
 	// in-process checks on every P would stop the scheduler from polling the
@@ -59,15 +64,31 @@ type Options struct {
 type Stats struct {
 	BcryptChecks atomic.Uint64
 	CacheHits    atomic.Uint64
+	Repeats      atomic.Uint64 // wrong passwords refused again from memory
 	Rejected     atomic.Uint64 // refused with ErrBusy
 }
+
+// Result is what a password check found.
+type Result int
+
+const (
+	// Wrong: the password does not match, or the user is unknown.
+	Wrong Result = iota
+	// WrongAgain: the same user, stored hash and password were refused a
+	// moment ago (within CacheTTL). It is refused without bcrypt, and it is
+	// no new guess.
+	WrongAgain
+	// Right: the password matches.
+	Right
+)
 
 // Verifier checks passwords. It is safe for concurrent use.
 type Verifier struct {
 	opts    Options
 	secret  [32]byte
 	macs    sync.Pool // *keyedHash keyed with secret
-	cache   *cache
+	cache   *cache    // verified passwords
+	refused *cache    // wrong passwords
 	slots   chan struct{}
 	waiting atomic.Int64
 	Stats   Stats
@@ -100,6 +121,7 @@ func New(o Options) *Verifier {
 	v := &Verifier{
 		opts:    o,
 		cache:   newCache(o.CacheSize),
+		refused: newCache(o.CacheSize),
 		slots:   make(chan struct{}, o.Concurrency),
 		dummies: map[int][]byte{},
 	}
@@ -121,21 +143,42 @@ func (v *Verifier) SetDummyCost(cost int) {
 // Verify reports whether password matches hash. A nil hash means the user is
 // unknown: a comparison against a dummy hash still runs and the answer is false.
 func (v *Verifier) Verify(ctx context.Context, user string, hash []byte, password string) (bool, error) {
-	if hash == nil {
-		return false, v.compareDummy(ctx, password)
-	}
+	res, err := v.Check(ctx, user, hash, password)
+	return res == Right, err
+}
+
+// Check is Verify that also tells a new wrong password from a repeated one.
+func (v *Verifier) Check(ctx context.Context, user string, hash []byte, password string) (Result, error) {
 	key := v.cacheKey(user, hash, password)
 	now := time.Now()
 	if v.cache.get(key, now) {
 		v.Stats.CacheHits.Add(1)
-		return true, nil
+		return Right, nil
 	}
-	ok, err := v.compare(ctx, hash, password)
-	if err != nil || !ok {
-		return false, err
+	if v.refused.get(key, now) {
+		v.Stats.Repeats.Add(1)
+		return WrongAgain, nil
 	}
-	v.cache.put(key, now.Add(v.opts.CacheTTL))
-	return true, nil
+	ok, err := v.compareOrDummy(ctx, hash, password)
+	switch {
+	case err != nil:
+		return Wrong, err
+	case ok:
+		v.cache.put(key, now.Add(v.opts.CacheTTL))
+		return Right, nil
+	default:
+		v.refused.put(key, now.Add(v.opts.CacheTTL))
+		return Wrong, nil
+	}
+}
+
+// compareOrDummy compares against hash, or, for an unknown user (nil hash),
+// against a dummy hash so the answer takes as long, and is false.
+func (v *Verifier) compareOrDummy(ctx context.Context, hash []byte, password string) (bool, error) {
+	if hash == nil {
+		return false, v.compareDummy(ctx, password)
+	}
+	return v.compare(ctx, hash, password)
 }
 
 func (v *Verifier) cacheKey(user string, hash []byte, password string) [32]byte {

@@ -35,13 +35,13 @@ func TestVerifyAndCache(t *testing.T) {
 		t.Fatalf("second check should hit the cache: %+v", &v.Stats)
 	}
 
-	for range 3 {
-		if ok, _ := v.Verify(ctx, "alice", h, "wrong"); ok {
+	for _, pw := range []string{"wrong-1", "wrong-2", "wrong-3"} {
+		if ok, _ := v.Verify(ctx, "alice", h, pw); ok {
 			t.Fatal("wrong password accepted")
 		}
 	}
 	if got := v.Stats.BcryptChecks.Load(); got != 4 {
-		t.Fatalf("wrong passwords must never be served from the cache; bcrypt checks = %d", got)
+		t.Fatalf("each new wrong password must run bcrypt; bcrypt checks = %d", got)
 	}
 	if ok, _ := v.Verify(ctx, "bob", h, "secret"); ok != true {
 		t.Fatal("another user with the same hash and password is still verified by bcrypt")
@@ -51,6 +51,41 @@ func TestVerifyAndCache(t *testing.T) {
 	h2 := hash(t, "new")
 	if ok, _ := v.Verify(ctx, "alice", h2, "secret"); ok {
 		t.Fatal("old password accepted after the hash changed")
+	}
+}
+
+// The same wrong password again is refused from memory and reported as a
+// repeat, for known and unknown users alike; a new hash forgets it.
+func TestRepeatedWrongPassword(t *testing.T) {
+	v := New(Options{})
+	h := hash(t, "secret")
+	ctx := context.Background()
+	for _, user := range []struct {
+		name string
+		hash []byte
+	}{{"alice", h}, {"nobody", nil}} {
+		before := v.Stats.BcryptChecks.Load()
+		if res, err := v.Check(ctx, user.name, user.hash, "guess"); res != Wrong || err != nil {
+			t.Fatalf("%s, first wrong password: %v %v", user.name, res, err)
+		}
+		for range 3 {
+			if res, _ := v.Check(ctx, user.name, user.hash, "guess"); res != WrongAgain {
+				t.Fatalf("%s, the same wrong password again: %v, want WrongAgain", user.name, res)
+			}
+		}
+		if n := v.Stats.BcryptChecks.Load() - before; n != 1 {
+			t.Errorf("%s: %d bcrypt checks for one wrong password sent four times, want 1", user.name, n)
+		}
+	}
+	if res, _ := v.Check(ctx, "alice", h, "secret"); res != Right {
+		t.Fatalf("the right password after wrong ones: %v", res)
+	}
+	// The operator sets alice's password to what was refused a moment ago.
+	if res, _ := v.Check(ctx, "alice", hash(t, "guess"), "guess"); res != Right {
+		t.Fatalf("a refused password that became right under a new hash: %v", res)
+	}
+	if v.Stats.Repeats.Load() != 6 {
+		t.Errorf("repeats counted %d, want 6", v.Stats.Repeats.Load())
 	}
 }
 

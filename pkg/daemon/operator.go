@@ -47,6 +47,7 @@ func NewMetrics(h *endpoint.Handler, r *Reloader) *Metrics {
 	v := h.Verifier()
 	counter("regtoken_bcrypt_checks_total", "bcrypt comparisons run (cache misses and unknown users).", v.Stats.BcryptChecks.Load, nil)
 	counter("regtoken_credential_cache_hits_total", "Passwords verified from the cache without bcrypt.", v.Stats.CacheHits.Load, nil)
+	counter("regtoken_wrong_password_repeats_total", "Wrong passwords refused again from memory, without bcrypt and not counted as new failures.", v.Stats.Repeats.Load, nil)
 	counter("regtoken_bcrypt_rejected_total", "Password checks refused because too many were waiting.", v.Stats.Rejected.Load, nil)
 	if l := h.Throttle(); l != nil {
 		counter("regtoken_throttle_blocked_total", "Password attempts refused with 429 after repeated failures.", l.Stats.Blocked.Load, nil)

@@ -143,8 +143,8 @@ func clip(s string) string {
 func TestTarpitHoldsThrottledGuesses(t *testing.T) {
 	t.Parallel()
 	d := startDirect(t, usersJSON(`{"some-image": ["pull"]}`))
-	for i := range 5 { // the default pair threshold
-		if _, err := d.grant(t, "foo", "guess", "repository:some-image:pull"); err == nil || !strings.Contains(err.Error(), "status 401") {
+	for i := range 5 { // the default pair threshold, each a new guess
+		if _, err := d.grant(t, "foo", fmt.Sprint("guess-", i), "repository:some-image:pull"); err == nil || !strings.Contains(err.Error(), "status 401") {
 			t.Fatalf("guess %d: %v, want 401", i, err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/authn"
 	"github.com/regtoken/regtoken/pkg/token"
 )
 
@@ -101,11 +102,17 @@ func (h *Handler) checkPassword(ctx context.Context, st *State, user, password, 
 	if known {
 		hash = u.PassHash
 	}
-	ok, err := h.verifier.Verify(ctx, user, hash, password)
-	if err != nil {
+	res, err := h.verifier.Check(ctx, user, hash, password)
+	switch {
+	case err != nil:
 		return caller{}, err
-	}
-	if !ok {
+	case res == authn.WrongAgain:
+		// The same wrong password as a moment ago is no new guess: containerd
+		// retries every refused POST as a GET at once, and a fleet of jobs
+		// with a stale password sends it many times. Counting each would
+		// throttle them after a few typos without slowing any guesser.
+		return caller{}, errBadCredentials
+	case res == authn.Wrong:
 		h.throttle.Failure(user, addr, now)
 		return caller{}, errBadCredentials
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -295,6 +296,31 @@ func BenchmarkCachedPassword(b *testing.B) {
 	}
 }
 
+// The same wrong password again (containerd's GET retry of a refused POST, a
+// fleet of jobs with a stale password) is refused without bcrypt and counts
+// as one failure, not one per request.
+func TestRepeatedWrongPasswordCountsOnce(t *testing.T) {
+	v := authn.New(authn.Options{})
+	l := throttle.New(throttle.Policy{PairThreshold: 3, AddressThreshold: 100, Tarpit: 10 * time.Millisecond})
+	h := New(testState(t), Options{Verifier: v, Throttle: l})
+	for i := range 10 {
+		r := httptest.NewRequest("GET", tokenURL("repository:some-image:pull"), nil)
+		r.RemoteAddr = "192.0.2.1:4711"
+		r.SetBasicAuth("foo", "stale")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 401 {
+			t.Fatalf("request %d with the same wrong password: %d, want 401 every time", i, w.Code)
+		}
+	}
+	if n := l.Stats.Failures.Load(); n != 1 {
+		t.Errorf("throttle counted %d failures, want 1", n)
+	}
+	if n := v.Stats.BcryptChecks.Load(); n != 1 {
+		t.Errorf("%d bcrypt checks, want 1", n)
+	}
+}
+
 // After too many wrong passwords the pair waits with 429, without bcrypt; the
 // same user from another address and a right password are still served.
 func TestThrottledLogins(t *testing.T) {
@@ -309,11 +335,11 @@ func TestThrottledLogins(t *testing.T) {
 		return w
 	}
 	for i := range 3 {
-		if w := from("192.0.2.1", "guess"); w.Code != 401 {
+		if w := from("192.0.2.1", "guess-"+strconv.Itoa(i)); w.Code != 401 {
 			t.Fatalf("guess %d: %d", i, w.Code)
 		}
 	}
-	w := from("192.0.2.1", "guess")
+	w := from("192.0.2.1", "guess-3")
 	if w.Code != 429 || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), "TOOMANYREQUESTS") {
 		t.Fatalf("after 3 failures: %d %q %s", w.Code, w.Header().Get("Retry-After"), w.Body)
 	}
