@@ -82,6 +82,8 @@ type confClientSuite struct {
 	needsDocker bool
 }
 
+// confAllSuites are the columns, in the order they run. curl stays last: its
+// README catalog row turns on anonymous_catalog for the rest of the stack.
 func confAllSuites() []confClientSuite {
 	return []confClientSuite{craneSuite(), skopeoSuite(), dockerSuite(), orasSuite(), containerdSuite(), curlSuite()}
 }
