@@ -26,6 +26,9 @@ have systemd-analyze || apt_packages+=(systemd)
 # suite; the tests start their own daemon, so no engine is needed.
 have containerd || apt_packages+=(containerd)
 have ctr || apt_packages+=(containerd)
+# Apache httpd and Caddy, to run the shipped deploy/apache and deploy/caddy files.
+have apache2 || apt_packages+=(apache2 libapache2-mod-proxy-uwsgi)
+have caddy || apt_packages+=(caddy)
 if ((${#apt_packages[@]})); then
   echo "installing Debian packages: ${apt_packages[*]}"
   apt-get update -qq

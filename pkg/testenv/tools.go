@@ -21,6 +21,8 @@ var installHints = map[string]string{
 	"containerd":              "apt-get install containerd",
 	"ctr":                     "apt-get install containerd",
 	"oras":                    "go install oras.land/oras/cmd/oras@v1.3.6",
+	"apache2":                 "apt-get install apache2",
+	"caddy":                   "apt-get install caddy",
 }
 
 // Tool returns the path of a required program, failing the test with an
