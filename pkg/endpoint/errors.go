@@ -24,7 +24,14 @@ func (e *Error) Error() string { return e.Message }
 
 var (
 	errBadCredentials = &Error{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED", Message: "incorrect username or password", OAuth: "invalid_grant"}
-	errBusy           = &Error{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE", Message: "too many password checks in progress, retry shortly", RetryAfter: 1}
+	// errLoginWithoutCredentials answers a login (offline_token=true, what
+	// docker login sends) that carries no credentials. docker only logs in
+	// with credentials, so none arriving means a proxy dropped the
+	// Authorization header; an anonymous token here would make docker report
+	// "Login Succeeded" for any password.
+	errLoginWithoutCredentials = &Error{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED", OAuth: "invalid_request",
+		Message: "a login needs credentials and none arrived; if the client sent them, the proxy in front of regtoken dropped the Authorization header (Apache: CGIPassAuth On)"}
+	errBusy = &Error{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE", Message: "too many password checks in progress, retry shortly", RetryAfter: 1}
 )
 
 // tooManyAttempts answers a client that must wait after failed logins. The

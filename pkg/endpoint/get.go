@@ -21,18 +21,22 @@ type tokenRequest struct {
 // serveGet answers GET <realm>?service=..&scope=..[&account=..][&offline_token=true]
 // authenticated by Basic auth or anonymous. offline_token=true (what docker
 // login sends) also asks for a refresh token, and is ignored when refresh
-// tokens are off.
+// tokens are off; without credentials it is refused, whatever the setting.
 func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, st *State, rec *record) error {
 	q := r.URL.Query()
 	req, err := parseTokenRequest(st, q.Get("service"), q["scope"])
 	if err != nil {
 		return err
 	}
-	req.offline = st.Refresh && q.Get("offline_token") == "true"
+	login := q.Get("offline_token") == "true"
+	req.offline = st.Refresh && login
 	rec.service, rec.scopes = req.service, req.scopes
 	c, err := h.authenticateBasic(r.Context(), r, st, req.service, rec)
 	if err != nil {
 		return err
+	}
+	if login && c.subject.Anonymous {
+		return errLoginWithoutCredentials
 	}
 	return h.issue(w, st, rec, c, req)
 }

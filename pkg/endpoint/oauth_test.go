@@ -287,8 +287,15 @@ func TestGetOfflineToken(t *testing.T) {
 	if res := do(t, h, "GET", tokenURL(), "foo", "foo"); res.body["refresh_token"] != nil {
 		t.Error("refresh_token without offline_token=true")
 	}
-	if res := do(t, h, "GET", tokenURL("repository:some-image:pull")+"&offline_token=true", "", ""); res.status != 200 || res.body["refresh_token"] != nil {
-		t.Errorf("anonymous caller got a refresh token: %s", res.raw)
+	// A login without credentials (a proxy that drops Authorization) is
+	// refused, so docker login cannot report success for any password.
+	res = do(t, h, "GET", tokenURL("repository:some-image:pull")+"&account=foo&client_id=docker&offline_token=true", "", "")
+	if res.status != 401 || res.body["refresh_token"] != nil || res.body["token"] != nil || !strings.Contains(res.raw, "Authorization header") {
+		t.Errorf("login without credentials: %d %s", res.status, res.raw)
+	}
+	// Without offline_token, no credentials mean anonymous, as before.
+	if res := do(t, h, "GET", tokenURL("repository:some-image:pull")+"&account=anon", "", ""); res.status != 200 {
+		t.Errorf("anonymous request with an account hint: %d %s", res.status, res.raw)
 	}
 }
 
