@@ -34,46 +34,14 @@ import (
 	"github.com/regtoken/regtoken/pkg/testenv"
 )
 
-// frontPendingFixes correct shipped files that these tests found wrong,
-// until deploy/ carries the correction. A fix applies only while its old
-// text is in the file and its done text is not, so it becomes a no-op once
-// the file is fixed; then delete the entry. (None pending: the Apache HTTP
-// route and Caddy's header_down -Status were fixed in deploy/.)
-var frontPendingFixes = map[string][]struct{ old, new, done, why string }{}
-
-// frontShipped reads deploy/<dir>/<name> with the pending fixes for dir applied.
+// frontShipped reads deploy/<dir>/<name>, the text the tests start from.
 func frontShipped(t *testing.T, dir, name string) string {
-	t.Helper()
-	text, _ := frontApplyFixes(t, dir, name)
-	return text
-}
-
-// frontApplyFixes returns the shipped file with dir's pending fixes
-// applied, and why each applied one was needed.
-func frontApplyFixes(t *testing.T, dir, name string) (string, []string) {
 	t.Helper()
 	b, err := os.ReadFile(testenv.DeployFile(dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := string(b)
-	var applied []string
-	for _, f := range frontPendingFixes[dir] {
-		if strings.Contains(text, f.old) && !strings.Contains(text, f.done) {
-			text = strings.Replace(text, f.old, f.new, 1)
-			applied = append(applied, f.why)
-		}
-	}
-	return text, applied
-}
-
-// frontLogFixes says which shipped-file fixes a test run applied.
-func frontLogFixes(t *testing.T, dir, name string) {
-	t.Helper()
-	_, applied := frontApplyFixes(t, dir, name)
-	for _, why := range applied {
-		t.Logf("deploy/%s/%s needs a fix, which the tests apply: %s", dir, name, why)
-	}
+	return string(b)
 }
 
 // frontVariant is one way a shipped front-end file reaches regtoken's token
@@ -300,7 +268,6 @@ func startApacheSite(t *testing.T, o frontOptions) *frontEnd {
 // pull through its /v2/ proxy to registry 2.8 and 3.
 func TestApacheShippedSite(t *testing.T) {
 	testenv.Tool(t, "apache2")
-	frontLogFixes(t, "apache", "regtoken.conf")
 	text := frontShipped(t, "apache", "regtoken.conf")
 	variants := apacheVariants(t, text)
 	frontCheckVariants(t, "deploy/apache/regtoken.conf", variants, "scgi", []string{"scgi", "uwsgi", "fcgi", "http"})
@@ -504,7 +471,6 @@ func startCaddySite(t *testing.T, o frontOptions) *frontEnd {
 // push and pull through its registry proxy to registry 2.8 and 3.
 func TestCaddyShippedSite(t *testing.T) {
 	testenv.Tool(t, "caddy")
-	frontLogFixes(t, "caddy", "Caddyfile")
 	variants := func() []frontVariant {
 		_, vs := caddyTokenBlocks(strings.Split(frontShipped(t, "caddy", "Caddyfile"), "\n"))
 		return vs
