@@ -44,13 +44,13 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	log := newLogger(stderr, cfg.Log)
-	var audit *slog.Logger
+	var audit io.Writer // nil: no audit lines
 	if cfg.Log.Audit {
 		// One write(2) per audit line cost a quarter of regtoken's CPU under
 		// load; lines are buffered and flushed every 100 ms and at exit.
 		buffered := newFlushingWriter(stderr, 100*time.Millisecond)
 		defer buffered.Close()
-		audit = slog.New(slog.NewJSONHandler(buffered, nil)).With("log", "audit")
+		audit = buffered
 	}
 	err = daemon.Run(context.Background(), cfg, daemon.Options{ConfigPath: cfg.File, Listen: listens, Log: log, Audit: audit})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -28,7 +29,7 @@ type Options struct {
 	// Listen, when non-empty, replaces the configuration's [[listen]] tables.
 	Listen []listen.Spec
 	Log    *slog.Logger
-	Audit  *slog.Logger
+	Audit  io.Writer // one JSON line per token request; nil for none
 }
 
 // Run serves until SIGTERM or SIGINT, then drains in-flight requests and

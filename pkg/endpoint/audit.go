@@ -1,8 +1,6 @@
 package endpoint
 
 import (
-	"context"
-	"log/slog"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -47,30 +45,9 @@ func (h *Handler) finish(rec *record) {
 	if h.observe != nil {
 		h.observe(rec.status, time.Since(rec.start))
 	}
-	if h.audit == nil {
-		return
+	if h.audit != nil {
+		h.audit.write(rec, time.Now())
 	}
-	attrs := []slog.Attr{
-		slog.String("client", rec.client),
-		slog.String("method", rec.method),
-		slog.String("user", rec.user),
-		slog.String("service", rec.service),
-		slog.String("grant_type", rec.grantType),
-		slog.Any("requested", scopeStrings(rec.scopes)),
-		slog.Any("granted", grantStrings(rec.scopes, rec.decisions)),
-		slog.String("decision", decision(rec)),
-		slog.Any("rules", ruleStrings(rec.decisions)),
-		slog.Int("status", rec.status),
-		slog.String("reason", rec.reason),
-		slog.Float64("latency_ms", float64(time.Since(rec.start).Microseconds())/1000),
-	}
-	if rec.refreshID != "" {
-		attrs = append(attrs, slog.String("refresh_id", rec.refreshID), slog.Bool("refresh_issued", rec.refreshIssued))
-	}
-	if rec.tokenReused {
-		attrs = append(attrs, slog.Bool("token_reused", true))
-	}
-	h.audit.LogAttrs(context.Background(), slog.LevelInfo, "token request", attrs...)
 }
 
 func (h *Handler) count(status int) {
@@ -112,26 +89,7 @@ func decision(rec *record) string {
 	return "partial"
 }
 
-func scopeStrings(scopes []token.Scope) []string {
-	out := make([]string, len(scopes))
-	for i, s := range scopes {
-		out[i] = s.String()
-	}
-	return out
-}
-
-func grantStrings(scopes []token.Scope, ds []acl.Decision) []string {
-	out := make([]string, 0, len(ds))
-	for i, d := range ds {
-		out = append(out, scopes[i].Type+":"+scopes[i].Name+":"+strings.Join(d.Granted, ","))
-	}
-	return out
-}
-
-func ruleStrings(ds []acl.Decision) []string {
-	out := make([]string, 0, len(ds))
-	for _, d := range ds {
-		out = append(out, d.Rule.String())
-	}
-	return out
+// grantString is a scope with the granted actions: repository:name:pull,push.
+func grantString(s token.Scope, granted []string) string {
+	return s.Type + ":" + s.Name + ":" + strings.Join(granted, ",")
 }

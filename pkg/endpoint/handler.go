@@ -3,6 +3,7 @@ package endpoint
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -18,7 +19,7 @@ type Handler struct {
 	verifier *authn.Verifier
 	throttle *throttle.Limiter
 	log      *slog.Logger
-	audit    *slog.Logger // nil: no audit lines
+	audit    *auditLog // nil: no audit lines
 	now      func() time.Time
 	observe  func(status int, d time.Duration)
 	reuse    atomic.Pointer[reuseCache] // tokens of the current State, see reuse.go
@@ -31,13 +32,16 @@ type Options struct {
 	// Throttle slows down password guessing; nil allows every attempt.
 	Throttle *throttle.Limiter
 	Log      *slog.Logger // errors and warnings
-	Audit    *slog.Logger // one line per token request; nil for none
+	Audit    io.Writer    // one JSON line per token request (see audit.go); nil for none
 	Now      func() time.Time
 }
 
 // New returns a Handler serving with st until Swap replaces it.
 func New(st *State, o Options) *Handler {
-	h := &Handler{verifier: o.Verifier, throttle: o.Throttle, log: o.Log, audit: o.Audit, now: o.Now}
+	h := &Handler{verifier: o.Verifier, throttle: o.Throttle, log: o.Log, now: o.Now}
+	if o.Audit != nil {
+		h.audit = &auditLog{w: o.Audit}
+	}
 	if h.verifier == nil {
 		h.verifier = authn.New(authn.Options{})
 	}

@@ -8,7 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -25,7 +25,7 @@ import (
 
 // oauthHandler serves testState with refresh tokens on, at a clock the test
 // moves (*now).
-func oauthHandler(t testing.TB, audit *slog.Logger) (*Handler, *time.Time) {
+func oauthHandler(t testing.TB, audit io.Writer) (*Handler, *time.Time) {
 	t.Helper()
 	st := testState(t)
 	st.Refresh, st.RefreshLifetime = true, 24*time.Hour
@@ -547,7 +547,7 @@ func TestRefreshDisabled(t *testing.T) {
 
 func TestAuditRefresh(t *testing.T) {
 	var buf bytes.Buffer
-	h, _ := oauthHandler(t, slog.New(slog.NewJSONHandler(&buf, nil)))
+	h, _ := oauthHandler(t, &buf)
 	rt := login(t, h, "foo", "foo")
 	postForm(t, h, refreshForm(rt, "repository:some-image:pull"))
 	postForm(t, h, passwordForm("foo", "wrong-password"))

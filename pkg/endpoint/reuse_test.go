@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -21,7 +20,7 @@ func clockHandler(t testing.TB) (*Handler, *time.Time, *bytes.Buffer) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 400e6, time.UTC)
 	var audit bytes.Buffer
 	h := New(testState(t), Options{Verifier: authn.New(authn.Options{}), Now: func() time.Time { return now },
-		Audit: slog.New(slog.NewJSONHandler(&audit, nil))})
+		Audit: &audit})
 	return h, &now, &audit
 }
 
@@ -173,7 +172,7 @@ func BenchmarkAnonymousFreshToken(b *testing.B) {
 // BenchmarkAnonymousAudited is BenchmarkAnonymous with the audit line on,
 // as in the default configuration.
 func BenchmarkAnonymousAudited(b *testing.B) {
-	h := New(testState(b), Options{Audit: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	h := New(testState(b), Options{Audit: io.Discard})
 	r := httptest.NewRequest("GET", tokenURL("repository:some-image:pull"), nil)
 	b.ReportAllocs()
 	for b.Loop() {
