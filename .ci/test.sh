@@ -31,8 +31,17 @@ have apache2 || apt_packages+=(apache2 libapache2-mod-proxy-uwsgi)
 have caddy || apt_packages+=(caddy)
 if ((${#apt_packages[@]})); then
   echo "installing Debian packages: ${apt_packages[*]}"
+  # The tests run their own nginx, registry, Apache and Caddy; the packages
+  # must not start theirs (two of them would fight over port 80 and fail the
+  # install). policy-rc.d is Debian's switch for that, kept only for the install.
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+  fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+  [ -z "$policy" ] || rm -f "$policy"
 fi
 # Debian starts the packaged registry and nginx as services; the tests run their own.
 have crane || go install github.com/google/go-containerregistry/cmd/crane@v0.22.1
