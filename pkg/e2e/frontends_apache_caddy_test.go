@@ -542,41 +542,12 @@ func frontCheckVariants(t *testing.T, file string, vs []frontVariant, active str
 // signing certificate.
 func startFrontRegtoken(t *testing.T, f *frontEnd, v frontVariant, socket string) string {
 	t.Helper()
-	unit := testenv.SocketUnitFor(t, v.Protocol)
 	directPort := testenv.FreePort(t)
 	f.Direct = fmt.Sprintf("http://127.0.0.1:%d/v2/token", directPort)
-	key, cert := testenv.KeyPair(t, f.Dir)
-	trust := ""
-	if v.Protocol == "http" {
-		// Apache adds X-Forwarded-For; Caddy's block sets X-Real-IP too.
-		trust = "trust_proxy_headers = true"
-	}
-	config := filepath.Join(f.Dir, "regtoken.toml")
-	testenv.WriteFile(t, config, fmt.Sprintf(`[token]
-issuer = "example issuer"
-services = ["Authentication"]
-key = %q
-certificate = %q
-
-[acl]
-users = %q
-repositories = %q
-
-[[listen]]
-protocol = %q
-address = "unix:%s"
-group = %q
-mode = "%04o"
-%s
-
-[[listen]]
-protocol = "http"
-address = "tcp:127.0.0.1:%d"
-`, key, cert, testenv.Testdata("demo", "users.json"), testenv.Testdata("demo", "repositories.json"),
-		v.Protocol, socket, unit.Group, unit.Mode, trust, directPort), 0o644)
-	p := testenv.Start(t, "regtoken", exec.Command(testenv.Binary(t), "serve", "-config", config))
-	p.WaitDial(t, "unix", socket, 15*time.Second)
-	return cert
+	u := testenv.StartUnitRegtoken(t, testenv.UnitRegtoken{Dir: f.Dir, Protocol: v.Protocol, Socket: socket,
+		Unit: testenv.SocketUnitFor(t, v.Protocol), DirectPort: directPort,
+		Users: testenv.Testdata("demo", "users.json"), Repositories: testenv.Testdata("demo", "repositories.json")})
+	return u.CertPath
 }
 
 // frontUnixRegistry starts a registry on a unix socket, as the shipped files

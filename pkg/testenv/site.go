@@ -163,16 +163,46 @@ func StartSite(t testing.TB, o SiteOptions) *Site {
 
 func startSiteRegtoken(t testing.TB, s *Site, o SiteOptions, directPort int) *Process {
 	t.Helper()
-	keyPath, certPath := KeyPair(t, s.Dir)
-	s.CertPath = certPath
-	s.ConfigPath = filepath.Join(s.Dir, "regtoken.toml")
+	u := StartUnitRegtoken(t, UnitRegtoken{Dir: s.Dir, Protocol: o.Protocol, Socket: s.Socket, Unit: s.Unit,
+		DirectPort: directPort, Users: o.Users, Repositories: o.Repositories, ExtraConfig: o.ExtraConfig})
+	s.CertPath, s.ConfigPath = u.CertPath, u.ConfigPath
+	return u.Process
+}
+
+// UnitRegtoken says how to start regtoken as a front end's shipped file
+// expects it: one protocol on a unix socket with the group and mode of the
+// matching systemd socket unit, plus plain HTTP on a loopback port so tests
+// can compare what a client gets through the front end with regtoken's own
+// answer. Issuer and service are those of the demo ("example issuer",
+// "Authentication").
+type UnitRegtoken struct {
+	Dir, Protocol, Socket string
+	Unit                  SocketUnit
+	DirectPort            int
+	Users, Repositories   string
+	ExtraConfig           string // TOML appended to the file
+}
+
+// RunningRegtoken is a regtoken StartUnitRegtoken started, with its files.
+type RunningRegtoken struct {
+	*Process
+	ConfigPath, CertPath string
+}
+
+// StartUnitRegtoken writes a key pair and a configuration into o.Dir, starts
+// regtoken and waits for its socket.
+func StartUnitRegtoken(t testing.TB, o UnitRegtoken) RunningRegtoken {
+	t.Helper()
+	keyPath, certPath := KeyPair(t, o.Dir)
+	config := filepath.Join(o.Dir, "regtoken.toml")
 	trust := ""
 	if o.Protocol == "http" {
+		// The front end adds X-Real-IP / X-Forwarded-For.
 		trust = "trust_proxy_headers = true"
 	}
-	WriteFile(t, s.ConfigPath, fmt.Sprintf(`[token]
-issuer = %q
-services = [%q]
+	WriteFile(t, config, fmt.Sprintf(`[token]
+issuer = "example issuer"
+services = ["Authentication"]
 key = %q
 certificate = %q
 
@@ -191,9 +221,9 @@ mode = "%04o"
 protocol = "http"
 address = "tcp:127.0.0.1:%d"
 %s
-`, s.Issuer, s.Service, keyPath, certPath, o.Users, o.Repositories,
-		o.Protocol, s.Socket, s.Unit.Group, s.Unit.Mode, trust, directPort, o.ExtraConfig), 0o644)
-	p := Start(t, "regtoken", exec.Command(Binary(t), "serve", "-config", s.ConfigPath))
-	p.WaitDial(t, "unix", s.Socket, 15*time.Second)
-	return p
+`, keyPath, certPath, o.Users, o.Repositories,
+		o.Protocol, o.Socket, o.Unit.Group, o.Unit.Mode, trust, o.DirectPort, o.ExtraConfig), 0o644)
+	p := Start(t, "regtoken", exec.Command(Binary(t), "serve", "-config", config))
+	p.WaitDial(t, "unix", o.Socket, 15*time.Second)
+	return RunningRegtoken{Process: p, ConfigPath: config, CertPath: certPath}
 }
