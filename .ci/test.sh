@@ -47,6 +47,14 @@ fi
 have crane || go install github.com/google/go-containerregistry/cmd/crane@v0.22.1
 have registry || go install github.com/distribution/distribution/v3/cmd/registry@v3.1.2
 have oras || go install oras.land/oras/cmd/oras@v1.3.6
+# containerd 2.x (what Docker's containerd image store runs) beside Debian's 1.6,
+# in a directory of its own so its ctr does not shadow Debian's.
+containerd2=$(go env GOPATH)/opt/containerd-v2.4.2/bin
+if [ ! -x "$containerd2/containerd" ] || [ ! -x "$containerd2/ctr" ]; then
+  GOBIN=$containerd2 go install github.com/containerd/containerd/v2/cmd/ctr@v2.4.2
+  GOBIN=$containerd2 CGO_ENABLED=0 go install -tags no_btrfs,no_devmapper,no_zfs \
+    github.com/containerd/containerd/v2/cmd/containerd@v2.4.2
+fi
 
 # The docker columns of the conformance suite and the docker login/push/pull
 # tests need the engine; where there is one they must run, not skip.
