@@ -5,6 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -46,6 +49,55 @@ func Tool(t testing.TB, name string) string {
 	}
 	t.Fatalf("%s is required for this end-to-end test but was not found; install it with: %s (bash .ci/test.sh does this)", name, installHints[name])
 	return ""
+}
+
+// Containerd2Version is the containerd 2 release that .ci/test.sh builds for
+// the conformance suite's second containerd column.
+const Containerd2Version = "v2.4.2"
+
+// Containerd2 returns the paths of the containerd 2 daemon and its ctr, which
+// .ci/test.sh builds into $(go env GOPATH)/opt/containerd-v2.4.2/bin. They
+// have the same names as Debian's containerd 1.6 binaries, which Tool finds
+// on PATH, so they are looked for in that directory only. When either is
+// missing, the test fails with the two go install commands that build them.
+func Containerd2(t testing.TB) (containerd, ctr string) {
+	t.Helper()
+	var dirs []string
+	for _, gopath := range goPaths() {
+		dir := filepath.Join(gopath, "opt", "containerd-"+Containerd2Version, "bin")
+		containerd, ctr = filepath.Join(dir, "containerd"), filepath.Join(dir, "ctr")
+		if isExecutable(containerd) && isExecutable(ctr) {
+			return containerd, ctr
+		}
+		dirs = append(dirs, dir)
+	}
+	bin := "$(go env GOPATH)/opt/containerd-" + Containerd2Version + "/bin"
+	t.Fatalf("containerd %s (containerd and ctr) is required for this end-to-end test but was not found in %s; "+
+		"install it with: GOBIN=%s go install github.com/containerd/containerd/v2/cmd/ctr@%s && "+
+		"GOBIN=%s CGO_ENABLED=0 go install -tags no_btrfs,no_devmapper,no_zfs "+
+		"github.com/containerd/containerd/v2/cmd/containerd@%s (bash .ci/test.sh does this)",
+		Containerd2Version, strings.Join(dirs, ", "), bin, Containerd2Version, bin, Containerd2Version)
+	return "", ""
+}
+
+// goPaths are the GOPATH directories to look in: what go env says (the
+// default is $HOME/go when GOPATH is unset), then $GOPATH and $HOME/go in
+// case the go command cannot be run.
+var goPaths = sync.OnceValue(func() []string {
+	var paths []string
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		paths = append(paths, filepath.SplitList(strings.TrimSpace(string(out)))...)
+	}
+	paths = append(paths, filepath.SplitList(os.Getenv("GOPATH"))...)
+	if home, err := os.UserHomeDir(); err == nil {
+		paths = append(paths, filepath.Join(home, "go"))
+	}
+	return slices.Compact(paths)
+})
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
 func goBinDirs() []string {
