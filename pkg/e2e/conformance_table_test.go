@@ -56,7 +56,7 @@ const (
 
 // confClients are the table's client columns, each run against every
 // registry version.
-var confClients = []string{"crane", "skopeo", "docker", "oras", "containerd", "curl"}
+var confClients = []string{"crane", "skopeo", "docker", "oras", confCtrd16.column, confCtrd24.column, "curl"}
 
 // confTable collects results from the per-registry stacks, which run in
 // parallel, and why each n/a cell is n/a.

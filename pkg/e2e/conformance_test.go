@@ -85,7 +85,11 @@ type confClientSuite struct {
 // confAllSuites are the columns, in the order they run. curl stays last: its
 // README catalog row turns on anonymous_catalog for the rest of the stack.
 func confAllSuites() []confClientSuite {
-	return []confClientSuite{craneSuite(), skopeoSuite(), dockerSuite(), orasSuite(), containerdSuite(), curlSuite()}
+	return []confClientSuite{
+		craneSuite(), skopeoSuite(), dockerSuite(), orasSuite(),
+		containerdSuite(confCtrd16), containerdSuite(confCtrd24),
+		curlSuite(),
+	}
 }
 
 func confRunConformance(t *testing.T, tb *confTable, version string, engine bool) {
