@@ -36,9 +36,23 @@ func (h *Handler) serveGet(w http.ResponseWriter, r *http.Request, st *State, re
 		return err
 	}
 	if login && c.subject.Anonymous {
+		h.warnBareLogin()
 		return errLoginWithoutCredentials
 	}
 	return h.issue(w, st, rec, c, req)
+}
+
+// warnBareLogin tells the operator, at most once a minute, that logins
+// arrive without credentials: the client sees a 401, but the cause, a proxy
+// that drops the Authorization header, is the operator's to fix.
+func (h *Handler) warnBareLogin() {
+	now := h.now().UnixNano()
+	last := h.lastBareLogin.Load()
+	if now-last < int64(time.Minute) || !h.lastBareLogin.CompareAndSwap(last, now) {
+		return
+	}
+	h.log.Warn("a login (offline_token=true) arrived without credentials; if clients sent them, " +
+		"the proxy in front of regtoken drops the Authorization header (Apache: CGIPassAuth On)")
 }
 
 // parseTokenRequest checks the service and parses every scope value.

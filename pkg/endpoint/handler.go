@@ -23,7 +23,11 @@ type Handler struct {
 	now      func() time.Time
 	observe  func(status int, d time.Duration)
 	reuse    atomic.Pointer[reuseCache] // tokens of the current State, see reuse.go
-	Stats    Stats
+	// lastBareLogin is when a login without credentials was last logged
+	// (unix nanoseconds), so a misconfigured proxy shows in the log once a
+	// minute, not once per request.
+	lastBareLogin atomic.Int64
+	Stats         Stats
 }
 
 // Options are the parts of a Handler that do not change on reload.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -271,6 +272,26 @@ func TestRefreshGrantUsesCurrentRules(t *testing.T) {
 	}
 	if g := grants(accessToken(t, postForm(t, h, refreshForm(rt, "repository:some-image:push")))); g["repository:some-image"] != "" {
 		t.Errorf("old rule still applied on refresh: %v", g)
+	}
+}
+
+// A login without credentials is logged for the operator, once a minute at
+// most, however many arrive.
+func TestLoginWithoutCredentialsIsLoggedOnce(t *testing.T) {
+	var logs strings.Builder
+	now := time.Now()
+	h := New(testState(t), Options{Verifier: authn.New(authn.Options{}), Log: slog.New(slog.NewTextHandler(&logs, nil)),
+		Now: func() time.Time { return now }})
+	login := tokenURL() + "&account=foo&client_id=docker&offline_token=true"
+	for range 3 {
+		if res := do(t, h, "GET", login, "", ""); res.status != 401 {
+			t.Fatalf("login without credentials: %d", res.status)
+		}
+	}
+	now = now.Add(61 * time.Second)
+	do(t, h, "GET", login, "", "")
+	if n := strings.Count(logs.String(), "CGIPassAuth"); n != 2 {
+		t.Errorf("logged %d times for 4 logins over 61 s, want 2:\n%s", n, logs.String())
 	}
 }
 
