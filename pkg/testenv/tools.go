@@ -117,13 +117,32 @@ func goBinDirs() []string {
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		// The kernel may hand a port it just got back to the next caller;
+		// two servers of one test were then given the same port (CI saw
+		// Caddy fail with "address already in use").
+		if !portsGiven[port] {
+			portsGiven[port] = true
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port that this test process has not handed out already")
+	return 0
 }
+
+// portsGiven are the ports FreePort returned, never returned twice.
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
 
 // ShortDir returns a fresh directory with a short path: unix socket paths are
 // limited to 107 bytes, and t.TempDir() paths can be longer.
