@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -115,28 +117,37 @@ func goBinDirs() []string {
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+//
+// It picks at random below Linux's ephemeral range (32768 and up by
+// default) instead of asking the kernel for port 0: the kernel's choice
+// comes from the ephemeral range, where the load tests' thousands of client
+// connections may take the port before the server binds it, and the kernel
+// once handed the same port to two FreePort calls in a row. A port is never
+// returned twice in one test process.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	portsMu.Lock()
 	defer portsMu.Unlock()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for range 1000 {
+		port := firstTestPort + rand.IntN(lastTestPort-firstTestPort+1)
+		if portsGiven[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
-			t.Fatal(err)
+			continue // taken
 		}
-		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
-		// The kernel may hand a port it just got back to the next caller;
-		// two servers of one test were then given the same port (CI saw
-		// Caddy fail with "address already in use").
-		if !portsGiven[port] {
-			portsGiven[port] = true
-			return port
-		}
+		portsGiven[port] = true
+		return port
 	}
-	t.Fatal("no free port that this test process has not handed out already")
+	t.Fatalf("no free port in %d-%d", firstTestPort, lastTestPort)
 	return 0
 }
+
+// The range FreePort picks from: registered ports few machines use, below the
+// ephemeral range.
+const firstTestPort, lastTestPort = 20000, 32767
 
 // portsGiven are the ports FreePort returned, never returned twice.
 var (
