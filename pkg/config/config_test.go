@@ -84,6 +84,28 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// The default tarpit shrinks with a small max_connections; an explicit one
+// below it is kept.
+func TestTarpitFitsConnections(t *testing.T) {
+	base := "[token]\nissuer='i'\nservices=['s']\nkey='k.pem'\n[acl]\nusers='u.json'\n"
+	for _, c := range []struct {
+		extra string
+		want  int
+	}{
+		{"", 0}, // 1024 connections: throttle's default (256) applies
+		{"[limits]\nmax_connections = 100\n", 25},
+		{"[limits]\nmax_connections = 100\n[throttle]\ntarpit_slots = 10\n", 10},
+	} {
+		cfg, err := Parse("/x/r.toml", []byte(base+c.extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Throttle.TarpitSlots != c.want {
+			t.Errorf("%q: tarpit_slots = %d, want %d", c.extra, cfg.Throttle.TarpitSlots, c.want)
+		}
+	}
+}
+
 func TestThrottleSection(t *testing.T) {
 	cfg, err := Parse("/x/r.toml", []byte("[token]\nissuer='i'\nservices=['s']\nkey='k.pem'\n[acl]\nusers='u.json'\n"+
 		"[throttle]\npair_threshold = 3\ntarpit = '250ms'\ntarpit_slots = -1\n"))
@@ -109,6 +131,8 @@ func TestProblems(t *testing.T) {
 		{"bad listener", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[[listen]]\nprotocol='gopher'\naddress='udp:1'\nmode='999'\n",
 			[]string{"listen[0].protocol", "listen[0].address", "listen[0].mode"}},
 		{"no rules", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n", []string{"acl: no rules"}},
+		{"tarpit slots take every connection", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[limits]\nmax_connections=100\n[throttle]\ntarpit_slots=100\n",
+			[]string{"throttle.tarpit_slots: 100 would let held guesses take every connection"}},
 		{"negative tarpit", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[throttle]\ntarpit='-1s'\n", []string{"throttle: delays must not be negative"}},
 	}
 	for _, c := range cases {

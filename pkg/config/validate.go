@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/regtoken/regtoken/pkg/throttle"
 )
 
 // validator turns the raw file into a Config, recording one problem per mistake.
@@ -30,7 +32,7 @@ func (v *validator) path(p string) string {
 }
 
 func (v *validator) build(raw *file) *Config {
-	return &Config{
+	cfg := &Config{
 		File:     v.file,
 		Token:    v.token(raw.Token),
 		ACL:      v.acl(raw.ACL),
@@ -40,6 +42,23 @@ func (v *validator) build(raw *file) *Config {
 		Throttle: v.throttle(raw.Throttle),
 		Log:      v.log(raw.Log),
 		Operator: v.operator(raw.Operator),
+	}
+	v.fitTarpit(cfg)
+	return cfg
+}
+
+// fitTarpit keeps the guesses the tarpit holds from taking every connection a
+// listener accepts: an explicit tarpit_slots must stay below
+// limits.max_connections, and the default (throttle.DefaultTarpitSlots) is
+// lowered to a quarter of a small max_connections.
+func (v *validator) fitTarpit(c *Config) {
+	slots, conns := c.Throttle.TarpitSlots, c.Limits.MaxConnections
+	switch {
+	case slots > 0 && conns > 0 && slots >= conns:
+		v.problem("throttle.tarpit_slots", "%d would let held guesses take every connection (limits.max_connections = %d); keep it well below",
+			slots, conns)
+	case slots == 0 && conns > 0 && conns/4 < throttle.DefaultTarpitSlots:
+		c.Throttle.TarpitSlots = max(1, conns/4)
 	}
 }
 
