@@ -196,3 +196,32 @@ func TestWatcherQuietAfterFailedReload(t *testing.T) {
 		t.Error("a second edit of the broken configuration is not seen")
 	}
 }
+
+// A configuration that names a new, broken rules file fails to reload; the
+// watcher then watches that file (where the fix will land), and does not
+// count the difference between the old and new file lists as a change,
+// which would reload again on every poll.
+func TestWatcherFollowsFilesOfAFailedReload(t *testing.T) {
+	path := fixture(t, 0o600)
+	cfg := load(t, path)
+	st, _ := LoadState(cfg)
+	h := endpoint.New(st, endpoint.Options{})
+	r := NewReloader(path, cfg, StampFiles(path, cfg), h, slog.New(slog.DiscardHandler))
+	dir := filepath.Dir(path)
+	other := filepath.Join(dir, "other-users.json")
+	os.WriteFile(other, []byte("{\n\"foo\": [\n"), 0o644)
+	text, _ := os.ReadFile(path)
+	os.WriteFile(path, []byte(strings.Replace(string(text), `users = "users.json"`, `users = "other-users.json"`, 1)), 0o644)
+	if err := r.Reload("test"); err == nil {
+		t.Fatal("a configuration naming a broken users file reloaded")
+	}
+	w := NewWatcher(r, slog.New(slog.DiscardHandler))
+	if w.changed() {
+		t.Error("nothing changed since the failed reload, yet the watcher would reload again")
+	}
+	good, _ := os.ReadFile(filepath.Join(dir, "users.json"))
+	os.WriteFile(other, append(good, '\n'), 0o644)
+	if !w.changed() {
+		t.Error("the fix to the file the new configuration names is not seen")
+	}
+}

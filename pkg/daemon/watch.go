@@ -3,7 +3,9 @@ package daemon
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -71,15 +73,18 @@ func (w *Watcher) Run(ctx context.Context) {
 }
 
 // changed reports whether a file differs from what the latest load saw.
+// It compares the files that load read, which after a failed reload may be
+// those a new, broken configuration names rather than those of the one in
+// use: the fix is in those files.
 func (w *Watcher) changed() bool {
-	now := StampFiles(w.r.path, w.r.Config())
-	return !equalStamps(now, w.r.Stamps())
+	then := w.r.Stamps()
+	return !equalStamps(fileStamps(slices.Collect(maps.Keys(then))), then)
 }
 
-// watchDirs watches the directory of every file the configuration names.
+// watchDirs watches the directory of every file the latest load read.
 func (w *Watcher) watchDirs() {
 	w.watched = map[string]bool{}
-	for _, f := range WatchedFiles(w.r.path, w.r.Config()) {
+	for f := range w.r.Stamps() {
 		w.watched[filepath.Clean(f)] = true
 		if w.fs != nil {
 			w.fs.Add(filepath.Dir(f)) // an error here leaves the poller in charge

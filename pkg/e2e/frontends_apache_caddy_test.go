@@ -648,19 +648,9 @@ func (rec *frontRecorder) checkPath(t *testing.T, f *frontEnd) {
 // slow); that is valid HTTP/1.1, so it is not checked here.
 func frontFetch(t *testing.T, req *http.Request) answer {
 	t.Helper()
-	resp, err := plainClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v := resp.Header.Values("Status"); len(v) > 0 {
-		t.Errorf("%s %s: a Status header reached the client: %q", req.Method, req.URL.Host, v)
-	}
-	return answer{status: resp.StatusCode, header: resp.Header, body: body}
+	a, _ := fetchPlain(t, req)
+	noStatusHeader(t, req, a)
+	return a
 }
 
 // frontToken asks for a token at realm with Basic auth (none if user is

@@ -196,6 +196,21 @@ var plainClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: tru
 // header leaking through a gateway.
 func fetch(t *testing.T, req *http.Request) answer {
 	t.Helper()
+	a, resp := fetchPlain(t, req)
+	if !strings.HasPrefix(req.URL.Path, "/v2/token") {
+		return a
+	}
+	if resp.ContentLength != int64(len(a.body)) || len(resp.TransferEncoding) > 0 {
+		t.Errorf("%s %s: Content-Length %d, Transfer-Encoding %v for %d body bytes",
+			req.Method, req.URL.Host, resp.ContentLength, resp.TransferEncoding, len(a.body))
+	}
+	noStatusHeader(t, req, a)
+	return a
+}
+
+// fetchPlain does req on a connection of its own and reads the whole answer.
+func fetchPlain(t *testing.T, req *http.Request) (answer, *http.Response) {
+	t.Helper()
 	resp, err := plainClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
@@ -205,18 +220,15 @@ func fetch(t *testing.T, req *http.Request) answer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := answer{status: resp.StatusCode, header: resp.Header, body: body}
-	if !strings.HasPrefix(req.URL.Path, "/v2/token") {
-		return a
-	}
-	if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) > 0 {
-		t.Errorf("%s %s: Content-Length %d, Transfer-Encoding %v for %d body bytes",
-			req.Method, req.URL.Host, resp.ContentLength, resp.TransferEncoding, len(body))
-	}
-	if v := resp.Header.Values("Status"); len(v) > 0 {
+	return answer{status: resp.StatusCode, header: resp.Header, body: body}, resp
+}
+
+// noStatusHeader fails when a gateway's CGI Status line reached the client.
+func noStatusHeader(t *testing.T, req *http.Request, a answer) {
+	t.Helper()
+	if v := a.header.Values("Status"); len(v) > 0 {
 		t.Errorf("%s %s: a Status header reached the client: %q", req.Method, req.URL.Host, v)
 	}
-	return a
 }
 
 func sameHeaders(t *testing.T, got, want answer, names ...string) {

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -309,23 +308,15 @@ func (s *stack) startNginx(t *testing.T, workers int) int {
 		return port
 	}
 	port := testenv.FreePort(t)
-	prefix := filepath.Join(s.dir, fmt.Sprintf("nginx%d", workers))
-	for _, d := range []string{"", "logs", "tmp"} {
-		os.MkdirAll(filepath.Join(prefix, d), 0o755)
-	}
-	conf := fmt.Sprintf(`daemon off;
-master_process on;
+	prefix := testenv.NginxPrefix(t, filepath.Join(s.dir, fmt.Sprintf("w%d", workers)))
+	conf := fmt.Sprintf(`master_process on;
 worker_processes %[2]d;
 pid %[1]s/nginx.pid;
 error_log %[1]s/logs/error.log warn;
 events { worker_connections 4096; }
 http {
     access_log off;
-    client_body_temp_path %[1]s/tmp/body;
-    proxy_temp_path %[1]s/tmp/proxy;
-    fastcgi_temp_path %[1]s/tmp/fastcgi;
-    uwsgi_temp_path %[1]s/tmp/uwsgi;
-    scgi_temp_path %[1]s/tmp/scgi;
+%[9]s
     %[4]s%[5]s
     server {
         listen 127.0.0.1:%[3]d;
@@ -340,15 +331,8 @@ http {
 }
 `, prefix, workers, port, s.all(backend.upstreams), s.trivial.upstreams(),
 		strings.TrimSuffix(string(s.body), "\n")+"\n",
-		s.all(backend.locations), s.trivial.locations())
-	confPath := filepath.Join(prefix, "nginx.conf")
-	testenv.WriteFile(t, confPath, conf, 0o644)
-	bin := testenv.Tool(t, "nginx")
-	if out, err := exec.Command(bin, "-t", "-q", "-p", prefix, "-c", confPath).CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t rejected the load configuration: %v\n%s\n%s", err, out, conf)
-	}
-	p := testenv.Start(t, "nginx", exec.Command(bin, "-p", prefix, "-c", confPath))
-	p.WaitDial(t, "tcp", fmt.Sprintf("127.0.0.1:%d", port), 10*time.Second)
+		s.all(backend.locations), s.trivial.locations(), testenv.NginxTempPaths(prefix))
+	testenv.StartNginxConf(t, prefix, conf, fmt.Sprintf("127.0.0.1:%d", port))
 	s.nginx[workers] = port
 	return port
 }
