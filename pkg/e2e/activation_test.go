@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -12,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regtoken/regtoken/pkg/testenv"
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // TestSocketActivation runs the real regtoken the way the shipped systemd
@@ -23,11 +25,11 @@ import (
 // shipped nginx site then gets a token through its activated socket.
 func TestSocketActivation(t *testing.T) {
 	t.Parallel()
-	activate := testenv.Tool(t, "systemd-socket-activate")
-	dir := testenv.ShortDir(t)
-	_, wwwGID := testenv.WWWData(t)
+	activate := harness.Tool(t, "systemd-socket-activate")
+	dir := harness.ShortDir(t)
+	_, wwwGID := harness.WWWData(t)
 
-	units := testenv.SocketUnits(t)
+	units := harness.SocketUnits(t)
 	args := []string{}
 	var names []string
 	for _, u := range units {
@@ -41,10 +43,10 @@ func TestSocketActivation(t *testing.T) {
 	notify := listenNotify(t, filepath.Join(dir, "notify.sock"))
 
 	args = append(args, "--fdname="+strings.Join(names, ":"), "-E", "NOTIFY_SOCKET",
-		testenv.Binary(t), "serve", "-config", cfg)
+		harness.Binary(t), "serve", "-config", cfg)
 	cmd := exec.Command(activate, args...)
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+notify.LocalAddr().String())
-	p := testenv.Start(t, "systemd-socket-activate regtoken", cmd)
+	p := harness.Start(t, "systemd-socket-activate regtoken", cmd)
 
 	for _, u := range units {
 		path := activatedPath(dir, u)
@@ -97,7 +99,7 @@ func TestSocketActivation(t *testing.T) {
 }
 
 // activatedPath is where the test puts a unit's socket: its file name in dir.
-func activatedPath(dir string, u testenv.SocketUnit) string {
+func activatedPath(dir string, u harness.SocketUnit) string {
 	return filepath.Join(dir, filepath.Base(u.Path))
 }
 
@@ -106,32 +108,32 @@ func activatedPath(dir string, u testenv.SocketUnit) string {
 // Only the key path changes: under systemd it is LoadCredential='s copy.
 func writeSystemdConfig(t *testing.T, dir string) string {
 	t.Helper()
-	key, cert := testenv.KeyPair(t, dir)
-	testenv.CopyFile(t, cert, filepath.Join(dir, "RootCA.crt"))
+	key, cert := harness.KeyPair(t, dir)
+	harness.CopyFile(t, cert, filepath.Join(dir, "RootCA.crt"))
 	for _, name := range []string{"users.json", "repositories.json"} {
-		testenv.CopyFile(t, testenv.Testdata("demo", name), filepath.Join(dir, name))
+		harness.CopyFile(t, harness.Testdata("demo", name), filepath.Join(dir, name))
 	}
 	cfg := filepath.Join(dir, "regtoken.toml")
-	testenv.WriteFile(t, cfg, testenv.Render(t, testenv.DeployFile("systemd", "regtoken.toml"),
+	harness.WriteFile(t, cfg, harness.Render(t, harness.DeployFile("systemd", "regtoken.toml"),
 		"/run/credentials/regtoken.service/signing-key", key), 0o644)
 	return cfg
 }
 
 // startActivatedFront runs the shipped nginx site for u's protocol with its
 // socket path pointing at the activated socket, and returns its base URL.
-func startActivatedFront(t *testing.T, dir string, u testenv.SocketUnit) string {
+func startActivatedFront(t *testing.T, dir string, u harness.SocketUnit) string {
 	t.Helper()
-	port := testenv.FreePort(t)
-	prefix := testenv.NginxPrefix(t, filepath.Join(dir, u.Name))
-	tlsKey, tlsCert := testenv.KeyPair(t, prefix)
-	site := testenv.Render(t, testenv.DeployFile("nginx", u.Protocol+".conf"),
+	port := harness.FreePort(t)
+	prefix := harness.NginxPrefix(t, filepath.Join(dir, u.Name))
+	tlsKey, tlsCert := harness.KeyPair(t, prefix)
+	site := harness.Render(t, harness.DeployFile("nginx", u.Protocol+".conf"),
 		"listen 443 ssl http2;", fmt.Sprintf("listen 127.0.0.1:%d;", port),
 		"listen [::]:443 ssl http2;", "",
 		"/etc/ssl/registry/fullchain.pem", tlsCert,
 		"/etc/ssl/registry/privkey.pem", tlsKey,
 		u.Path, activatedPath(dir, u))
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	testenv.StartNginxConf(t, prefix, testenv.WrapNginxHTTP(prefix, site), addr)
+	harness.StartNginxConf(t, prefix, harness.WrapNginxHTTP(prefix, site), addr)
 	return "http://" + addr
 }
 
@@ -159,7 +161,7 @@ func expectNotify(t *testing.T, c *net.UnixConn, want string) {
 	}
 }
 
-func waitForSocket(t *testing.T, p *testenv.Process, path string) {
+func waitForSocket(t *testing.T, p *harness.Process, path string) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() == fs.ModeSocket {

@@ -1,10 +1,12 @@
+//go:build e2e
+
 // Package soak holds regtoken's soak test and nothing else: a long run of
 // mixed load against nginx + regtoken + a registry, all on loopback, that
 // checks honest clients never see an error and that the server does not leak
 // memory, file descriptors or goroutines.
 //
-//	go test ./pkg/soak -run TestSoak -count=1 -v                          # about 1 minute
-//	REGTOKEN_SOAK=10m go test ./pkg/soak -run TestSoak -timeout 20m -v    # the full soak
+//	go test -tags e2e ./pkg/e2e/soak -run TestSoak -count=1 -v                        # about 1 minute
+//	REGTOKEN_SOAK=10m go test -tags e2e ./pkg/e2e/soak -run TestSoak -timeout 20m -v  # the full soak
 //
 // The load, all at once, with bounded loops:
 //

@@ -1,4 +1,6 @@
-package loadtest
+//go:build e2e
+
+package load
 
 import (
 	"bytes"
@@ -19,8 +21,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 	"github.com/regtoken/regtoken/pkg/listen"
-	"github.com/regtoken/regtoken/pkg/testenv"
 )
 
 // What every row asks for. The scope is granted to anonymous callers and to
@@ -58,7 +60,7 @@ func transportNamed(name string) transport {
 			return t
 		}
 	}
-	panic("loadtest: no transport " + name)
+	panic("load: no transport " + name)
 }
 
 // slug is the transport's name as it appears in nginx locations and
@@ -99,7 +101,7 @@ func (b backend) upstreams() string {
 	return s.String()
 }
 
-// proxyHeaders are what a proxy_pass deployment sets (testenv's stack and
+// proxyHeaders are what a proxy_pass deployment sets (the harness's stack and
 // the README do the same).
 const proxyHeaders = `proxy_set_header Host $http_host;
             proxy_set_header X-Real-IP $remote_addr;
@@ -162,9 +164,9 @@ type stack struct {
 // minimum cost in smoke runs, so that those stay quick on a busy machine.
 func startStack(t *testing.T, full bool) *stack {
 	t.Helper()
-	testenv.Tool(t, "nginx")
-	wrkPath = testenv.Tool(t, "wrk")
-	dir := testenv.ShortDir(t)
+	harness.Tool(t, "nginx")
+	wrkPath = harness.Tool(t, "wrk")
+	dir := harness.ShortDir(t)
 	s := &stack{dir: dir, trivial: newBackend(dir, "trivial"), nginx: map[int]int{}}
 	s.rt = &instance{backend: newBackend(dir, "rt"), operator: filepath.Join(dir, "rt-operator.sock")}
 	s.open = &instance{backend: newBackend(dir, "open"), operator: filepath.Join(dir, "open-operator.sock"),
@@ -181,7 +183,7 @@ func startStack(t *testing.T, full bool) *stack {
 	if s.hash, err = bcrypt.GenerateFromPassword([]byte(password), s.cost); err != nil {
 		t.Fatal(err)
 	}
-	s.keyPath, s.certPath = testenv.KeyPair(t, dir)
+	s.keyPath, s.certPath = harness.KeyPair(t, dir)
 	s.writeRules(t)
 	s.start(t, s.rt)
 	s.body = s.answerBody(t)
@@ -221,8 +223,8 @@ func (s *stack) writeRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testenv.WriteFile(t, filepath.Join(s.dir, "users.json"), string(b), 0o644)
-	testenv.WriteFile(t, filepath.Join(s.dir, "repositories.json"),
+	harness.WriteFile(t, filepath.Join(s.dir, "users.json"), string(b), 0o644)
+	harness.WriteFile(t, filepath.Join(s.dir, "repositories.json"),
 		`{"backlist": false, "repositories": ["some-image"]}`, 0o644)
 }
 
@@ -237,7 +239,7 @@ func (s *stack) writeConfig(t *testing.T, in *instance) string {
 		fmt.Fprintf(&listeners, "[[listen]]\nprotocol = %q\naddress = \"unix:%s\"\nmode = \"0666\"\n\n", p, in.sockets[p])
 	}
 	path := filepath.Join(s.dir, in.prefix+".toml")
-	testenv.WriteFile(t, path, fmt.Sprintf(`[token]
+	harness.WriteFile(t, path, fmt.Sprintf(`[token]
 issuer = "loadtest"
 services = [%q]
 key = %q
@@ -307,8 +309,8 @@ func (s *stack) startNginx(t *testing.T, workers int) int {
 	if port, ok := s.nginx[workers]; ok {
 		return port
 	}
-	port := testenv.FreePort(t)
-	prefix := testenv.NginxPrefix(t, filepath.Join(s.dir, fmt.Sprintf("w%d", workers)))
+	port := harness.FreePort(t)
+	prefix := harness.NginxPrefix(t, filepath.Join(s.dir, fmt.Sprintf("w%d", workers)))
 	conf := fmt.Sprintf(`master_process on;
 worker_processes %[2]d;
 pid %[1]s/nginx.pid;
@@ -331,8 +333,8 @@ http {
 }
 `, prefix, workers, port, s.all(backend.upstreams), s.trivial.upstreams(),
 		strings.TrimSuffix(string(s.body), "\n")+"\n",
-		s.all(backend.locations), s.trivial.locations(), testenv.NginxTempPaths(prefix))
-	testenv.StartNginxConf(t, prefix, conf, fmt.Sprintf("127.0.0.1:%d", port))
+		s.all(backend.locations), s.trivial.locations(), harness.NginxTempPaths(prefix))
+	harness.StartNginxConf(t, prefix, conf, fmt.Sprintf("127.0.0.1:%d", port))
 	s.nginx[workers] = port
 	return port
 }
@@ -355,7 +357,7 @@ type process struct {
 }
 
 func startRegtoken(t *testing.T, config string, sockets map[string]string) *process {
-	cmd := exec.Command(testenv.Binary(t), "serve", "-config", config)
+	cmd := exec.Command(harness.Binary(t), "serve", "-config", config)
 	p := &process{cmd: cmd, log: &tail{max: 64 << 10}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {

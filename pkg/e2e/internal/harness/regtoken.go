@@ -1,4 +1,6 @@
-package testenv
+//go:build e2e
+
+package harness
 
 import (
 	"crypto/ecdsa"
@@ -17,10 +19,11 @@ import (
 	"time"
 )
 
-// RepoRoot is the directory of this repository's go.mod.
+// RepoRoot is the directory of this repository's go.mod, four levels above
+// this file (pkg/e2e/internal/harness).
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", "..", ".."))
 }
 
 // Testdata returns the path of a file under the repository's testdata/.

@@ -1,4 +1,6 @@
-package testenv
+//go:build e2e
+
+package harness
 
 import (
 	"context"

@@ -1,9 +1,11 @@
-// Package loadtest measures regtoken behind nginx, side by side with what
+//go:build e2e
+
+// Package load measures regtoken behind nginx, side by side with what
 // bounds it, and prints one table. It holds tests only; nothing imports it.
 //
 // The full run takes about ten minutes:
 //
-//	REGTOKEN_LOAD=1 go test ./pkg/loadtest -run TestLoadTable -v -timeout 30m
+//	REGTOKEN_LOAD=1 go test -tags e2e ./pkg/e2e/load -run TestLoadTable -v -timeout 30m
 //
 // It starts regtoken (built from this tree) with an SCGI, a uwsgi, a FastCGI
 // and an HTTP listener on unix sockets, a trivial responder for each of those
@@ -32,4 +34,4 @@
 //	REGTOKEN_LOAD_OUT=file     also write the table (Markdown) to file
 //
 // Needs nginx and wrk (apt-get install nginx-light wrk).
-package loadtest
+package load

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package soak
 
 import (
@@ -10,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regtoken/regtoken/pkg/testenv"
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // Margins past which the end sample counts as a leak.
@@ -27,11 +29,11 @@ func TestSoak(t *testing.T) {
 	d := soakDuration(t)
 	warmUp := min(max(d/10, 5*time.Second), time.Minute)
 
-	dir := testenv.ShortDir(t)
+	dir := harness.ShortDir(t)
 	uwsgiSocket, opSocket := filepath.Join(dir, "uwsgi.sock"), filepath.Join(dir, "operator.sock")
-	// Audit lines are off: testenv keeps the process's output in the test's
+	// Audit lines are off: the harness keeps the process's output in the test's
 	// memory, and a 10-minute soak would write hundreds of thousands.
-	stack := testenv.StartStack(t, testenv.StackOptions{Protocol: "scgi", ExtraConfig: fmt.Sprintf(`
+	stack := harness.StartStack(t, harness.StackOptions{Protocol: "scgi", ExtraConfig: fmt.Sprintf(`
 [[listen]]
 protocol = "uwsgi"
 address = "unix:%s"

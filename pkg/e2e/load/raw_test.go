@@ -1,4 +1,6 @@
-package loadtest
+//go:build e2e
+
+package load
 
 import (
 	"os"
