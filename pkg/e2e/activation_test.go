@@ -133,7 +133,7 @@ func startActivatedFront(t *testing.T, dir string, u harness.SocketUnit) string 
 		"/etc/ssl/registry/privkey.pem", tlsKey,
 		u.Path, activatedPath(dir, u))
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	harness.StartNginxConf(t, prefix, harness.WrapNginxHTTP(prefix, site), addr)
+	harness.StartNginxConf(t, prefix, harness.NginxConf(prefix, 1, site), addr)
 	return "http://" + addr
 }
 

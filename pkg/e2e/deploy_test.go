@@ -47,7 +47,7 @@ func TestShippedNginxConfigs(t *testing.T) {
 			"listen 443 ssl http2;", fmt.Sprintf("listen 127.0.0.1:%d ssl http2;", harness.FreePort(t)),
 			"/var/www/upstream-sockets/", dir+"/",
 			"/run/regtoken/", dir+"/")
-		nginxAccepts(t, prefix, proto, harness.WrapNginxHTTP(prefix, site))
+		nginxAccepts(t, prefix, proto, harness.NginxConf(prefix, 1, site))
 
 		unit := harness.SocketUnitFor(t, proto)
 		text := readText(t, path)
@@ -91,7 +91,7 @@ func nginxAccepts(t *testing.T, prefix, name, conf string) {
 // alone would miss it.
 func TestShippedSystemdUnits(t *testing.T) {
 	t.Parallel()
-	analyze := harness.ToolWithHint(t, "systemd-analyze", "apt-get install systemd")
+	analyze := harness.Tool(t, "systemd-analyze")
 	dir := t.TempDir()
 	units, _ := filepath.Glob(harness.DeployFile("systemd", "*.socket"))
 	units = append(units, harness.DeployFile("systemd", "regtoken.service"))
@@ -116,7 +116,7 @@ func TestShippedSystemdUnits(t *testing.T) {
 	}
 
 	// The static user regtoken.service's comments tell the operator to add.
-	sysusers := exec.Command(harness.ToolWithHint(t, "systemd-sysusers", "apt-get install systemd"), "--dry-run", "--root="+dir, harness.DeployFile("systemd", "regtoken.sysusers"))
+	sysusers := exec.Command(harness.Tool(t, "systemd-sysusers"), "--dry-run", "--root="+dir, harness.DeployFile("systemd", "regtoken.sysusers"))
 	if out, err := sysusers.CombinedOutput(); err != nil || !strings.Contains(string(out), "Creating user 'regtoken'") {
 		t.Errorf("systemd-sysusers --dry-run regtoken.sysusers: %v\n%s", err, out)
 	}
@@ -195,8 +195,9 @@ func readText(t *testing.T, path string) string {
 // pulls through nginx. Without a Docker engine it logs that it did not run.
 func TestDockerImage(t *testing.T) {
 	t.Parallel()
-	docker, ok := requireDockerEngine(t)
-	if !ok {
+	docker, whyNot := harness.DockerEngine(t)
+	if whyNot != "" {
+		t.Logf("NOT RUN: %s; the image and compose set-up were not tested", whyNot)
 		return
 	}
 	services := composeServices(t)
@@ -268,23 +269,6 @@ func TestDockerImage(t *testing.T) {
 	if logs, _ := exec.Command(docker, "logs", name).CombinedOutput(); !strings.Contains(string(logs), `"msg":"stopped"`) {
 		t.Errorf("the container's log does not end with a clean stop:\n%s", logs)
 	}
-}
-
-// requireDockerEngine returns the docker CLI if an engine answers.
-func requireDockerEngine(t *testing.T) (string, bool) {
-	t.Helper()
-	docker, err := exec.LookPath("docker")
-	if err == nil {
-		err = exec.Command(docker, "info").Run()
-	}
-	if err != nil {
-		if os.Getenv("REGTOKEN_REQUIRE_DOCKER") != "" {
-			t.Fatalf("REGTOKEN_REQUIRE_DOCKER is set but no Docker engine answers: %v", err)
-		}
-		t.Logf("NOT RUN: no Docker engine (docker info: %v); the image and compose set-up were not tested", err)
-		return "", false
-	}
-	return docker, true
 }
 
 func dockerRun(t *testing.T, docker string, args ...string) string {
@@ -366,7 +350,7 @@ type composeService struct {
 // nested maps at 6).
 func composeServices(t *testing.T) map[string]*composeService {
 	t.Helper()
-	bin := harness.ToolWithHint(t, "docker-compose", "apt-get install docker-compose")
+	bin := harness.Tool(t, "docker-compose")
 	out, err := exec.Command(bin, "-f", harness.DeployFile("docker", "docker-compose.yml"), "config").CombinedOutput()
 	if err != nil {
 		t.Fatalf("docker-compose config rejected deploy/docker/docker-compose.yml: %v\n%s", err, out)

@@ -95,7 +95,10 @@ func newFrontEnd(t *testing.T, kind string, o frontOptions) (*frontEnd, string) 
 	if o.Registry == "" {
 		return f, filepath.Join(dir, "no-registry.sock")
 	}
-	return f, frontUnixRegistry(t, dir, o.Registry, f.Realm, cert)
+	_, sock := harness.StartRegistry(t, dir, harness.RegistryOptions{Version: o.Registry, Realm: f.Realm,
+		Service: "Authentication", Issuer: "example issuer", RootCert: cert,
+		Socket: filepath.Join(dir, "docker-registry.sock")})
+	return f, sock
 }
 
 // port is the front end's port.
@@ -550,46 +553,6 @@ func startFrontRegtoken(t *testing.T, f *frontEnd, v frontVariant, socket string
 		Unit: harness.SocketUnitFor(t, v.Protocol), DirectPort: directPort,
 		Users: harness.Testdata("demo", "users.json"), Repositories: harness.Testdata("demo", "repositories.json")})
 	return u.CertPath
-}
-
-// frontUnixRegistry starts a registry on a unix socket, as the shipped files
-// expect it (/var/www/upstream-sockets/docker-registry.sock), and returns
-// the socket's path. The socket is made world-writable because Apache's
-// children (www-data) connect to it.
-func frontUnixRegistry(t *testing.T, dir, version, realm, rootCert string) string {
-	t.Helper()
-	bin := harness.Tool(t, map[string]string{harness.Registry28: "docker-registry", harness.Registry3: "registry"}[version])
-	sock := filepath.Join(dir, "docker-registry.sock")
-	storage := filepath.Join(dir, "registry-data")
-	os.MkdirAll(storage, 0o755)
-	cfg := filepath.Join(dir, "registry.yml")
-	harness.WriteFile(t, cfg, fmt.Sprintf(`version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: %s
-http:
-  net: unix
-  addr: %s
-  secret: regtoken-test-secret
-auth:
-  token:
-    realm: %q
-    service: Authentication
-    issuer: example issuer
-    rootcertbundle: %s
-`, storage, sock, realm, rootCert), 0o644)
-	cmd := exec.Command(bin, "serve", cfg)
-	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")
-	p := harness.Start(t, "registry "+version, cmd)
-	p.WaitDial(t, "unix", sock, 20*time.Second)
-	if err := os.Chmod(sock, 0o666); err != nil {
-		t.Fatal(err)
-	}
-	return sock
 }
 
 // frontRecorder stands in for regtoken's HTTP socket and keeps every

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -57,8 +56,7 @@ address = "tcp:127.0.0.1:%d"
 [operator]
 listen = "tcp:127.0.0.1:%d"
 `, key, cert, port, opPort), 0o644)
-	d.proc = harness.Start(t, "regtoken", exec.Command(harness.Binary(t), "serve", "-config", cfg))
-	d.proc.WaitDial(t, "tcp", fmt.Sprintf("127.0.0.1:%d", port), 15*time.Second)
+	d.proc = harness.StartRegtoken(t, cfg, fmt.Sprintf("tcp:127.0.0.1:%d", port))
 	d.base = fmt.Sprintf("http://127.0.0.1:%d/v2/token", port)
 	d.operator = fmt.Sprintf("http://127.0.0.1:%d", opPort)
 	return d

@@ -138,7 +138,7 @@ func regtokenRow(what, transport string, in *instance) *result {
 func (r *run) quiet(limit time.Duration) {
 	for _, in := range r.s.instances() {
 		if in.proc != nil {
-			waitQuiet(in.proc.pid(), limit)
+			waitQuiet(in.proc.Cmd.Process.Pid, limit)
 		}
 	}
 }

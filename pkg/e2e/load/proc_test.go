@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // clockTick is USER_HZ, the unit of utime and stime in /proc/PID/stat; 100
@@ -129,7 +131,7 @@ func watch(in *instance) *watcher {
 	if in == nil || in.proc == nil {
 		return w
 	}
-	w.pid, w.operator = in.proc.pid(), in.operator
+	w.pid, w.operator = in.proc.Cmd.Process.Pid, in.operator
 	w.cpu0, _ = cpuTime(w.pid)
 	w.metrics0 = scrapeMetrics(w.operator)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -208,7 +210,7 @@ func waitQuiet(pid int, limit time.Duration) {
 // with labels -> value. Histograms are skipped.
 func scrapeMetrics(sock string) map[string]float64 {
 	out := map[string]float64{}
-	resp, err := unixClient(sock).Get("http://operator/metrics")
+	resp, err := harness.UnixHTTPClient(sock).Get("http://operator/metrics")
 	if err != nil {
 		return out
 	}

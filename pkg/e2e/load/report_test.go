@@ -26,7 +26,7 @@ func (r *run) report() string {
 	for _, res := range r.results {
 		b.WriteString(res.tableRow())
 	}
-	if hwm, err := statusKB(r.s.rt.proc.pid(), "VmHWM"); err == nil {
+	if hwm, err := statusKB(r.s.rt.proc.Cmd.Process.Pid, "VmHWM"); err == nil {
 		fmt.Fprintf(&b, "\nregtoken's peak RSS over the whole run (VmHWM): %s.\n", megabytes(hwm))
 	}
 	b.WriteString(r.targets())

@@ -3,21 +3,14 @@
 package load
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -86,6 +79,16 @@ func newBackend(dir, prefix string) backend {
 	return b
 }
 
+// listenAddresses are the backend's sockets as regtoken's configuration
+// names them.
+func (b backend) listenAddresses() []string {
+	var addrs []string
+	for _, sock := range b.sockets {
+		addrs = append(addrs, "unix:"+sock)
+	}
+	return addrs
+}
+
 // path is where nginx serves the backend over t.
 func (b backend) path(t transport) string { return "/" + b.prefix + "/" + t.slug() + "/v2/token" }
 
@@ -100,12 +103,6 @@ func (b backend) upstreams() string {
 	}
 	return s.String()
 }
-
-// proxyHeaders are what a proxy_pass deployment sets (the harness's stack and
-// the README do the same).
-const proxyHeaders = `proxy_set_header Host $http_host;
-            proxy_set_header X-Real-IP $remote_addr;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;`
 
 // locations are the nginx locations for every transport of the backend.
 func (b backend) locations() string {
@@ -123,9 +120,9 @@ func (b backend) locations() string {
 		case t.protocol == listen.FastCGI:
 			body = "include /etc/nginx/fastcgi_params;\n            fastcgi_keep_conn on;\n            fastcgi_pass " + up + ";"
 		case !t.keep:
-			body = "proxy_pass http://unix:" + sock + ":;\n            " + proxyHeaders
+			body = "proxy_pass http://unix:" + sock + ":;\n            " + harness.ProxyHeaders
 		default:
-			body = "proxy_pass http://" + up + ";\n            proxy_http_version 1.1;\n            proxy_set_header Connection \"\";\n            " + proxyHeaders
+			body = "proxy_pass http://" + up + ";\n            proxy_http_version 1.1;\n            proxy_set_header Connection \"\";\n            " + harness.ProxyHeaders
 		}
 		fmt.Fprintf(&s, "location = %s {\n            %s\n        }\n        ", b.path(t), body)
 	}
@@ -137,7 +134,7 @@ type instance struct {
 	backend
 	config   string // extra TOML
 	operator string // operator socket, for /metrics
-	proc     *process
+	proc     *harness.Process
 }
 
 // stack is everything a load run talks to.
@@ -206,7 +203,7 @@ func (s *stack) all(f func(backend) string) string {
 // start starts an instance unless it runs already.
 func (s *stack) start(t *testing.T, in *instance) {
 	if in.proc == nil {
-		in.proc = startRegtoken(t, s.writeConfig(t, in), in.sockets)
+		in.proc = harness.StartBusyRegtoken(t, s.writeConfig(t, in), in.listenAddresses()...)
 	}
 }
 
@@ -263,7 +260,7 @@ listen = "unix:%s"
 // answerBody fetches one anonymous answer straight from regtoken's HTTP
 // socket.
 func (s *stack) answerBody(t *testing.T) []byte {
-	c := unixClient(s.rt.sockets[listen.HTTP])
+	c := harness.UnixHTTPClient(s.rt.sockets[listen.HTTP])
 	resp, err := c.Get("http://regtoken/v2/token?service=" + service + "&scope=" + scope)
 	if err != nil {
 		t.Fatal(err)
@@ -311,138 +308,20 @@ func (s *stack) startNginx(t *testing.T, workers int) int {
 	}
 	port := harness.FreePort(t)
 	prefix := harness.NginxPrefix(t, filepath.Join(s.dir, fmt.Sprintf("w%d", workers)))
-	conf := fmt.Sprintf(`master_process on;
-worker_processes %[2]d;
-pid %[1]s/nginx.pid;
-error_log %[1]s/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-%[9]s
-    %[4]s%[5]s
+	conf := harness.NginxConf(prefix, workers, fmt.Sprintf(`    %[2]s%[3]s
     server {
-        listen 127.0.0.1:%[3]d;
+        listen 127.0.0.1:%[1]d;
         server_name localhost;
         location = /fixed {
             default_type application/json;
             add_header Cache-Control no-store;
-            return 200 '%[6]s';
+            return 200 '%[4]s';
         }
-        %[7]s%[8]s
-    }
-}
-`, prefix, workers, port, s.all(backend.upstreams), s.trivial.upstreams(),
+        %[5]s%[6]s
+    }`, port, s.all(backend.upstreams), s.trivial.upstreams(),
 		strings.TrimSuffix(string(s.body), "\n")+"\n",
-		s.all(backend.locations), s.trivial.locations(), harness.NginxTempPaths(prefix))
+		s.all(backend.locations), s.trivial.locations()))
 	harness.StartNginxConf(t, prefix, conf, fmt.Sprintf("127.0.0.1:%d", port))
 	s.nginx[workers] = port
 	return port
-}
-
-// unixClient talks HTTP to a unix socket, whatever the URL's host.
-func unixClient(sock string) *http.Client {
-	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-		},
-	}}
-}
-
-// process is regtoken, run with its log going to a pipe (as under systemd)
-// of which the test keeps only the tail.
-type process struct {
-	cmd  *exec.Cmd
-	log  *tail
-	done chan struct{}
-}
-
-func startRegtoken(t *testing.T, config string, sockets map[string]string) *process {
-	cmd := exec.Command(harness.Binary(t), "serve", "-config", config)
-	p := &process{cmd: cmd, log: &tail{max: 64 << 10}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.log, p.log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("--- end of regtoken's log:\n%s", p.log.String())
-		}
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for _, sock := range sockets {
-		for {
-			c, err := net.Dial("unix", sock)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case <-p.done:
-				t.Fatalf("regtoken exited: %s", p.log.String())
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("regtoken does not listen on %s: %s", sock, p.log.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	return p
-}
-
-func (p *process) pid() int { return p.cmd.Process.Pid }
-
-// tail keeps the last max bytes of regtoken's log, without the audit
-// lines (one per request: they would crowd out everything else), and
-// counts the audit lines.
-type tail struct {
-	mu      sync.Mutex
-	partial []byte // an unfinished line
-	buf     []byte
-	max     int
-	audit   int64
-}
-
-var auditMark = []byte(`"log":"audit"`)
-
-func (w *tail) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	n := len(b)
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			w.partial = append(w.partial, b...)
-			break
-		}
-		line := b[:i+1]
-		if len(w.partial) > 0 {
-			line = append(w.partial, line...)
-			w.partial = w.partial[:0]
-		}
-		b = b[i+1:]
-		if bytes.Contains(line, auditMark) {
-			w.audit++
-			continue
-		}
-		w.buf = append(w.buf, line...)
-		if len(w.buf) > 2*w.max { // trim now and then, not on every line
-			w.buf = append(w.buf[:0], w.buf[len(w.buf)-w.max:]...)
-		}
-	}
-	return n, nil
-}
-
-func (w *tail) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return string(w.buf[max(0, len(w.buf)-w.max):])
 }

@@ -4,13 +4,13 @@ package soak
 
 import (
 	"bufio"
-	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // sample is what regtoken reports about its own resources.
@@ -31,17 +31,11 @@ type operator struct {
 	client *http.Client
 }
 
+// newOperator reads socket with a connection per sample: an idle kept-alive
+// connection would itself hold a goroutine and an fd in regtoken between
+// samples.
 func newOperator(socket string) *operator {
-	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", socket)
-	}
-	// No keep-alive: an idle connection would itself hold a goroutine and
-	// an fd in regtoken between samples.
-	return &operator{client: &http.Client{
-		Timeout:   10 * time.Second,
-		Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true},
-	}}
+	return &operator{client: harness.UnixHTTPClient(socket)}
 }
 
 // sample scrapes /metrics once.

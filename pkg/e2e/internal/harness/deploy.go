@@ -85,22 +85,24 @@ func NginxTempPaths(prefix string) string {
 `, prefix)
 }
 
-// WrapNginxHTTP makes a complete nginx.conf around http-level text, such as a
-// shipped site file with its upstream, map and server blocks. Workers run as
-// www-data, as with Debian's nginx.conf, so socket permissions are tested as
-// they are in production.
-func WrapNginxHTTP(prefix, httpLevel string) string {
+// NginxConf makes a complete nginx.conf around http-level text, such as a
+// shipped site file with its upstream, map and server blocks, for nginx with
+// the given number of worker processes and its files under prefix. Workers
+// run as www-data, as with Debian's nginx.conf, so socket permissions are
+// tested as they are in production. The access log is off ("access_log
+// off;", which EnableWireLog replaces).
+func NginxConf(prefix string, workers int, httpLevel string) string {
 	return fmt.Sprintf(`user www-data;
-worker_processes 1;
+worker_processes %[2]d;
 pid %[1]s/nginx.pid;
 error_log %[1]s/logs/error.log warn;
-events { worker_connections 1024; }
+events { worker_connections 4096; }
 http {
     access_log off;
-%[2]s
 %[3]s
+%[4]s
 }
-`, prefix, NginxTempPaths(prefix), httpLevel)
+`, prefix, workers, NginxTempPaths(prefix), httpLevel)
 }
 
 // NginxTest runs nginx -t on the configuration file conf and returns its
@@ -144,15 +146,4 @@ func WWWData(t testing.TB) (uid, gid int) {
 	uid, _ = strconv.Atoi(u.Uid)
 	gid, _ = strconv.Atoi(u.Gid)
 	return uid, gid
-}
-
-// ToolWithHint is Tool for the programs only the deployment tests need,
-// which Tool has no install hint for.
-func ToolWithHint(t testing.TB, name, hint string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	t.Fatalf("%s is required for this test but was not found; install it with: %s", name, hint)
-	return ""
 }

@@ -7,28 +7,19 @@ import (
 	"testing"
 )
 
-// StartNginx runs nginx in the foreground with a private prefix under dir,
-// serving the given server-block body on 127.0.0.1:port. The body is what goes
-// inside `server { ... }` after the listen line. Files like scgi_params are
+// StartNginx runs nginx (one worker) in the foreground with a private prefix
+// under dir, serving the given server-block body on 127.0.0.1:port. The body
+// is what goes inside `server { ... }` after the listen line; http is more
+// http-level text, such as upstream blocks. Files like scgi_params are
 // included from /etc/nginx.
 func StartNginx(t testing.TB, dir string, port int, http, server string) *Process {
 	t.Helper()
 	prefix := NginxPrefix(t, dir)
-	conf := fmt.Sprintf(`master_process on;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-%[2]s
-    %[3]s
+	conf := NginxConf(prefix, 1, fmt.Sprintf(`    %s
     server {
-        listen 127.0.0.1:%[4]d;
+        listen 127.0.0.1:%d;
         server_name localhost;
-        %[5]s
-    }
-}
-`, prefix, NginxTempPaths(prefix), http, port, server)
+        %s
+    }`, http, port, server))
 	return StartNginxConf(t, prefix, conf, fmt.Sprintf("127.0.0.1:%d", port))
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -49,17 +50,29 @@ func (s *Stack) StoreIdentityToken(t testing.TB, user, identityToken string) {
 
 // DockerEngine returns the docker CLI's path when a Docker engine answers
 // `docker info`, and why not otherwise. Unlike Tool it does not fail the
-// test: a machine without an engine can still run everything else.
+// test, which then reports what it did not run: a machine without an engine
+// can still run everything else. Where an engine is expected
+// (REGTOKEN_REQUIRE_DOCKER is set, as bash .ci/test.sh does when docker info
+// works) a missing one fails the test all the same.
 func DockerEngine(t testing.TB) (path, whyNot string) {
 	t.Helper()
+	path, whyNot = dockerEngine()
+	if whyNot != "" && os.Getenv("REGTOKEN_REQUIRE_DOCKER") != "" {
+		t.Errorf("REGTOKEN_REQUIRE_DOCKER is set but %s", whyNot)
+	}
+	return path, whyNot
+}
+
+func dockerEngine() (path, whyNot string) {
 	path, err := exec.LookPath("docker")
 	if err != nil {
-		return "", "no docker CLI in PATH (" + installHints["docker"] + ")"
+		return "", "there is no docker CLI in PATH (" + installHints["docker"] + ")"
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, path, "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
-		return "", "docker info failed: " + string(out)
+	out, err := exec.CommandContext(ctx, path, "info", "--format", "{{.ServerVersion}}").CombinedOutput()
+	if version := strings.TrimSpace(string(out)); err != nil || version == "" {
+		return "", "no Docker engine answers (docker info: " + version + ")"
 	}
 	return path, ""
 }

@@ -5,6 +5,7 @@ package harness
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"strings"
@@ -18,11 +19,19 @@ import (
 type Process struct {
 	Name string
 	Cmd  *exec.Cmd
-	out  *syncBuffer
+	out  output
 	done chan struct{}
 }
 
-// syncBuffer collects a process's output for failure messages.
+// output is where a process's stdout and stderr go: kept whole by default
+// (syncBuffer), or only its tail for a process that prints without end
+// (auditTail).
+type output interface {
+	io.Writer
+	String() string
+}
+
+// syncBuffer collects a process's whole output for failure messages.
 type syncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
@@ -44,7 +53,12 @@ func (b *syncBuffer) String() string {
 // SIGTERM (then SIGKILL) at cleanup.
 func Start(t testing.TB, name string, cmd *exec.Cmd) *Process {
 	t.Helper()
-	p := &Process{Name: name, Cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	return start(t, name, cmd, &syncBuffer{})
+}
+
+func start(t testing.TB, name string, cmd *exec.Cmd, out output) *Process {
+	t.Helper()
+	p := &Process{Name: name, Cmd: cmd, out: out, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)

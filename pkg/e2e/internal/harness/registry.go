@@ -26,17 +26,24 @@ type RegistryOptions struct {
 	Issuer   string
 	RootCert string // auth.token.rootcertbundle
 	Delete   bool   // storage.delete.enabled
+	// Socket, when set, is a unix socket to serve on instead of a loopback
+	// port, as the shipped front-end files expect the registry. It is made
+	// world-writable, because the front end's workers (www-data) connect.
+	Socket string
 }
 
-// StartRegistry starts a registry on a free loopback port and returns its
-// address (127.0.0.1:PORT) once it accepts connections.
+// StartRegistry starts a registry and returns its address once it accepts
+// connections: 127.0.0.1:PORT on a free loopback port, or o.Socket.
 func StartRegistry(t testing.TB, dir string, o RegistryOptions) (*Process, string) {
 	t.Helper()
 	bin := Tool(t, map[string]string{Registry28: "docker-registry", Registry3: "registry"}[o.Version])
 	if bin == "" {
 		t.Fatalf("unknown registry version %q", o.Version)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	network, addr, listen := "tcp", fmt.Sprintf("127.0.0.1:%d", FreePort(t)), ""
+	if o.Socket != "" {
+		network, addr, listen = "unix", o.Socket, "\n  net: unix"
+	}
 	storage := filepath.Join(dir, "registry-data-"+strings.ReplaceAll(o.Version, ".", ""))
 	os.MkdirAll(storage, 0o755)
 	cfg := fmt.Sprintf(`version: 0.1
@@ -49,7 +56,7 @@ storage:
     rootdirectory: %s
   delete:
     enabled: %t
-http:
+http:%s
   addr: %s
   secret: regtoken-test-secret
 auth:
@@ -58,13 +65,17 @@ auth:
     service: %q
     issuer: %q
     rootcertbundle: %s
-`, storage, o.Delete, addr, o.Realm, o.Service, o.Issuer, o.RootCert)
+`, storage, o.Delete, listen, addr, o.Realm, o.Service, o.Issuer, o.RootCert)
 	cfgPath := filepath.Join(dir, "registry-"+o.Version+".yml")
 	WriteFile(t, cfgPath, cfg, 0o644)
-	args := []string{"serve", cfgPath}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin, "serve", cfgPath)
 	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")
 	p := Start(t, "registry "+o.Version, cmd)
-	p.WaitDial(t, "tcp", addr, 20*time.Second)
+	p.WaitDial(t, network, addr, 20*time.Second)
+	if o.Socket != "" {
+		if err := os.Chmod(o.Socket, 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return p, addr
 }

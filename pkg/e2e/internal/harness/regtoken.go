@@ -3,6 +3,7 @@
 package harness
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,10 +11,13 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -56,6 +60,58 @@ func Binary(t testing.TB) string {
 		t.Fatalf("go build ./cmd/regtoken: %v\n%s", buildErr, buildOut)
 	}
 	return buildPath
+}
+
+// StartRegtoken runs `regtoken serve -config config` with the binary built
+// from this tree until the test ends, and returns once it accepts
+// connections on every address in listen, each written as in regtoken's
+// configuration: "unix:/path" or "tcp:host:port".
+func StartRegtoken(t testing.TB, config string, listen ...string) *Process {
+	t.Helper()
+	p := Start(t, "regtoken", regtokenServe(t, config))
+	waitListening(t, p, listen)
+	return p
+}
+
+// StartBusyRegtoken is StartRegtoken for load runs, in which regtoken writes
+// an audit line for every answer: it keeps only the last 64 KiB of the rest
+// of what regtoken prints, instead of all of it in the test's memory.
+func StartBusyRegtoken(t testing.TB, config string, listen ...string) *Process {
+	t.Helper()
+	p := start(t, "regtoken", regtokenServe(t, config), &auditTail{max: 64 << 10})
+	waitListening(t, p, listen)
+	return p
+}
+
+func regtokenServe(t testing.TB, config string) *exec.Cmd {
+	t.Helper()
+	return exec.Command(Binary(t), "serve", "-config", config)
+}
+
+// waitListening waits until p accepts connections on every address of
+// listen ("unix:/path" or "tcp:host:port").
+func waitListening(t testing.TB, p *Process, listen []string) {
+	t.Helper()
+	for _, addr := range listen {
+		network, address, _ := strings.Cut(addr, ":")
+		if network != "unix" && network != "tcp" {
+			t.Fatalf("listen address %q: want unix:/path or tcp:host:port", addr)
+		}
+		p.WaitDial(t, network, address, 20*time.Second)
+	}
+}
+
+// UnixHTTPClient talks HTTP to the unix socket sock, whatever the URL's
+// host, such as regtoken's HTTP listener or its operator socket. It opens a
+// connection per request: an idle kept-alive connection would hold a
+// goroutine and a file descriptor in regtoken, which the soak test counts.
+func UnixHTTPClient(sock string) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		},
+		DisableKeepAlives: true,
+	}}
 }
 
 // KeyPair writes a fresh P-256 key (mode 0600) and a self-signed certificate

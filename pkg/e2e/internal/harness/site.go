@@ -6,13 +6,11 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // SocketUnit is what one shipped systemd socket unit (deploy/systemd/*.socket)
@@ -159,7 +157,7 @@ func StartSite(t testing.TB, o SiteOptions) *Site {
 		"/etc/ssl/registry/privkey.pem", tlsKey,
 		"unix:/var/www/upstream-sockets/docker-registry.sock", registryAddr,
 		filepath.Dir(unit.Path)+"/", dir+"/")
-	s.Nginx = StartNginxConf(t, prefix, WrapNginxHTTP(prefix, site), fmt.Sprintf("127.0.0.1:%d", port))
+	s.Nginx = StartNginxConf(t, prefix, NginxConf(prefix, 1, site), fmt.Sprintf("127.0.0.1:%d", port))
 	return s
 }
 
@@ -225,7 +223,6 @@ address = "tcp:127.0.0.1:%d"
 %s
 `, keyPath, certPath, o.Users, o.Repositories,
 		o.Protocol, o.Socket, o.Unit.Group, o.Unit.Mode, trust, o.DirectPort, o.ExtraConfig), 0o644)
-	p := Start(t, "regtoken", exec.Command(Binary(t), "serve", "-config", config))
-	p.WaitDial(t, "unix", o.Socket, 15*time.Second)
+	p := StartRegtoken(t, config, "unix:"+o.Socket, fmt.Sprintf("tcp:127.0.0.1:%d", o.DirectPort))
 	return RunningRegtoken{Process: p, ConfigPath: config, CertPath: certPath}
 }

@@ -5,10 +5,8 @@ package harness
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 )
 
 // Token locations in nginx, one per protocol regtoken speaks. %s is the
@@ -28,11 +26,16 @@ var tokenLocations = map[string]string{
         }`,
 	"http": `location = /v2/token {
             proxy_pass http://unix:%s:;
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Real-IP $remote_addr;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            ` + ProxyHeaders + `
         }`,
 }
+
+// ProxyHeaders are what a proxy_pass location in front of regtoken sets, as
+// the README's deployment does: the client's host and address, which
+// regtoken reads from them when its listener trusts proxy headers.
+const ProxyHeaders = `proxy_set_header Host $http_host;
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;`
 
 // StackOptions describe one nginx + regtoken + registry set-up.
 type StackOptions struct {
@@ -115,8 +118,7 @@ mode = "0666"
 %s
 `, s.Issuer, s.Service, keyPath, certPath, o.Users, o.Repositories, groups, o.ExtraACL, o.Protocol, s.Socket, o.ExtraConfig), 0o644)
 
-	s.Regtoken = Start(t, "regtoken", exec.Command(Binary(t), "serve", "-config", s.ConfigPath))
-	s.Regtoken.WaitDial(t, "unix", s.Socket, 15*time.Second)
+	s.Regtoken = StartRegtoken(t, s.ConfigPath, "unix:"+s.Socket)
 
 	var regAddr string
 	s.Registry, regAddr = StartRegistry(t, dir, RegistryOptions{

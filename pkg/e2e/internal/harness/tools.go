@@ -15,7 +15,8 @@ import (
 	"testing"
 )
 
-// installHints says how .ci/test.sh installs each tool.
+// installHints say how to install each tool the suite runs; bash
+// .ci/test.sh installs them all.
 var installHints = map[string]string{
 	"nginx":                   "apt-get install nginx-light",
 	"docker-registry":         "apt-get install docker-registry (distribution 2.8)",
@@ -23,18 +24,25 @@ var installHints = map[string]string{
 	"crane":                   "go install github.com/google/go-containerregistry/cmd/crane@v0.22.1",
 	"skopeo":                  "apt-get install skopeo",
 	"systemd-socket-activate": "apt-get install systemd",
+	"systemd-analyze":         "apt-get install systemd",
+	"systemd-sysusers":        "apt-get install systemd",
 	"wrk":                     "apt-get install wrk",
+	"curl":                    "apt-get install curl",
+	"jq":                      "apt-get install jq",
 	"docker":                  "a Docker engine (docker info must succeed)",
+	"docker-compose":          "apt-get install docker-compose",
 	"containerd":              "apt-get install containerd",
 	"ctr":                     "apt-get install containerd",
 	"oras":                    "go install oras.land/oras/cmd/oras@v1.3.6",
-	"apache2":                 "apt-get install apache2",
+	"apache2":                 "apt-get install apache2 libapache2-mod-proxy-uwsgi",
 	"caddy":                   "apt-get install caddy",
 }
 
-// Tool returns the path of a required program, failing the test with an
-// install hint when it is missing. It also looks in $(go env GOPATH)/bin,
-// where go install puts the Go tools.
+// Tool returns the path of a program the test needs. It also looks in
+// $(go env GOPATH)/bin, where go install puts the Go tools, and in /usr/sbin,
+// which may not be on a user's PATH. A missing program fails the test with
+// how to install it: an end-to-end test that cannot start a part is a
+// failure, never a skip.
 func Tool(t testing.TB, name string) string {
 	t.Helper()
 	if p, err := exec.LookPath(name); err == nil {
@@ -51,7 +59,11 @@ func Tool(t testing.TB, name string) string {
 			return p
 		}
 	}
-	t.Fatalf("%s is required for this end-to-end test but was not found; install it with: %s (bash .ci/test.sh does this)", name, installHints[name])
+	hint, ok := installHints[name]
+	if !ok {
+		hint = "install it"
+	}
+	t.Fatalf("%s not found: %s (bash .ci/test.sh installs it)", name, hint)
 	return ""
 }
 
@@ -76,10 +88,10 @@ func Containerd2(t testing.TB) (containerd, ctr string) {
 		dirs = append(dirs, dir)
 	}
 	bin := "$(go env GOPATH)/opt/containerd-" + Containerd2Version + "/bin"
-	t.Fatalf("containerd %s (containerd and ctr) is required for this end-to-end test but was not found in %s; "+
-		"install it with: GOBIN=%s go install github.com/containerd/containerd/v2/cmd/ctr@%s && "+
+	t.Fatalf("containerd %s (containerd and ctr) not found in %s: "+
+		"GOBIN=%s go install github.com/containerd/containerd/v2/cmd/ctr@%s && "+
 		"GOBIN=%s CGO_ENABLED=0 go install -tags no_btrfs,no_devmapper,no_zfs "+
-		"github.com/containerd/containerd/v2/cmd/containerd@%s (bash .ci/test.sh does this)",
+		"github.com/containerd/containerd/v2/cmd/containerd@%s (bash .ci/test.sh installs it)",
 		Containerd2Version, strings.Join(dirs, ", "), bin, Containerd2Version, bin, Containerd2Version)
 	return "", ""
 }
