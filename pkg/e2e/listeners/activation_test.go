@@ -1,9 +1,12 @@
-package listen
+//go:build e2e
+
+package listeners
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -17,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
+	"github.com/regtoken/regtoken/pkg/listen"
 	"github.com/regtoken/regtoken/pkg/sdnotify"
 )
 
@@ -34,10 +39,15 @@ func TestHelperProcess(t *testing.T) {
 	os.Exit(0)
 }
 
+// activationEnv are the variables systemd-socket-activate sets for its
+// service (sd_listen_fds(3)); Activated must unset them, so that the
+// service's own children do not take the sockets for theirs.
+var activationEnv = []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"}
+
 // activatedService is a miniature regtoken main: listeners from
 // activation, READY=1, serve until SIGTERM, STOPPING=1, drain, exit.
 func activatedService() error {
-	act, err := Activated()
+	act, err := listen.Activated()
 	if err != nil {
 		return err
 	}
@@ -46,18 +56,18 @@ func activatedService() error {
 			return fmt.Errorf("%s=%s still set after Activated", name, v)
 		}
 	}
-	specs, err := ActivatedSpecs(act)
+	specs, err := listen.ActivatedSpecs(act)
 	if err != nil {
 		return err
 	}
-	ls, err := Open(specs, act)
+	ls, err := listen.Open(specs, act)
 	if err != nil {
 		return err
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "activated pid %d", os.Getpid())
 	})
-	g, err := Start(ls, h, slog.New(slog.NewTextHandler(os.Stderr, nil)), Limits{})
+	g, err := listen.Start(ls, h, slog.New(slog.NewTextHandler(os.Stderr, nil)), listen.Limits{})
 	if err != nil {
 		return err
 	}
@@ -79,12 +89,13 @@ func activatedService() error {
 	return g.Shutdown(ctx)
 }
 
+// TestSocketActivation hands the helper service one socket named after its
+// protocol, as a socket unit with FileDescriptorName=http does, and checks
+// that the service serves on it, tells systemd READY=1 and STOPPING=1, and
+// leaves the socket file, which systemd owns, in place when it stops.
 func TestSocketActivation(t *testing.T) {
-	activate, err := exec.LookPath("systemd-socket-activate")
-	if err != nil {
-		t.Fatalf("systemd-socket-activate not found (Debian: apt-get install systemd): %v", err)
-	}
-	dir := t.TempDir()
+	activate := harness.Tool(t, "systemd-socket-activate")
+	dir := harness.ShortDir(t)
 	sock, notifyPath := filepath.Join(dir, "a.sock"), filepath.Join(dir, "notify.sock")
 	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notifyPath, Net: "unixgram"})
 	if err != nil {
@@ -93,7 +104,7 @@ func TestSocketActivation(t *testing.T) {
 	defer notify.Close()
 
 	var output bytes.Buffer
-	cmd := exec.Command(activate, "-l", sock, "--fdname=scgi", "-E", "NOTIFY_SOCKET", "-E", "GO_TEST_HELPER=1",
+	cmd := exec.Command(activate, "-l", sock, "--fdname="+listen.HTTP, "-E", "NOTIFY_SOCKET", "-E", "GO_TEST_HELPER=1",
 		os.Args[0], "-test.run=^TestHelperProcess$")
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+notifyPath)
 	cmd.Stdout, cmd.Stderr = &output, &output
@@ -112,7 +123,7 @@ func TestSocketActivation(t *testing.T) {
 
 	waitForFile(t, sock)
 	// systemd-socket-activate starts the service on the first connection.
-	status, body, err := rawGet(SCGI, "unix", sock, "/v2/token")
+	status, body, err := get(harness.UnixHTTPClient(sock), "http://activated/v2/token")
 	if err != nil || status != 200 || !strings.HasPrefix(body, "activated pid") {
 		t.Fatalf("request through the activated socket: %d %q %v", status, body, err)
 	}
@@ -134,6 +145,16 @@ func TestSocketActivation(t *testing.T) {
 	if fi, err := os.Lstat(sock); err != nil || fi.Mode().Type() != fs.ModeSocket {
 		t.Errorf("activated socket file removed by the service: %v", err)
 	}
+}
+
+func get(c *http.Client, url string) (int, string, error) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
 }
 
 func waitForFile(t *testing.T, path string) {

@@ -1,14 +1,23 @@
-package listen
+//go:build e2e
+
+package listeners
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
+	"github.com/regtoken/regtoken/pkg/listen"
 )
+
+var allProtocols = []string{listen.SCGI, listen.UWSGI, listen.FastCGI, listen.HTTP}
 
 // echoReply is what echoHandler reports about a request.
 type echoReply struct {
@@ -69,9 +78,11 @@ const nginxLocations = `
 `
 
 func TestBehindNginx(t *testing.T) {
-	dir := t.TempDir()
-	startAll(t, dir, echoHandler, Limits{})
-	base := startNginx(t, fmt.Sprintf(nginxLocations, dir))
+	dir := harness.ShortDir(t)
+	serveAll(t, dir, echoHandler)
+	port := harness.FreePort(t)
+	harness.StartNginx(t, dir, port, "", fmt.Sprintf(nginxLocations, dir))
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 
 	for _, p := range allProtocols {
@@ -114,6 +125,28 @@ func TestBehindNginx(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serveAll opens one unix socket per protocol in dir, named after the
+// protocol, and serves h on all of them until the test ends. The sockets
+// are world-connectable because nginx's workers run as www-data.
+func serveAll(t *testing.T, dir string, h http.Handler) {
+	t.Helper()
+	var specs []listen.Spec
+	for _, p := range allProtocols {
+		specs = append(specs, listen.Spec{Protocol: p, Address: "unix:" + filepath.Join(dir, p+".sock"),
+			Mode: 0o666, TrustProxyHeaders: p == listen.HTTP})
+	}
+	ls, err := listen.Open(specs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := listen.Start(ls, h, slog.New(slog.DiscardHandler), listen.Limits{})
+	if err != nil {
+		listen.Close(ls)
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
 }
 
 // fetch does req, checks the status and the framing of nginx's reply, and
