@@ -5,7 +5,6 @@ package e2e
 import (
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,7 +39,7 @@ func TestSocketActivation(t *testing.T) {
 		t.Fatalf("want a socket unit per protocol, found %d", len(units))
 	}
 	cfg := writeSystemdConfig(t, dir)
-	notify := listenNotify(t, filepath.Join(dir, "notify.sock"))
+	notify := harness.ListenNotify(t, filepath.Join(dir, "notify.sock"))
 
 	args = append(args, "--fdname="+strings.Join(names, ":"), "-E", "NOTIFY_SOCKET",
 		harness.Binary(t), "serve", "-config", cfg)
@@ -50,7 +49,7 @@ func TestSocketActivation(t *testing.T) {
 
 	for _, u := range units {
 		path := activatedPath(dir, u)
-		waitForSocket(t, p, path)
+		harness.WaitSocketFile(t, p, path)
 		// What SocketGroup= and SocketMode= do; systemd-socket-activate
 		// creates the socket 0755 root:root.
 		if err := os.Chown(path, -1, wwwGID); err != nil {
@@ -74,7 +73,7 @@ func TestSocketActivation(t *testing.T) {
 			t.Errorf("%s: token sub %q access %+v", u.Unit, c.Subject, c.Access)
 		}
 		if i == 0 {
-			expectNotify(t, notify, "READY=1")
+			harness.ExpectNotify(t, notify, "READY=1")
 		}
 	}
 	for _, u := range units {
@@ -84,7 +83,7 @@ func TestSocketActivation(t *testing.T) {
 	}
 
 	p.Cmd.Process.Signal(syscall.SIGTERM)
-	expectNotify(t, notify, "STOPPING=1")
+	harness.ExpectNotify(t, notify, "STOPPING=1")
 	if err := p.Wait(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -135,41 +134,4 @@ func startActivatedFront(t *testing.T, dir string, u harness.SocketUnit) string 
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	harness.StartNginxConf(t, prefix, harness.NginxConf(prefix, 1, site), addr)
 	return "http://" + addr
-}
-
-// listenNotify is a stand-in for systemd's notification socket.
-func listenNotify(t *testing.T, path string) *net.UnixConn {
-	t.Helper()
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-func expectNotify(t *testing.T, c *net.UnixConn, want string) {
-	t.Helper()
-	buf := make([]byte, 4096)
-	c.SetReadDeadline(time.Now().Add(15 * time.Second))
-	n, err := c.Read(buf)
-	if err != nil {
-		t.Fatalf("waiting for %s on NOTIFY_SOCKET: %v", want, err)
-	}
-	if got := string(buf[:n]); got != want {
-		t.Fatalf("NOTIFY_SOCKET got %q, want %q", got, want)
-	}
-}
-
-func waitForSocket(t *testing.T, p *harness.Process, path string) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() == fs.ModeSocket {
-			return
-		}
-		if p.Exited() {
-			t.Fatalf("%s exited before creating %s:\n%s", p.Name, path, p.Output())
-		}
-	}
-	t.Fatalf("%s did not appear", path)
 }

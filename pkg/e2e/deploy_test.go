@@ -241,7 +241,7 @@ func TestDockerImage(t *testing.T) {
 		exec.Command(docker, "rm", "-f", name).Run()
 	})
 	sockets := hostDirs["/var/www/upstream-sockets"]
-	waitForSocketFile(t, filepath.Join(sockets, "regtoken.sock"))
+	harness.WaitSocketFile(t, nil, filepath.Join(sockets, "regtoken.sock"))
 
 	port := harness.FreePort(t)
 	s := &harness.Stack{Host: fmt.Sprintf("localhost:%d", port), Dir: dir}
@@ -558,14 +558,4 @@ func startComposeNginx(t *testing.T, dir, sockets string, port int) {
 		"/var/www/upstream-sockets/", sockets+"/",
 		"http {\n", "http {\n"+harness.NginxTempPaths(prefix))
 	harness.StartNginxConf(t, prefix, conf, fmt.Sprintf("127.0.0.1:%d", port))
-}
-
-func waitForSocketFile(t *testing.T, path string) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() == os.ModeSocket {
-			return
-		}
-	}
-	t.Fatalf("%s did not appear", path)
 }

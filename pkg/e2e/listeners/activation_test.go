@@ -3,13 +3,11 @@
 package listeners
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -97,56 +95,37 @@ func TestSocketActivation(t *testing.T) {
 	activate := harness.Tool(t, "systemd-socket-activate")
 	dir := harness.ShortDir(t)
 	sock, notifyPath := filepath.Join(dir, "a.sock"), filepath.Join(dir, "notify.sock")
-	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notifyPath, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer notify.Close()
+	notify := harness.ListenNotify(t, notifyPath)
 
-	var output bytes.Buffer
 	cmd := exec.Command(activate, "-l", sock, "--fdname="+listen.HTTP, "-E", "NOTIFY_SOCKET", "-E", "GO_TEST_HELPER=1",
 		os.Args[0], "-test.run=^TestHelperProcess$")
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+notifyPath)
-	cmd.Stdout, cmd.Stderr = &output, &output
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("service output:\n%s", output.String())
-		}
-	})
+	p := harness.Start(t, "systemd-socket-activate helper", cmd)
 
-	waitForFile(t, sock)
+	harness.WaitSocketFile(t, p, sock)
 	// systemd-socket-activate starts the service on the first connection.
 	status, body, err := get(harness.UnixHTTPClient(sock), "http://activated/v2/token")
 	if err != nil || status != 200 || !strings.HasPrefix(body, "activated pid") {
 		t.Fatalf("request through the activated socket: %d %q %v", status, body, err)
 	}
-	expectState(t, notify, "READY=1")
+	harness.ExpectNotify(t, notify, "READY=1")
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	expectState(t, notify, "STOPPING=1")
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("service exit: %v", err)
-		}
-		exited <- err // for the cleanup
-	case <-time.After(10 * time.Second):
-		t.Fatal("service did not exit after SIGTERM")
+	harness.ExpectNotify(t, notify, "STOPPING=1")
+	if err := p.Wait(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("service exit status %d after SIGTERM, want 0", code)
 	}
 	if fi, err := os.Lstat(sock); err != nil || fi.Mode().Type() != fs.ModeSocket {
 		t.Errorf("activated socket file removed by the service: %v", err)
 	}
 }
 
+// get fetches url with c and returns the status and body.
 func get(c *http.Client, url string) (int, string, error) {
 	resp, err := c.Get(url)
 	if err != nil {
@@ -155,27 +134,4 @@ func get(c *http.Client, url string) (int, string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), err
-}
-
-func waitForFile(t *testing.T, path string) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Lstat(path); err == nil {
-			return
-		}
-	}
-	t.Fatalf("%s did not appear", path)
-}
-
-func expectState(t *testing.T, conn *net.UnixConn, want string) {
-	t.Helper()
-	buf := make([]byte, 1024)
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	n, err := conn.Read(buf)
-	if err != nil {
-		t.Fatalf("waiting for %s: %v", want, err)
-	}
-	if got := string(buf[:n]); got != want {
-		t.Fatalf("notify socket got %q, want %q", got, want)
-	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -137,16 +136,7 @@ func serveAll(t *testing.T, dir string, h http.Handler) {
 		specs = append(specs, listen.Spec{Protocol: p, Address: "unix:" + filepath.Join(dir, p+".sock"),
 			Mode: 0o666, TrustProxyHeaders: p == listen.HTTP})
 	}
-	ls, err := listen.Open(specs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := listen.Start(ls, h, slog.New(slog.DiscardHandler), listen.Limits{})
-	if err != nil {
-		listen.Close(ls)
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
+	harness.Serve(t, h, specs...)
 }
 
 // fetch does req, checks the status and the framing of nginx's reply, and

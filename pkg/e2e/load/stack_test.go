@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -280,10 +279,6 @@ func (s *stack) startTrivial(t *testing.T) {
 	for _, p := range []string{listen.SCGI, listen.UWSGI, listen.FastCGI, listen.HTTP} {
 		specs = append(specs, listen.Spec{Protocol: p, Address: "unix:" + s.trivial.sockets[p], Mode: 0o666})
 	}
-	ls, err := listen.Open(specs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	body := s.body
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
@@ -292,12 +287,7 @@ func (s *stack) startTrivial(t *testing.T) {
 		hd.Set("Content-Length", fmt.Sprint(len(body)))
 		w.Write(body)
 	})
-	g, err := listen.Start(ls, h, slog.New(slog.DiscardHandler), listen.Limits{})
-	if err != nil {
-		listen.Close(ls)
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
+	harness.Serve(t, h, specs...)
 }
 
 // startNginx runs nginx with the given number of workers in front of both
