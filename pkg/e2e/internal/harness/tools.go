@@ -61,7 +61,7 @@ func Tool(t testing.TB, name string) string {
 	}
 	hint, ok := installHints[name]
 	if !ok {
-		hint = "install it"
+		t.Fatalf("%s not found, and the harness has no install hint for it: add one to installHints and to .ci/test.sh", name)
 	}
 	t.Fatalf("%s not found: %s (bash .ci/test.sh installs it)", name, hint)
 	return ""
