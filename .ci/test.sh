@@ -2,8 +2,11 @@
 # The whole regtoken test suite, as README.md describes it and CI runs it.
 #
 # It installs what the end-to-end tests need when missing (Debian packages and
-# pinned Go tools), checks formatting and vet, runs every unit and end-to-end
-# test, then runs each fuzz target for a bounded time.
+# pinned Go tools), checks formatting, vet (with and without the e2e build tag)
+# and that go.mod is tidy, runs the unit tests (go test ./..., which need
+# nothing but Go), then the end-to-end tests under pkg/e2e (behind the e2e
+# build tag: conformance, front ends, deployment files, soak and load smoke),
+# then each fuzz target for a bounded time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -76,13 +79,24 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 go vet ./...
+go vet -tags e2e ./...
+# go.mod and go.sum must say exactly what the code needs.
+if ! tidy=$(go mod tidy -diff); then
+  echo "go mod tidy would change go.mod or go.sum:" >&2
+  echo "$tidy" >&2
+  exit 1
+fi
 
-# --- unit and end-to-end tests -------------------------------------------------
-go test -count=1 -timeout 40m ./...
+# --- unit tests: only Go needed ------------------------------------------------
+go test -count=1 ./...
+
+# --- end-to-end tests: real nginx, registries, clients (build tag e2e) ---------
+go test -count=1 -tags e2e -timeout 40m ./pkg/e2e/...
 echo "conformance table (client x registry x flow):"
 cat "$REGTOKEN_CONFORMANCE_TABLE"
 
 # --- fuzzing: each target for $FUZZTIME; any crash fails the run ---------------
+# Without the e2e tag go list leaves out pkg/e2e, which has no fuzz targets.
 for pkg in $(go list ./...); do
   for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
     echo "fuzz $pkg $target for $FUZZTIME"

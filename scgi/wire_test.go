@@ -18,9 +18,9 @@ import (
 // testdata holds nginx 1.22.1 captures (nginx-1.22-*.scgi, recorded from
 // scgi_pass with Debian's scgi_params) and the malformed streams below
 // (bad-*.scgi, written by -update). Every file is also a fuzz seed.
-const testdata = "../testdata/scgi"
+const testdata = "testdata"
 
-var update = flag.Bool("update", false, "rewrite testdata/scgi/bad-*.scgi from the table in this file")
+var update = flag.Bool("update", false, "rewrite testdata/bad-*.scgi from the table in this file")
 
 // netstring builds an SCGI head from name, value pairs.
 func netstring(pairs ...string) string {

@@ -11,10 +11,10 @@ import (
 	"time"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/cmd")
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // runGolden runs the command and compares its output with a golden file,
-// with the absolute path of testdata/cmd replaced by $DIR so the files do not
+// with the absolute path of testdata replaced by $DIR so the files do not
 // depend on where the repository is checked out.
 func runGolden(t *testing.T, golden string, wantCode int, args ...string) {
 	t.Helper()
@@ -23,9 +23,9 @@ func runGolden(t *testing.T, golden string, wantCode int, args ...string) {
 	if code != wantCode {
 		t.Fatalf("regtoken %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, wantCode, &stdout, &stderr)
 	}
-	dir, _ := filepath.Abs("../../testdata/cmd")
+	dir, _ := filepath.Abs("testdata")
 	got := strings.ReplaceAll(stdout.String()+stderr.String(), dir, "$DIR")
-	path := filepath.Join("../../testdata/cmd", golden)
+	path := filepath.Join("testdata", golden)
 	if *update {
 		os.WriteFile(path, []byte(got), 0o644)
 	}
@@ -39,29 +39,29 @@ func runGolden(t *testing.T, golden string, wantCode int, args ...string) {
 }
 
 func TestCheckGolden(t *testing.T) {
-	runGolden(t, "check.golden", 0, "check", "-config", "../../testdata/cmd/regtoken.toml")
+	runGolden(t, "check.golden", 0, "check", "-config", "testdata/regtoken.toml")
 }
 
 // check reports unknown groups and invalid hashes, warns that a key without a
 // certificate fails on registry 3.x, and exits 1.
 func TestCheckProblemsGolden(t *testing.T) {
-	runGolden(t, "check-problems.golden", 1, "check", "-config", "../../testdata/cmd/problems/regtoken.toml")
+	runGolden(t, "check-problems.golden", 1, "check", "-config", "testdata/problems/regtoken.toml")
 }
 
 func TestExplainGolden(t *testing.T) {
-	runGolden(t, "explain-dave.golden", 0, "explain", "-config", "../../testdata/cmd/regtoken.toml", "-user", "dave",
+	runGolden(t, "explain-dave.golden", 0, "explain", "-config", "testdata/regtoken.toml", "-user", "dave",
 		"repository:dave/tools:pull,push,delete", "repository:team-a/secret:pull", "repository:team-a/x/y:push",
 		"registry:catalog:*", "repository:elsewhere:pull")
-	runGolden(t, "explain-anonymous.golden", 0, "explain", "-config", "../../testdata/cmd/regtoken.toml",
+	runGolden(t, "explain-anonymous.golden", 0, "explain", "-config", "testdata/regtoken.toml",
 		"repository:public/a/b:pull", "repository:some-image:push,pull", "repository:team-a/x:pull")
-	runGolden(t, "explain-carol.golden", 0, "explain", "--config", "../../testdata/cmd/regtoken.toml", "-user", "carol",
+	runGolden(t, "explain-carol.golden", 0, "explain", "--config", "testdata/regtoken.toml", "-user", "carol",
 		"repository:team-a/secret:pull,delete", "repository:home/carol:delete", "registry:catalog:*", "repository:x:*")
 }
 
 // A private key others can read is refused, as OpenSSH refuses one.
 func TestCheckRefusesReadableKey(t *testing.T) {
 	dir := t.TempDir()
-	src, _ := filepath.Abs("../../testdata/cmd")
+	src, _ := filepath.Abs("testdata")
 	for _, f := range []string{"RootCA.key", "RootCA.crt", "users.json", "repositories.json", "groups.json", "htpasswd"} {
 		b, err := os.ReadFile(filepath.Join(src, f))
 		if err != nil {
@@ -166,7 +166,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // A tokens_not_before in the future is almost always a typo: check warns.
 func TestCheckWarnsFutureTokensNotBefore(t *testing.T) {
 	dir := t.TempDir()
-	src, _ := filepath.Abs("../../testdata/cmd")
+	src, _ := filepath.Abs("testdata")
 	for _, f := range []string{"RootCA.key", "RootCA.crt"} {
 		b, _ := os.ReadFile(filepath.Join(src, f))
 		os.WriteFile(filepath.Join(dir, f), b, 0o600)

@@ -1,13 +1,12 @@
 package acl
 
 import (
-	"path/filepath"
 	"slices"
 	"testing"
 )
 
 // testdata is the fixture directory shared by this package's tests.
-var testdata = filepath.Join("..", "..", "testdata", "acl")
+var testdata = "testdata"
 
 // bytesOrNil turns "" into an absent file.
 func bytesOrNil(s string) []byte {

@@ -20,7 +20,7 @@ import (
 func fixture(t *testing.T, keyMode os.FileMode) string {
 	t.Helper()
 	dir := t.TempDir()
-	src := "../../testdata/cmd"
+	src := "../../cmd/regtoken/testdata"
 	for _, f := range []string{"RootCA.key", "RootCA.crt", "users.json", "repositories.json", "groups.json", "htpasswd"} {
 		b, err := os.ReadFile(filepath.Join(src, f))
 		if err != nil {

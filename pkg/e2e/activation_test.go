@@ -1,9 +1,10 @@
+//go:build e2e
+
 package e2e
 
 import (
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regtoken/regtoken/pkg/testenv"
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // TestSocketActivation runs the real regtoken the way the shipped systemd
@@ -23,11 +24,11 @@ import (
 // shipped nginx site then gets a token through its activated socket.
 func TestSocketActivation(t *testing.T) {
 	t.Parallel()
-	activate := testenv.Tool(t, "systemd-socket-activate")
-	dir := testenv.ShortDir(t)
-	_, wwwGID := testenv.WWWData(t)
+	activate := harness.Tool(t, "systemd-socket-activate")
+	dir := harness.ShortDir(t)
+	_, wwwGID := harness.WWWData(t)
 
-	units := testenv.SocketUnits(t)
+	units := harness.SocketUnits(t)
 	args := []string{}
 	var names []string
 	for _, u := range units {
@@ -38,17 +39,17 @@ func TestSocketActivation(t *testing.T) {
 		t.Fatalf("want a socket unit per protocol, found %d", len(units))
 	}
 	cfg := writeSystemdConfig(t, dir)
-	notify := listenNotify(t, filepath.Join(dir, "notify.sock"))
+	notify := harness.ListenNotify(t, filepath.Join(dir, "notify.sock"))
 
 	args = append(args, "--fdname="+strings.Join(names, ":"), "-E", "NOTIFY_SOCKET",
-		testenv.Binary(t), "serve", "-config", cfg)
+		harness.Binary(t), "serve", "-config", cfg)
 	cmd := exec.Command(activate, args...)
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+notify.LocalAddr().String())
-	p := testenv.Start(t, "systemd-socket-activate regtoken", cmd)
+	p := harness.Start(t, "systemd-socket-activate regtoken", cmd)
 
 	for _, u := range units {
 		path := activatedPath(dir, u)
-		waitForSocket(t, p, path)
+		harness.WaitSocketFile(t, p, path)
 		// What SocketGroup= and SocketMode= do; systemd-socket-activate
 		// creates the socket 0755 root:root.
 		if err := os.Chown(path, -1, wwwGID); err != nil {
@@ -72,7 +73,7 @@ func TestSocketActivation(t *testing.T) {
 			t.Errorf("%s: token sub %q access %+v", u.Unit, c.Subject, c.Access)
 		}
 		if i == 0 {
-			expectNotify(t, notify, "READY=1")
+			harness.ExpectNotify(t, notify, "READY=1")
 		}
 	}
 	for _, u := range units {
@@ -82,7 +83,7 @@ func TestSocketActivation(t *testing.T) {
 	}
 
 	p.Cmd.Process.Signal(syscall.SIGTERM)
-	expectNotify(t, notify, "STOPPING=1")
+	harness.ExpectNotify(t, notify, "STOPPING=1")
 	if err := p.Wait(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func TestSocketActivation(t *testing.T) {
 }
 
 // activatedPath is where the test puts a unit's socket: its file name in dir.
-func activatedPath(dir string, u testenv.SocketUnit) string {
+func activatedPath(dir string, u harness.SocketUnit) string {
 	return filepath.Join(dir, filepath.Base(u.Path))
 }
 
@@ -106,68 +107,31 @@ func activatedPath(dir string, u testenv.SocketUnit) string {
 // Only the key path changes: under systemd it is LoadCredential='s copy.
 func writeSystemdConfig(t *testing.T, dir string) string {
 	t.Helper()
-	key, cert := testenv.KeyPair(t, dir)
-	testenv.CopyFile(t, cert, filepath.Join(dir, "RootCA.crt"))
+	key, cert := harness.KeyPair(t, dir)
+	harness.CopyFile(t, cert, filepath.Join(dir, "RootCA.crt"))
 	for _, name := range []string{"users.json", "repositories.json"} {
-		testenv.CopyFile(t, testenv.Testdata("demo", name), filepath.Join(dir, name))
+		harness.CopyFile(t, harness.Testdata("demo", name), filepath.Join(dir, name))
 	}
 	cfg := filepath.Join(dir, "regtoken.toml")
-	testenv.WriteFile(t, cfg, testenv.Render(t, testenv.DeployFile("systemd", "regtoken.toml"),
+	harness.WriteFile(t, cfg, harness.Render(t, harness.DeployFile("systemd", "regtoken.toml"),
 		"/run/credentials/regtoken.service/signing-key", key), 0o644)
 	return cfg
 }
 
 // startActivatedFront runs the shipped nginx site for u's protocol with its
 // socket path pointing at the activated socket, and returns its base URL.
-func startActivatedFront(t *testing.T, dir string, u testenv.SocketUnit) string {
+func startActivatedFront(t *testing.T, dir string, u harness.SocketUnit) string {
 	t.Helper()
-	port := testenv.FreePort(t)
-	prefix := testenv.NginxPrefix(t, filepath.Join(dir, u.Name))
-	tlsKey, tlsCert := testenv.KeyPair(t, prefix)
-	site := testenv.Render(t, testenv.DeployFile("nginx", u.Protocol+".conf"),
+	port := harness.FreePort(t)
+	prefix := harness.NginxPrefix(t, filepath.Join(dir, u.Name))
+	tlsKey, tlsCert := harness.KeyPair(t, prefix)
+	site := harness.Render(t, harness.DeployFile("nginx", u.Protocol+".conf"),
 		"listen 443 ssl http2;", fmt.Sprintf("listen 127.0.0.1:%d;", port),
 		"listen [::]:443 ssl http2;", "",
 		"/etc/ssl/registry/fullchain.pem", tlsCert,
 		"/etc/ssl/registry/privkey.pem", tlsKey,
 		u.Path, activatedPath(dir, u))
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	testenv.StartNginxConf(t, prefix, testenv.WrapNginxHTTP(prefix, site), addr)
+	harness.StartNginxConf(t, prefix, harness.NginxConf(prefix, 1, site), addr)
 	return "http://" + addr
-}
-
-// listenNotify is a stand-in for systemd's notification socket.
-func listenNotify(t *testing.T, path string) *net.UnixConn {
-	t.Helper()
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-func expectNotify(t *testing.T, c *net.UnixConn, want string) {
-	t.Helper()
-	buf := make([]byte, 4096)
-	c.SetReadDeadline(time.Now().Add(15 * time.Second))
-	n, err := c.Read(buf)
-	if err != nil {
-		t.Fatalf("waiting for %s on NOTIFY_SOCKET: %v", want, err)
-	}
-	if got := string(buf[:n]); got != want {
-		t.Fatalf("NOTIFY_SOCKET got %q, want %q", got, want)
-	}
-}
-
-func waitForSocket(t *testing.T, p *testenv.Process, path string) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() == fs.ModeSocket {
-			return
-		}
-		if p.Exited() {
-			t.Fatalf("%s exited before creating %s:\n%s", p.Name, path, p.Output())
-		}
-	}
-	t.Fatalf("%s did not appear", path)
 }

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -10,29 +12,29 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regtoken/regtoken/pkg/testenv"
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // run runs a client command with the stack's private HOME and returns its
 // combined output and whether it succeeded.
-func run(t *testing.T, s *testenv.Stack, name string, args ...string) (string, bool) {
+func run(t *testing.T, s *harness.Stack, name string, args ...string) (string, bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, testenv.Tool(t, name), args...)
+	cmd := exec.CommandContext(ctx, harness.Tool(t, name), args...)
 	cmd.Env = s.Env()
 	out, err := cmd.CombinedOutput()
 	return string(out), err == nil
 }
 
 // crane runs crane against the stack's plain-HTTP registry.
-func crane(t *testing.T, s *testenv.Stack, args ...string) (string, bool) {
+func crane(t *testing.T, s *harness.Stack, args ...string) (string, bool) {
 	t.Helper()
 	return run(t, s, "crane", append(args, "--insecure")...)
 }
 
 // craneLogin stores user's credentials in the stack's docker config.
-func craneLogin(t *testing.T, s *testenv.Stack, user, pass string) {
+func craneLogin(t *testing.T, s *harness.Stack, user, pass string) {
 	t.Helper()
 	if out, ok := crane(t, s, "auth", "login", s.Host, "-u", user, "-p", pass); !ok {
 		t.Fatalf("crane auth login %s: %s", user, out)
@@ -40,7 +42,7 @@ func craneLogin(t *testing.T, s *testenv.Stack, user, pass string) {
 }
 
 // craneLogout forgets every stored credential.
-func craneLogout(t *testing.T, s *testenv.Stack) {
+func craneLogout(t *testing.T, s *harness.Stack) {
 	t.Helper()
 	os.RemoveAll(filepath.Join(s.Dir, "home", ".docker"))
 }
@@ -50,7 +52,7 @@ func layer(t *testing.T, dir, name string) string {
 	t.Helper()
 	src := filepath.Join(dir, "layer-src-"+name)
 	os.MkdirAll(src, 0o755)
-	testenv.WriteFile(t, filepath.Join(src, "hello.txt"), fmt.Sprintf("hello from %s at %d\n", name, time.Now().UnixNano()), 0o644)
+	harness.WriteFile(t, filepath.Join(src, "hello.txt"), fmt.Sprintf("hello from %s at %d\n", name, time.Now().UnixNano()), 0o644)
 	tarPath := filepath.Join(dir, "layer-"+name+".tar")
 	if out, err := exec.Command("tar", "-C", src, "-cf", tarPath, ".").CombinedOutput(); err != nil {
 		t.Fatalf("tar: %v %s", err, out)
@@ -59,7 +61,7 @@ func layer(t *testing.T, dir, name string) string {
 }
 
 // cranePush makes an image from a fresh layer and pushes it to ref.
-func cranePush(t *testing.T, s *testenv.Stack, ref string) (string, bool) {
+func cranePush(t *testing.T, s *harness.Stack, ref string) (string, bool) {
 	t.Helper()
 	return crane(t, s, "append", "-f", layer(t, s.Dir, strings.NewReplacer("/", "_", ":", "_").Replace(ref)), "-t", s.Host+"/"+ref)
 }

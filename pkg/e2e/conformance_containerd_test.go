@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -9,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regtoken/regtoken/pkg/testenv"
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // containerdSuite is ctr, containerd's own client, with a containerd daemon
@@ -92,7 +94,7 @@ var confCtrd16 = confCtrdVersion{
 	column: "containerd 1.6",
 	dir:    "containerd",
 	binaries: func(t testing.TB) (string, string) {
-		return testenv.Tool(t, "containerd"), testenv.Tool(t, "ctr")
+		return harness.Tool(t, "containerd"), harness.Tool(t, "ctr")
 	},
 	config:       confCtrd16Config,
 	agent:        "containerd/1.6.",
@@ -112,7 +114,7 @@ var confCtrd16 = confCtrdVersion{
 var confCtrd24 = confCtrdVersion{
 	column:        "containerd 2.4",
 	dir:           "containerd2",
-	binaries:      testenv.Containerd2,
+	binaries:      harness.Containerd2,
 	config:        confCtrd24Config,
 	remoteFlags:   []string{"--local"},
 	agent:         "containerd/2.4.",
@@ -140,7 +142,7 @@ type confCtrd struct {
 	v       confCtrdVersion
 	ctrPath string // the path of the ctr of the daemon's version
 	sock    string
-	p       *testenv.Process
+	p       *harness.Process
 }
 
 // confCtrd16Config is a minimal containerd 1.6 configuration. Of the plugins,
@@ -202,12 +204,12 @@ func (v confCtrdVersion) startDaemon(t *testing.T, c *confStack) *confCtrd {
 	t.Helper()
 	// Fail here, with the install hint, rather than at the first command.
 	containerd, ctr := v.binaries(t)
-	dir := testenv.ShortDir(t)
+	dir := harness.ShortDir(t)
 	d := &confCtrd{c: c, v: v, ctrPath: ctr, sock: filepath.Join(dir, "c.sock")}
 	cfg := filepath.Join(dir, "config.toml")
-	testenv.WriteFile(t, cfg, fmt.Sprintf(v.config,
+	harness.WriteFile(t, cfg, fmt.Sprintf(v.config,
 		filepath.Join(dir, "root"), filepath.Join(dir, "state"), d.sock, filepath.Join(dir, "t.sock")), 0o644)
-	d.p = testenv.Start(t, "containerd", exec.Command(containerd, "--config", cfg))
+	d.p = harness.Start(t, "containerd", exec.Command(containerd, "--config", cfg))
 	d.p.WaitDial(t, "unix", d.sock, 30*time.Second)
 	return d
 }
@@ -287,9 +289,9 @@ func (v confCtrdVersion) requireAgent(t *testing.T, w confWire) {
 // (The wire log keeps grant_type, username and scope of a POST; that the
 // client_id is there shows in regtoken answering 200: it refuses a POST
 // without one.)
-func (v confCtrdVersion) passwordGrant(t *testing.T, w confWire, user, desc string, match func(testenv.WireRequest) bool) testenv.WireRequest {
+func (v confCtrdVersion) passwordGrant(t *testing.T, w confWire, user, desc string, match func(harness.WireRequest) bool) harness.WireRequest {
 	t.Helper()
-	tok := w.requireToken(t, "by POST grant_type=password as "+user+" "+desc, func(r testenv.WireRequest) bool {
+	tok := w.requireToken(t, "by POST grant_type=password as "+user+" "+desc, func(r harness.WireRequest) bool {
 		return r.Method == "POST" && r.Form.Get("grant_type") == "password" && r.Form.Get("username") == user && match(r)
 	})
 	for _, r := range w.tokens() {
@@ -304,9 +306,9 @@ func (v confCtrdVersion) passwordGrant(t *testing.T, w confWire, user, desc stri
 
 // anonymous checks that an anonymous containerd asked by GET, without Basic
 // auth, and never by POST.
-func (v confCtrdVersion) anonymous(t *testing.T, w confWire, desc string, match func(testenv.WireRequest) bool) {
+func (v confCtrdVersion) anonymous(t *testing.T, w confWire, desc string, match func(harness.WireRequest) bool) {
 	t.Helper()
-	w.requireToken(t, "anonymously by GET "+desc, confByUser("-", func(r testenv.WireRequest) bool {
+	w.requireToken(t, "anonymously by GET "+desc, confByUser("-", func(r harness.WireRequest) bool {
 		return r.Method == "GET" && match(r)
 	}))
 	for _, r := range w.tokens() {
@@ -338,7 +340,7 @@ func (v confCtrdVersion) pullFlow(t *testing.T, c *confStack) {
 		confMustPass(t, "ctr images pull as alice", out, ok)
 	})
 	v.passwordGrant(t, w, "alice", "for pull", confScopesAre("repository:"+repo+":pull"))
-	w.require(t, "GET", "", 200, func(r testenv.WireRequest) bool {
+	w.require(t, "GET", "", 200, func(r harness.WireRequest) bool {
 		return strings.HasPrefix(r.Path(), "/v2/"+repo+"/blobs/sha256:")
 	})
 }
@@ -459,12 +461,12 @@ func (v confCtrdVersion) mountRefusedFlow(t *testing.T, c *confStack) {
 func confCtrdUploadAfterRefusedMount(t *testing.T, w confWire, target string) {
 	t.Helper()
 	uploads := "/v2/" + target + "/blobs/uploads/"
-	refused := slices.IndexFunc(w, func(r testenv.WireRequest) bool {
+	refused := slices.IndexFunc(w, func(r harness.WireRequest) bool {
 		return r.Method == "POST" && r.Path() == uploads && r.Status == 401 && r.Query().Get("mount") != ""
 	})
 	started := -1
 	if refused >= 0 {
-		started = slices.IndexFunc(w[refused:], func(r testenv.WireRequest) bool {
+		started = slices.IndexFunc(w[refused:], func(r harness.WireRequest) bool {
 			return r.Method == "POST" && r.Path() == uploads && r.Status == 202 && confWithoutMount(r)
 		})
 	}
@@ -472,7 +474,7 @@ func confCtrdUploadAfterRefusedMount(t *testing.T, w confWire, target string) {
 		t.Errorf("no upload POST to %s answered 202 after a refused mount; requests seen:\n%s", target, w)
 		return
 	}
-	w[refused+started:].require(t, "PUT", "", 201, func(r testenv.WireRequest) bool {
+	w[refused+started:].require(t, "PUT", "", 201, func(r harness.WireRequest) bool {
 		return strings.HasPrefix(r.Path(), uploads)
 	})
 }
@@ -488,10 +490,10 @@ func (v confCtrdVersion) badCredentials(t *testing.T, c *confStack, user, pass s
 	var ok bool
 	w := c.watch(t, func() { out, ok = d.pull(t, user, pass, repo+":v1") })
 	confMustFailWith(t, "ctr images pull as "+user+" with a bad password", out, ok, v.refusedLogin...)
-	w.require(t, "POST", "/v2/token", 401, func(r testenv.WireRequest) bool {
+	w.require(t, "POST", "/v2/token", 401, func(r harness.WireRequest) bool {
 		return r.Form.Get("grant_type") == "password" && r.Form.Get("username") == user
 	})
-	w.require(t, "GET", "/v2/token", 401, func(r testenv.WireRequest) bool { return r.User == user })
+	w.require(t, "GET", "/v2/token", 401, func(r harness.WireRequest) bool { return r.User == user })
 	v.requireAgent(t, w)
 }
 

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -5,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/regtoken/regtoken/pkg/testenv"
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // craneSuite is crane (go-containerregistry), which asks "push,pull" for
@@ -224,12 +226,12 @@ func craneNoCredentialsFlow(t *testing.T, c *confStack) {
 }
 
 // confCraneLoginTo stores user's credentials (password = user name) for host.
-func confCraneLoginTo(t *testing.T, s *testenv.Stack, host, user string) {
+func confCraneLoginTo(t *testing.T, s *harness.Stack, host, user string) {
 	t.Helper()
 	confCraneLoginAs(t, s, host, user, user)
 }
 
-func confCraneLoginAs(t *testing.T, s *testenv.Stack, host, user, pass string) {
+func confCraneLoginAs(t *testing.T, s *harness.Stack, host, user, pass string) {
 	t.Helper()
 	if out, ok := crane(t, s, "auth", "login", host, "-u", user, "-p", pass); !ok {
 		t.Fatalf("crane auth login %s at %s: %s", user, host, out)

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -14,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // curlSuite is real curl: the original README's two examples, verbatim but
@@ -65,8 +69,8 @@ curl -H "Authorization: Bearer $TOKEN" https://example.org/v2/some-image/tags/li
 // confReadme runs one README example with bash and returns what it printed.
 func confReadme(t *testing.T, c *confStack, example string) string {
 	t.Helper()
-	confNeed(t, "jq", "apt-get install jq")
-	confNeed(t, "curl", "apt-get install curl")
+	harness.Tool(t, "jq")
+	harness.Tool(t, "curl")
 	script := strings.ReplaceAll(example, "https://example.org", "http://"+c.s.Host)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -81,18 +85,10 @@ func confReadme(t *testing.T, c *confStack, example string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// confNeed fails with an install hint when a program is missing.
-func confNeed(t *testing.T, name, hint string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Fatalf("%s is required for the curl rows of the conformance suite; install it with: %s", name, hint)
-	}
-}
-
 // confCurl makes one request with curl and returns the body and status.
 func confCurl(t *testing.T, c *confStack, args ...string) (string, int) {
 	t.Helper()
-	confNeed(t, "curl", "apt-get install curl")
+	harness.Tool(t, "curl")
 	out, ok := run(t, c.s, "curl", append([]string{"-s", "-w", "\n%{http_code}"}, args...)...)
 	if !ok {
 		t.Fatalf("curl %v: %s", args, out)

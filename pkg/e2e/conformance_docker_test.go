@@ -1,10 +1,12 @@
+//go:build e2e
+
 package e2e
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/regtoken/regtoken/pkg/testenv"
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // dockerSuite is the docker CLI with a real engine (the distribution client
@@ -141,7 +143,7 @@ func dockerPullFlow(t *testing.T, c *confStack) {
 		confMustPass(t, "docker pull", out, ok)
 	})
 	w.requireToken(t, "for pull", confDockerUser("alice", confScopesAre("repository:"+confDockerRepo+":pull")))
-	w.require(t, "GET", "", 200, func(r testenv.WireRequest) bool {
+	w.require(t, "GET", "", 200, func(r harness.WireRequest) bool {
 		return strings.HasPrefix(r.Path(), "/v2/"+confDockerRepo+"/manifests/sha256:")
 	})
 }
@@ -279,8 +281,8 @@ func dockerNoCredentialsFlow(t *testing.T, c *confStack) {
 // user's Basic auth, or a POST with the refresh token user's docker login
 // got (the wire log cannot tell whose refresh token it is, and must not log
 // it) or with user's password.
-func confDockerUser(user string, match func(testenv.WireRequest) bool) func(testenv.WireRequest) bool {
-	return func(r testenv.WireRequest) bool {
+func confDockerUser(user string, match func(harness.WireRequest) bool) func(harness.WireRequest) bool {
+	return func(r harness.WireRequest) bool {
 		switch {
 		case r.Method == "GET" && r.User != user:
 			return false

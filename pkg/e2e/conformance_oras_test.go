@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -12,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regtoken/regtoken/pkg/testenv"
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // orasSuite is oras (oras-go), which pushes and pulls OCI artifacts. Every
@@ -66,7 +68,7 @@ func confOras(t *testing.T, c *confStack, dir, stdin string, args ...string) (st
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, testenv.Tool(t, "oras"), args...)
+	cmd := exec.CommandContext(ctx, harness.Tool(t, "oras"), args...)
 	cmd.Env = c.s.Env()
 	cmd.Dir = dir
 	cmd.Stdin = strings.NewReader(stdin)
@@ -99,7 +101,7 @@ func orasContent(ref string) string { return "hello from oras, " + ref + "\n" }
 func orasPush(t *testing.T, c *confStack, ref string) {
 	t.Helper()
 	dir := t.TempDir()
-	testenv.WriteFile(t, filepath.Join(dir, "hello.txt"), orasContent(ref), 0o644)
+	harness.WriteFile(t, filepath.Join(dir, "hello.txt"), orasContent(ref), 0o644)
 	out, ok := confOras(t, c, dir, "", "push", "--plain-http", c.ref(ref), "hello.txt")
 	confMustPass(t, "oras push "+ref, out, ok)
 }
@@ -201,7 +203,7 @@ func orasAnonymousPullFlow(t *testing.T, c *confStack) {
 		confMustPass(t, "anonymous oras cp some-image to an OCI layout", out, ok)
 	})
 	w.requireToken(t, "anonymous for some-image", confByUser("-", confScopesAre("repository:some-image:pull")))
-	w.require(t, "GET", "", 200, func(r testenv.WireRequest) bool {
+	w.require(t, "GET", "", 200, func(r harness.WireRequest) bool {
 		return strings.HasPrefix(r.Path(), "/v2/some-image/blobs/sha256:")
 	})
 }
@@ -261,14 +263,14 @@ func orasSpaceScopeFlow(t *testing.T, c *confStack) {
 		out, ok := confOras(t, c, t.TempDir(), refresh, "login", "--plain-http", "--identity-token-stdin", c.s.Host)
 		confMustPass(t, "oras login --identity-token-stdin", out, ok)
 	})
-	w.require(t, "POST", "/v2/token", 200, func(r testenv.WireRequest) bool { return r.Form.Get("grant_type") == "refresh_token" })
+	w.require(t, "POST", "/v2/token", 200, func(r harness.WireRequest) bool { return r.Form.Get("grant_type") == "refresh_token" })
 	w.require(t, "GET", "/v2/", 200, nil)
 	target := "team/oras/via-refresh"
 	w = c.watch(t, func() {
 		out, ok := orasCopy(t, c, confOrasRepo+":v1", target+":v1")
 		confMustPass(t, "oras cp with an identity token", out, ok)
 	})
-	w.require(t, "POST", "/v2/token", 200, func(r testenv.WireRequest) bool {
+	w.require(t, "POST", "/v2/token", 200, func(r harness.WireRequest) bool {
 		return r.Form.Get("grant_type") == "refresh_token" &&
 			confSpaceSeparated("repository:"+confOrasRepo+":pull", "repository:"+target+":pull,push")(r)
 	})
@@ -311,7 +313,7 @@ func orasDeleteFlow(t *testing.T, c *confStack, user, repo string) {
 		confMustPass(t, "oras manifest delete as "+user, out, ok)
 	})
 	w.requireToken(t, "for delete,pull", confByUser(user, confScopesAre("repository:"+repo+":delete,pull")))
-	w.require(t, "DELETE", "", 202, func(r testenv.WireRequest) bool {
+	w.require(t, "DELETE", "", 202, func(r harness.WireRequest) bool {
 		return strings.HasPrefix(r.Path(), "/v2/"+repo+"/manifests/sha256:")
 	})
 	if out, ok := orasRef(t, c, "resolve", c.ref(repo+":v1")); ok {
@@ -325,7 +327,7 @@ func orasDeleteRefusedFlow(t *testing.T, c *confStack) {
 		out, ok := orasRef(t, c, "manifest", "delete", "--force", c.ref(confOrasRepo+":v1"))
 		confMustFailWith(t, "oras manifest delete as bar (pull,push only)", out, ok, "unauthorized", "authentication required", "delete")
 	})
-	w.require(t, "DELETE", "", 401, func(r testenv.WireRequest) bool {
+	w.require(t, "DELETE", "", 401, func(r harness.WireRequest) bool {
 		return strings.HasPrefix(r.Path(), "/v2/"+confOrasRepo+"/manifests/sha256:")
 	})
 	if out, ok := orasRef(t, c, "resolve", c.ref(confOrasRepo+":v1")); !ok {
@@ -361,7 +363,7 @@ func orasBadCredentials(t *testing.T, c *confStack, user, pass string) {
 		out, ok := orasLogin(t, c, "", user, pass)
 		confMustFailWith(t, "oras login "+user+" with a bad password", out, ok, "unauthorized", "incorrect username or password")
 	})
-	w.require(t, "GET", "/v2/token", 401, func(r testenv.WireRequest) bool { return r.User == user })
+	w.require(t, "GET", "/v2/token", 401, func(r harness.WireRequest) bool { return r.User == user })
 }
 
 // orasNoCredentialsFlow: the anonymous token has an empty grant, and oras

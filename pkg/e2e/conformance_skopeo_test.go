@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -5,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/regtoken/regtoken/pkg/testenv"
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // skopeoSuite is skopeo (containers/image, as in podman and buildah), which
@@ -171,7 +173,7 @@ func skopeoMountRefusedFlow(t *testing.T, c *confStack) {
 		confMustPass(t, "skopeo copy as bob with a refused source", out, ok)
 	})
 	w.requireToken(t, "from bob naming the refused source", confByUser("bob", confScopesInclude("repository:"+confSkopeoRepo+":pull")))
-	w.require(t, "HEAD", "", 401, func(r testenv.WireRequest) bool {
+	w.require(t, "HEAD", "", 401, func(r harness.WireRequest) bool {
 		return strings.HasPrefix(r.Path(), "/v2/"+confSkopeoRepo+"/blobs/sha256:")
 	})
 	w.require(t, "POST", "/v2/"+target+"/blobs/uploads/", 202, confWithoutMount)
@@ -186,7 +188,7 @@ func skopeoDeleteFlow(t *testing.T, c *confStack, user, repo string) {
 		confMustPass(t, "skopeo delete as "+user, out, ok)
 	})
 	w.requireToken(t, "for *", confByUser(user, confScopesAre("repository:"+repo+":*")))
-	w.require(t, "DELETE", "", 202, func(r testenv.WireRequest) bool {
+	w.require(t, "DELETE", "", 202, func(r harness.WireRequest) bool {
 		return strings.HasPrefix(r.Path(), "/v2/"+repo+"/manifests/sha256:")
 	})
 	if out, ok := confSkopeo(t, c, "inspect", "--raw", "--tls-verify=false", "--creds", creds, "docker://"+c.ref(repo+":v1")); ok {

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -5,7 +7,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/regtoken/regtoken/pkg/testenv"
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // A confFlow is one row of the conformance table: something real clients do
@@ -73,7 +75,7 @@ func confNewTable(versions []string) *confTable {
 
 // confColumn names a client × registry column: "crane/2.8", "skopeo/3.1".
 func confColumn(client, version string) string {
-	if version == testenv.Registry3 {
+	if version == harness.Registry3 {
 		version = "3.1"
 	}
 	return client + "/" + version

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -11,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regtoken/regtoken/pkg/testenv"
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // TestConformance drives real clients (crane, skopeo, the docker CLI with a
@@ -21,18 +23,16 @@ import (
 // Any cell a client supports that does not pass fails the test.
 //
 // Rules: testdata/conformance (see its README.md). The nginx access log of
-// each stack (testenv.WireLog) shows what the clients put on the wire, so the
+// each stack (harness.WireLog) shows what the clients put on the wire, so the
 // rows about request shapes check the real requests, not what we assume.
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	versions := []string{testenv.Registry28, testenv.Registry3}
+	versions := []string{harness.Registry28, harness.Registry3}
 	tb := confNewTable(versions)
-	engine, why := confDockerEngine()
+	_, why := harness.DockerEngine(t)
+	engine := why == ""
 	if !engine {
 		t.Logf("THE DOCKER PART DID NOT RUN: %s. Its cells say %q.", why, confCellNoDocker)
-		if os.Getenv("REGTOKEN_REQUIRE_DOCKER") != "" {
-			t.Errorf("REGTOKEN_REQUIRE_DOCKER is set but there is no Docker engine: %s", why)
-		}
 	}
 	t.Run("registries", func(t *testing.T) {
 		for _, v := range versions {
@@ -63,8 +63,8 @@ func TestConformance(t *testing.T) {
 
 // confStack is one registry version's stack and what its flows share.
 type confStack struct {
-	s        *testenv.Stack
-	wire     *testenv.WireLog
+	s        *harness.Stack
+	wire     *harness.WireLog
 	version  string
 	results  *confTable
 	dockerOK bool   // a Docker engine answers
@@ -93,16 +93,16 @@ func confAllSuites() []confClientSuite {
 }
 
 func confRunConformance(t *testing.T, tb *confTable, version string, engine bool) {
-	s := testenv.StartStack(t, testenv.StackOptions{
+	s := harness.StartStack(t, harness.StackOptions{
 		Registry:     version,
-		Users:        testenv.Testdata("conformance", "users.json"),
-		Repositories: testenv.Testdata("conformance", "repositories.json"),
-		Groups:       testenv.Testdata("conformance", "groups.json"),
+		Users:        harness.Testdata("conformance", "users.json"),
+		Repositories: harness.Testdata("conformance", "repositories.json"),
+		Groups:       harness.Testdata("conformance", "groups.json"),
 		Delete:       true,
 	})
 	c := &confStack{s: s, wire: s.EnableWireLog(t), version: version, results: tb, dockerOK: engine}
 	c.policy = filepath.Join(s.Dir, "policy.json")
-	testenv.WriteFile(t, c.policy, `{"default":[{"type":"insecureAcceptAnything"}]}`, 0o644)
+	harness.WriteFile(t, c.policy, `{"default":[{"type":"insecureAcceptAnything"}]}`, 0o644)
 	if engine {
 		t.Cleanup(func() { confDockerCleanup(t, c) })
 	}
@@ -192,11 +192,11 @@ func (c *confStack) watch(t *testing.T, fn func()) confWire {
 }
 
 // confRunIn runs a client with stdin (docker/skopeo --password-stdin).
-func confRunIn(t *testing.T, s *testenv.Stack, stdin, name string, args ...string) (string, bool) {
+func confRunIn(t *testing.T, s *harness.Stack, stdin, name string, args ...string) (string, bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, testenv.Tool(t, name), args...)
+	cmd := exec.CommandContext(ctx, harness.Tool(t, name), args...)
 	cmd.Env = s.Env()
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
@@ -227,7 +227,7 @@ func confMustFailWith(t *testing.T, what, out string, ok bool, wants ...string) 
 }
 
 // confWire is what nginx logged during a step.
-type confWire []testenv.WireRequest
+type confWire []harness.WireRequest
 
 // tokens are the requests to the token realm.
 func (w confWire) tokens() confWire {
@@ -253,7 +253,7 @@ func (w confWire) String() string {
 }
 
 // requireToken checks that a token request matching match was answered 200.
-func (w confWire) requireToken(t *testing.T, desc string, match func(r testenv.WireRequest) bool) testenv.WireRequest {
+func (w confWire) requireToken(t *testing.T, desc string, match func(r harness.WireRequest) bool) harness.WireRequest {
 	t.Helper()
 	for _, r := range w.tokens() {
 		if r.Status == 200 && match(r) {
@@ -261,12 +261,12 @@ func (w confWire) requireToken(t *testing.T, desc string, match func(r testenv.W
 		}
 	}
 	t.Errorf("no token request %s was answered 200; token requests seen:\n%s", desc, w.tokens())
-	return testenv.WireRequest{}
+	return harness.WireRequest{}
 }
 
 // require checks that a registry request was answered with status; an empty
 // path leaves the path to match.
-func (w confWire) require(t *testing.T, method, path string, status int, match func(r testenv.WireRequest) bool) {
+func (w confWire) require(t *testing.T, method, path string, status int, match func(r harness.WireRequest) bool) {
 	t.Helper()
 	for _, r := range w {
 		if r.Method == method && (path == "" || r.Path() == path) && r.Status == status && (match == nil || match(r)) {
@@ -293,14 +293,14 @@ func (w confWire) mountFrom(t *testing.T, target string, status int) string {
 
 // confScopesAre matches a token request whose scope parameters are exactly want,
 // in order: the form the client put on the wire.
-func confScopesAre(want ...string) func(testenv.WireRequest) bool {
-	return func(r testenv.WireRequest) bool { return slices.Equal(r.Params()["scope"], want) }
+func confScopesAre(want ...string) func(harness.WireRequest) bool {
+	return func(r harness.WireRequest) bool { return slices.Equal(r.Params()["scope"], want) }
 }
 
 // confScopesInclude matches a token request naming every want in one request,
 // whether as separate parameters or space-separated in one.
-func confScopesInclude(want ...string) func(testenv.WireRequest) bool {
-	return func(r testenv.WireRequest) bool {
+func confScopesInclude(want ...string) func(harness.WireRequest) bool {
+	return func(r harness.WireRequest) bool {
 		var got []string
 		for _, v := range r.Params()["scope"] {
 			got = append(got, strings.Fields(v)...)
@@ -315,8 +315,8 @@ func confScopesInclude(want ...string) func(testenv.WireRequest) bool {
 }
 
 // confSeparateScopes matches a request that sends want as separate parameters.
-func confSeparateScopes(want ...string) func(testenv.WireRequest) bool {
-	return func(r testenv.WireRequest) bool {
+func confSeparateScopes(want ...string) func(harness.WireRequest) bool {
+	return func(r harness.WireRequest) bool {
 		got := r.Params()["scope"]
 		for _, w := range want {
 			if !slices.Contains(got, w) {
@@ -329,8 +329,8 @@ func confSeparateScopes(want ...string) func(testenv.WireRequest) bool {
 
 // confSpaceSeparated matches a request with one scope parameter holding several
 // scopes, including every want.
-func confSpaceSeparated(want ...string) func(testenv.WireRequest) bool {
-	return func(r testenv.WireRequest) bool {
+func confSpaceSeparated(want ...string) func(harness.WireRequest) bool {
+	return func(r harness.WireRequest) bool {
 		for _, v := range r.Params()["scope"] {
 			f := strings.Fields(v)
 			if len(f) < 2 {
@@ -349,29 +349,14 @@ func confSpaceSeparated(want ...string) func(testenv.WireRequest) bool {
 }
 
 // confByUser narrows a match to the Basic-auth user ("-" for anonymous).
-func confByUser(user string, match func(testenv.WireRequest) bool) func(testenv.WireRequest) bool {
-	return func(r testenv.WireRequest) bool { return r.User == user && match(r) }
+func confByUser(user string, match func(harness.WireRequest) bool) func(harness.WireRequest) bool {
+	return func(r harness.WireRequest) bool { return r.User == user && match(r) }
 }
 
 // confWithMount matches a blob upload POST that asks to mount from repository.
-func confWithMount(from string) func(testenv.WireRequest) bool {
-	return func(r testenv.WireRequest) bool { return r.Query().Get("from") == from && r.Query().Get("mount") != "" }
+func confWithMount(from string) func(harness.WireRequest) bool {
+	return func(r harness.WireRequest) bool { return r.Query().Get("from") == from && r.Query().Get("mount") != "" }
 }
 
 // confWithoutMount matches a plain blob upload POST.
-func confWithoutMount(r testenv.WireRequest) bool { return r.Query().Get("mount") == "" }
-
-// confDockerEngine reports whether a Docker engine answers, and why not.
-func confDockerEngine() (bool, string) {
-	bin, err := exec.LookPath("docker")
-	if err != nil {
-		return false, "the docker CLI is not installed"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "info", "--format", "{{.ServerVersion}}").CombinedOutput()
-	if err != nil || strings.TrimSpace(string(out)) == "" {
-		return false, "no Docker engine (docker info: " + strings.TrimSpace(string(out)) + ")"
-	}
-	return true, ""
-}
+func confWithoutMount(r harness.WireRequest) bool { return r.Query().Get("mount") == "" }

@@ -1,10 +1,12 @@
+//go:build e2e
+
 package e2e
 
 import (
 	"path/filepath"
 	"testing"
 
-	"github.com/regtoken/regtoken/pkg/testenv"
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // TestCoreWithCrane is the core promise: the original service's users.json and
@@ -12,10 +14,10 @@ import (
 // registry 2.8 and 3.x both accept, with the original's meaning: bar pushes and
 // pulls everything, foo pulls some-image only, anonymous pulls some-image only.
 func TestCoreWithCrane(t *testing.T) {
-	for _, version := range []string{testenv.Registry28, testenv.Registry3} {
+	for _, version := range []string{harness.Registry28, harness.Registry3} {
 		t.Run("registry "+version, func(t *testing.T) {
 			t.Parallel()
-			s := testenv.StartStack(t, testenv.StackOptions{Registry: version})
+			s := harness.StartStack(t, harness.StackOptions{Registry: version})
 
 			craneLogin(t, s, "bar", "bar")
 			if out, ok := cranePush(t, s, "some-image:latest"); !ok {

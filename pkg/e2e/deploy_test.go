@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -14,7 +16,7 @@ import (
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/config"
-	"github.com/regtoken/regtoken/pkg/testenv"
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // originalTokenLocation is the token location of the original service's
@@ -30,24 +32,24 @@ const originalTokenLocation = `location /v2/token {
 // each routes the token endpoint as its comments promise.
 func TestShippedNginxConfigs(t *testing.T) {
 	t.Parallel()
-	dir := testenv.ShortDir(t)
-	prefix := testenv.NginxPrefix(t, dir)
-	tlsKey, tlsCert := testenv.KeyPair(t, prefix)
-	sites, _ := filepath.Glob(testenv.DeployFile("nginx", "*.conf"))
+	dir := harness.ShortDir(t)
+	prefix := harness.NginxPrefix(t, dir)
+	tlsKey, tlsCert := harness.KeyPair(t, prefix)
+	sites, _ := filepath.Glob(harness.DeployFile("nginx", "*.conf"))
 	if len(sites) != 4 {
 		t.Fatalf("want the four sites scgi, uwsgi, fastcgi, http in deploy/nginx, found %v", sites)
 	}
 	for _, path := range sites {
 		proto := strings.TrimSuffix(filepath.Base(path), ".conf")
-		site := testenv.Render(t, path,
+		site := harness.Render(t, path,
 			"/etc/ssl/registry/fullchain.pem", tlsCert,
 			"/etc/ssl/registry/privkey.pem", tlsKey,
-			"listen 443 ssl http2;", fmt.Sprintf("listen 127.0.0.1:%d ssl http2;", testenv.FreePort(t)),
+			"listen 443 ssl http2;", fmt.Sprintf("listen 127.0.0.1:%d ssl http2;", harness.FreePort(t)),
 			"/var/www/upstream-sockets/", dir+"/",
 			"/run/regtoken/", dir+"/")
-		nginxAccepts(t, prefix, proto, testenv.WrapNginxHTTP(prefix, site))
+		nginxAccepts(t, prefix, proto, harness.NginxConf(prefix, 1, site))
 
-		unit := testenv.SocketUnitFor(t, proto)
+		unit := harness.SocketUnitFor(t, proto)
 		text := readText(t, path)
 		if !strings.Contains(text, "unix:"+unit.Path+";") {
 			t.Errorf("%s does not connect to %s, the socket of %s", path, unit.Path, unit.Unit)
@@ -61,14 +63,14 @@ func TestShippedNginxConfigs(t *testing.T) {
 		}
 	}
 
-	compose := testenv.Render(t, testenv.DeployFile("docker", "nginx.conf"),
+	compose := harness.Render(t, harness.DeployFile("docker", "nginx.conf"),
 		"/etc/nginx/tls/fullchain.pem", tlsCert,
 		"/etc/nginx/tls/privkey.pem", tlsKey,
 		"pid /var/run/nginx.pid;", "pid "+prefix+"/nginx.pid;",
 		"/var/log/nginx/", prefix+"/logs/",
-		"listen 443 ssl http2;", fmt.Sprintf("listen 127.0.0.1:%d ssl http2;", testenv.FreePort(t)),
+		"listen 443 ssl http2;", fmt.Sprintf("listen 127.0.0.1:%d ssl http2;", harness.FreePort(t)),
 		"/var/www/upstream-sockets/", dir+"/",
-		"http {\n", "http {\n"+testenv.NginxTempPaths(prefix))
+		"http {\n", "http {\n"+harness.NginxTempPaths(prefix))
 	nginxAccepts(t, prefix, "docker", compose)
 }
 
@@ -76,8 +78,8 @@ func TestShippedNginxConfigs(t *testing.T) {
 func nginxAccepts(t *testing.T, prefix, name, conf string) {
 	t.Helper()
 	path := filepath.Join(prefix, name+".nginx.conf")
-	testenv.WriteFile(t, path, conf, 0o644)
-	out, err := testenv.NginxTest(t, prefix, path)
+	harness.WriteFile(t, path, conf, 0o644)
+	out, err := harness.NginxTest(t, prefix, path)
 	if err != nil || strings.Contains(out, "[warn]") || strings.Contains(out, "[emerg]") {
 		t.Errorf("nginx -t on the shipped %s configuration: %v\n%s\n--- as tested:\n%s", name, err, out, conf)
 	}
@@ -89,18 +91,18 @@ func nginxAccepts(t *testing.T, prefix, name, conf string) {
 // alone would miss it.
 func TestShippedSystemdUnits(t *testing.T) {
 	t.Parallel()
-	analyze := testenv.ToolWithHint(t, "systemd-analyze", "apt-get install systemd")
+	analyze := harness.Tool(t, "systemd-analyze")
 	dir := t.TempDir()
-	units, _ := filepath.Glob(testenv.DeployFile("systemd", "*.socket"))
-	units = append(units, testenv.DeployFile("systemd", "regtoken.service"))
+	units, _ := filepath.Glob(harness.DeployFile("systemd", "*.socket"))
+	units = append(units, harness.DeployFile("systemd", "regtoken.service"))
 	var names []string
 	for _, path := range units {
 		name := filepath.Base(path)
 		text := readText(t, path)
 		if name == "regtoken.service" {
-			text = testenv.Replace(t, path, text, "ExecStart=/usr/local/bin/regtoken ", "ExecStart="+testenv.Binary(t)+" ")
+			text = harness.Replace(t, path, text, "ExecStart=/usr/local/bin/regtoken ", "ExecStart="+harness.Binary(t)+" ")
 		}
-		testenv.WriteFile(t, filepath.Join(dir, name), text, 0o644)
+		harness.WriteFile(t, filepath.Join(dir, name), text, 0o644)
 		names = append(names, "./"+name)
 	}
 	if len(names) != 5 {
@@ -114,12 +116,12 @@ func TestShippedSystemdUnits(t *testing.T) {
 	}
 
 	// The static user regtoken.service's comments tell the operator to add.
-	sysusers := exec.Command(testenv.ToolWithHint(t, "systemd-sysusers", "apt-get install systemd"), "--dry-run", "--root="+dir, testenv.DeployFile("systemd", "regtoken.sysusers"))
+	sysusers := exec.Command(harness.Tool(t, "systemd-sysusers"), "--dry-run", "--root="+dir, harness.DeployFile("systemd", "regtoken.sysusers"))
 	if out, err := sysusers.CombinedOutput(); err != nil || !strings.Contains(string(out), "Creating user 'regtoken'") {
 		t.Errorf("systemd-sysusers --dry-run regtoken.sysusers: %v\n%s", err, out)
 	}
 
-	service := readText(t, testenv.DeployFile("systemd", "regtoken.service"))
+	service := readText(t, harness.DeployFile("systemd", "regtoken.service"))
 	for _, want := range []string{"Type=notify", "DynamicUser=yes", "NoNewPrivileges=yes", "ProtectSystem=strict",
 		"CapabilityBoundingSet=\n", "SystemCallFilter=@system-service", "Requires=regtoken.socket",
 		"ExecStart=/usr/local/bin/regtoken serve -config /etc/regtoken/regtoken.toml\n"} {
@@ -127,7 +129,7 @@ func TestShippedSystemdUnits(t *testing.T) {
 			t.Errorf("regtoken.service lacks %q", strings.TrimSpace(want))
 		}
 	}
-	for _, u := range testenv.SocketUnits(t) {
+	for _, u := range harness.SocketUnits(t) {
 		if u.Group != "www-data" || u.Mode != 0o660 {
 			t.Errorf("%s: socket group %q mode %04o, want www-data 0660", u.Unit, u.Group, u.Mode)
 		}
@@ -140,7 +142,7 @@ func TestShippedRegtokenConfigs(t *testing.T) {
 	t.Parallel()
 	// systemd: no listeners (every passed socket is served), and the key is
 	// where LoadCredential= puts it for this unit.
-	path := testenv.DeployFile("systemd", "regtoken.toml")
+	path := harness.DeployFile("systemd", "regtoken.toml")
 	cfg, err := config.Parse(path, []byte(readText(t, path)))
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +150,7 @@ func TestShippedRegtokenConfigs(t *testing.T) {
 	if len(cfg.Listen) != 0 {
 		t.Errorf("%s: listeners %v; the sockets come from the socket units", path, cfg.Listen)
 	}
-	m := regexp.MustCompile(`(?m)^LoadCredential=([^:]+):`).FindStringSubmatch(readText(t, testenv.DeployFile("systemd", "regtoken.service")))
+	m := regexp.MustCompile(`(?m)^LoadCredential=([^:]+):`).FindStringSubmatch(readText(t, harness.DeployFile("systemd", "regtoken.service")))
 	if m == nil {
 		t.Fatal("regtoken.service has no LoadCredential=")
 	}
@@ -158,15 +160,15 @@ func TestShippedRegtokenConfigs(t *testing.T) {
 
 	// docker-compose: the socket is in the directory the compose file mounts
 	// at /run/regtoken, which nginx.conf reaches on the host side.
-	path = testenv.DeployFile("docker", "config", "regtoken.toml")
+	path = harness.DeployFile("docker", "config", "regtoken.toml")
 	if cfg, err = config.Parse(path, []byte(readText(t, path))); err != nil {
 		t.Fatal(err)
 	}
 	if len(cfg.Listen) != 1 || cfg.Listen[0].Protocol != "scgi" || cfg.Listen[0].Address != "unix:/run/regtoken/regtoken.sock" {
 		t.Fatalf("%s: listeners %+v, want scgi on unix:/run/regtoken/regtoken.sock", path, cfg.Listen)
 	}
-	compose := readText(t, testenv.DeployFile("docker", "docker-compose.yml"))
-	nginx := readText(t, testenv.DeployFile("docker", "nginx.conf"))
+	compose := readText(t, harness.DeployFile("docker", "docker-compose.yml"))
+	nginx := readText(t, harness.DeployFile("docker", "nginx.conf"))
 	if want := "- /var/www/upstream-sockets:/run/regtoken"; !strings.Contains(compose, want) {
 		t.Errorf("docker-compose.yml lacks %q", want)
 	}
@@ -193,17 +195,18 @@ func readText(t *testing.T, path string) string {
 // pulls through nginx. Without a Docker engine it logs that it did not run.
 func TestDockerImage(t *testing.T) {
 	t.Parallel()
-	docker, ok := requireDockerEngine(t)
-	if !ok {
+	docker, whyNot := harness.DockerEngine(t)
+	if whyNot != "" {
+		t.Logf("NOT RUN: %s; the image and compose set-up were not tested", whyNot)
 		return
 	}
 	services := composeServices(t)
 	image := buildImage(t, docker)
-	dir := testenv.ShortDir(t)
-	wwwUID, wwwGID := testenv.WWWData(t)
+	dir := harness.ShortDir(t)
+	wwwUID, wwwGID := harness.WWWData(t)
 
 	// The directories the compose file's comments tell the operator to make.
-	composeDir := testenv.DeployFile("docker")
+	composeDir := harness.DeployFile("docker")
 	hostDirs := map[string]string{
 		"/var/www/upstream-sockets":                filepath.Join(dir, "upstream-sockets"),
 		filepath.Join(composeDir, "config"):        filepath.Join(dir, "config"),
@@ -216,9 +219,9 @@ func TestDockerImage(t *testing.T) {
 	for _, d := range []string{"upstream-sockets", "registry-data"} {
 		os.Chown(filepath.Join(dir, d), wwwUID, wwwGID)
 	}
-	testenv.CopyFile(t, filepath.Join(composeDir, "config", "regtoken.toml"), filepath.Join(dir, "config", "regtoken.toml"))
+	harness.CopyFile(t, filepath.Join(composeDir, "config", "regtoken.toml"), filepath.Join(dir, "config", "regtoken.toml"))
 	for _, name := range []string{"users.json", "repositories.json"} {
-		testenv.CopyFile(t, testenv.Testdata("demo", name), filepath.Join(dir, "config", name))
+		harness.CopyFile(t, harness.Testdata("demo", name), filepath.Join(dir, "config", name))
 	}
 	// The key made by the image itself, as the compose file's comments say.
 	dockerRun(t, docker, "run", "--rm", "--user", "0", "--network", "none", "--entrypoint", "/regtoken",
@@ -238,10 +241,10 @@ func TestDockerImage(t *testing.T) {
 		exec.Command(docker, "rm", "-f", name).Run()
 	})
 	sockets := hostDirs["/var/www/upstream-sockets"]
-	waitForSocketFile(t, filepath.Join(sockets, "regtoken.sock"))
+	harness.WaitSocketFile(t, nil, filepath.Join(sockets, "regtoken.sock"))
 
-	port := testenv.FreePort(t)
-	s := &testenv.Stack{Host: fmt.Sprintf("localhost:%d", port), Dir: dir}
+	port := harness.FreePort(t)
+	s := &harness.Stack{Host: fmt.Sprintf("localhost:%d", port), Dir: dir}
 	startComposeRegistry(t, services["registry"], hostDirs, "http://"+s.Host+"/v2/token")
 	startComposeNginx(t, dir, sockets, port)
 
@@ -268,23 +271,6 @@ func TestDockerImage(t *testing.T) {
 	}
 }
 
-// requireDockerEngine returns the docker CLI if an engine answers.
-func requireDockerEngine(t *testing.T) (string, bool) {
-	t.Helper()
-	docker, err := exec.LookPath("docker")
-	if err == nil {
-		err = exec.Command(docker, "info").Run()
-	}
-	if err != nil {
-		if os.Getenv("REGTOKEN_REQUIRE_DOCKER") != "" {
-			t.Fatalf("REGTOKEN_REQUIRE_DOCKER is set but no Docker engine answers: %v", err)
-		}
-		t.Logf("NOT RUN: no Docker engine (docker info: %v); the image and compose set-up were not tested", err)
-		return "", false
-	}
-	return docker, true
-}
-
 func dockerRun(t *testing.T, docker string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(docker, args...).CombinedOutput()
@@ -299,13 +285,13 @@ func dockerRun(t *testing.T, docker string, args ...string) string {
 // says what the Dockerfile says.
 func buildImage(t *testing.T, docker string) string {
 	t.Helper()
-	path := testenv.DeployFile("docker", "Dockerfile")
+	path := harness.DeployFile("docker", "Dockerfile")
 	text := readText(t, path)
 	if !strings.Contains(text, "CGO_ENABLED=0 go build") || !strings.Contains(text, "FROM golang:1.26 AS build") {
 		t.Fatalf("%s: the build stage no longer builds with CGO_ENABLED=0 from golang:1.26; update the test", path)
 	}
 	final := text[strings.LastIndex(text, "\nFROM ")+1:]
-	final = testenv.Replace(t, path, final, "COPY --from=build /out/regtoken /regtoken", "COPY regtoken /regtoken")
+	final = harness.Replace(t, path, final, "COPY --from=build /out/regtoken /regtoken", "COPY regtoken /regtoken")
 	for _, want := range []string{"FROM scratch\n", "USER 65532:65532\n", `ENTRYPOINT ["/regtoken", "serve", "-config", "/etc/regtoken/regtoken.toml"]`} {
 		if !strings.Contains(final, want) {
 			t.Fatalf("the Dockerfile's final stage lacks %q:\n%s", want, final)
@@ -314,13 +300,13 @@ func buildImage(t *testing.T, docker string) string {
 
 	ctx := t.TempDir()
 	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(ctx, "regtoken"), "./cmd/regtoken")
-	build.Dir = testenv.RepoRoot()
+	build.Dir = harness.RepoRoot()
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
 	}
 	requireStatic(t, filepath.Join(ctx, "regtoken"))
-	testenv.WriteFile(t, filepath.Join(ctx, "Dockerfile"), final, 0o644)
+	harness.WriteFile(t, filepath.Join(ctx, "Dockerfile"), final, 0o644)
 
 	image := fmt.Sprintf("regtoken-e2e:%d", time.Now().UnixNano())
 	dockerRun(t, docker, "build", "-q", "-t", image, ctx)
@@ -364,8 +350,8 @@ type composeService struct {
 // nested maps at 6).
 func composeServices(t *testing.T) map[string]*composeService {
 	t.Helper()
-	bin := testenv.ToolWithHint(t, "docker-compose", "apt-get install docker-compose")
-	out, err := exec.Command(bin, "-f", testenv.DeployFile("docker", "docker-compose.yml"), "config").CombinedOutput()
+	bin := harness.Tool(t, "docker-compose")
+	out, err := exec.Command(bin, "-f", harness.DeployFile("docker", "docker-compose.yml"), "config").CombinedOutput()
 	if err != nil {
 		t.Fatalf("docker-compose config rejected deploy/docker/docker-compose.yml: %v\n%s", err, out)
 	}
@@ -506,7 +492,7 @@ func startComposeRegistry(t *testing.T, svc *composeService, hostDirs map[string
 	dir := filepath.Join(filepath.Dir(hostDirs["/var/www/upstream-sockets"]), "registry")
 	os.MkdirAll(dir, 0o755) // the registry runs as the compose file's user
 	cfg := filepath.Join(dir, "config.yml")
-	testenv.WriteFile(t, cfg, registryImageConfig, 0o644)
+	harness.WriteFile(t, cfg, registryImageConfig, 0o644)
 	env := append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")
 	for k, v := range svc.maps["environment"] {
 		if k == "REGISTRY_AUTH_TOKEN_REALM" {
@@ -514,12 +500,12 @@ func startComposeRegistry(t *testing.T, svc *composeService, hostDirs map[string
 		}
 		env = append(env, k+"="+containerToHost(t, svc, v, hostDirs))
 	}
-	cmd := exec.Command(testenv.Tool(t, "docker-registry"), "serve", cfg)
+	cmd := exec.Command(harness.Tool(t, "docker-registry"), "serve", cfg)
 	cmd.Env = env
 	uid, gid := parseUser(t, svc.scalars["user"])
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
 	cmd.Dir = dir
-	p := testenv.Start(t, "registry", cmd)
+	p := harness.Start(t, "registry", cmd)
 	p.WaitDial(t, "unix", containerToHost(t, svc, svc.maps["environment"]["REGISTRY_HTTP_ADDR"], hostDirs), 20*time.Second)
 }
 
@@ -560,9 +546,9 @@ func parseUser(t *testing.T, s string) (uint32, uint32) {
 // socket directory, TLS files, logs and listen address moved into the test.
 func startComposeNginx(t *testing.T, dir, sockets string, port int) {
 	t.Helper()
-	prefix := testenv.NginxPrefix(t, dir)
-	tlsKey, tlsCert := testenv.KeyPair(t, prefix)
-	conf := testenv.Render(t, testenv.DeployFile("docker", "nginx.conf"),
+	prefix := harness.NginxPrefix(t, dir)
+	tlsKey, tlsCert := harness.KeyPair(t, prefix)
+	conf := harness.Render(t, harness.DeployFile("docker", "nginx.conf"),
 		"/etc/nginx/tls/fullchain.pem", tlsCert,
 		"/etc/nginx/tls/privkey.pem", tlsKey,
 		"pid /var/run/nginx.pid;", "pid "+prefix+"/nginx.pid;",
@@ -570,16 +556,6 @@ func startComposeNginx(t *testing.T, dir, sockets string, port int) {
 		"listen 443 ssl http2;", fmt.Sprintf("listen 127.0.0.1:%d;", port),
 		"listen [::]:443 ssl http2;", "",
 		"/var/www/upstream-sockets/", sockets+"/",
-		"http {\n", "http {\n"+testenv.NginxTempPaths(prefix))
-	testenv.StartNginxConf(t, prefix, conf, fmt.Sprintf("127.0.0.1:%d", port))
-}
-
-func waitForSocketFile(t *testing.T, path string) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() == os.ModeSocket {
-			return
-		}
-	}
-	t.Fatalf("%s did not appear", path)
+		"http {\n", "http {\n"+harness.NginxTempPaths(prefix))
+	harness.StartNginxConf(t, prefix, conf, fmt.Sprintf("127.0.0.1:%d", port))
 }

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -11,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regtoken/regtoken/pkg/testenv"
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // drainHashes are bcrypt cost-11 hashes of drain-1 ... drain-6: slow enough
@@ -35,13 +37,13 @@ func TestDrainOnSIGTERM(t *testing.T) {
 	for _, proto := range frontProtocols {
 		t.Run(proto, func(t *testing.T) {
 			t.Parallel()
-			dir := testenv.ShortDir(t)
+			dir := harness.ShortDir(t)
 			users := filepath.Join(dir, "drain-users.json")
-			testenv.WriteFile(t, users, drainUsers(), 0o644)
+			harness.WriteFile(t, users, drainUsers(), 0o644)
 			// Every check gets a bcrypt slot, so none waits in authn's queue
 			// (whose timeout a loaded test machine could reach).
 			limits := fmt.Sprintf("[limits]\nbcrypt_concurrency = %d\n", len(drainHashes))
-			s := testenv.StartSite(t, testenv.SiteOptions{Protocol: proto, Registry: testenv.NoRegistry, Users: users, ExtraConfig: limits})
+			s := harness.StartSite(t, harness.SiteOptions{Protocol: proto, Registry: harness.NoRegistry, Users: users, ExtraConfig: limits})
 
 			pid := s.Regtoken.Cmd.Process.Pid
 			idle := socketFDs(t, pid)
@@ -99,7 +101,7 @@ type drainResult struct {
 
 // sendDrainRequests starts one token request per drain user through the
 // site's nginx; results receives each answer.
-func sendDrainRequests(t *testing.T, s *testenv.Site) chan drainResult {
+func sendDrainRequests(t *testing.T, s *harness.Site) chan drainResult {
 	results := make(chan drainResult, len(drainHashes))
 	for i := range drainHashes {
 		user := fmt.Sprintf("drain-%d", i+1)

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 // Apache httpd and Caddy in front of regtoken, run from the shipped
@@ -31,13 +33,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regtoken/regtoken/pkg/testenv"
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // frontShipped reads deploy/<dir>/<name>, the text the tests start from.
 func frontShipped(t *testing.T, dir, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(testenv.DeployFile(dir, name))
+	b, err := os.ReadFile(harness.DeployFile(dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +82,8 @@ type frontEnd struct {
 // It returns the registry's socket path.
 func newFrontEnd(t *testing.T, kind string, o frontOptions) (*frontEnd, string) {
 	t.Helper()
-	dir := testenv.ShortDir(t)
-	port := testenv.FreePort(t)
+	dir := harness.ShortDir(t)
+	port := harness.FreePort(t)
 	f := &frontEnd{Name: kind + " " + o.Variant.Name, Host: fmt.Sprintf("localhost:%d", port), Dir: dir}
 	f.Realm = "http://" + f.Host + "/v2/token"
 	socket := filepath.Join(dir, filepath.Base(o.Variant.Socket))
@@ -93,7 +95,10 @@ func newFrontEnd(t *testing.T, kind string, o frontOptions) (*frontEnd, string) 
 	if o.Registry == "" {
 		return f, filepath.Join(dir, "no-registry.sock")
 	}
-	return f, frontUnixRegistry(t, dir, o.Registry, f.Realm, cert)
+	_, sock := harness.StartRegistry(t, dir, harness.RegistryOptions{Version: o.Registry, Realm: f.Realm,
+		Service: "Authentication", Issuer: "example issuer", RootCert: cert,
+		Socket: filepath.Join(dir, "docker-registry.sock")})
+	return f, sock
 }
 
 // port is the front end's port.
@@ -169,17 +174,17 @@ func apacheModules(t *testing.T, text string, v frontVariant) []string {
 func apacheSite(t *testing.T, v frontVariant, dir, registrySock, port string, tls *[2]string) string {
 	t.Helper()
 	name := "deploy/apache/regtoken.conf"
-	text := testenv.Replace(t, name, apacheSelect(frontShipped(t, "apache", "regtoken.conf"), v),
+	text := harness.Replace(t, name, apacheSelect(frontShipped(t, "apache", "regtoken.conf"), v),
 		"<VirtualHost *:443>", "<VirtualHost 127.0.0.1:"+port+">",
 		"ServerName registry.example.org", "ServerName localhost",
 		"unix:/var/www/upstream-sockets/docker-registry.sock|", "unix:"+registrySock+"|",
 		"/run/regtoken/", dir+"/")
 	if tls != nil {
-		return testenv.Replace(t, name, text,
+		return harness.Replace(t, name, text,
 			"/etc/ssl/registry/fullchain.pem", tls[1],
 			"/etc/ssl/registry/privkey.pem", tls[0])
 	}
-	text = testenv.Replace(t, name, text, `RequestHeader set X-Forwarded-Proto "https"`, `RequestHeader set X-Forwarded-Proto "http"`)
+	text = harness.Replace(t, name, text, `RequestHeader set X-Forwarded-Proto "https"`, `RequestHeader set X-Forwarded-Proto "http"`)
 	lines := strings.Split(text, "\n")
 	dropped := 0
 	for i, line := range lines {
@@ -226,7 +231,7 @@ func apacheMainConf(t *testing.T, root, port string, modules []string, site stri
 // apacheConfigTest runs apache2 -t on the configuration file conf.
 func apacheConfigTest(t *testing.T, conf string) (string, error) {
 	t.Helper()
-	out, err := exec.Command(testenv.Tool(t, "apache2"), "-t", "-f", conf).CombinedOutput()
+	out, err := exec.Command(harness.Tool(t, "apache2"), "-t", "-f", conf).CombinedOutput()
 	return string(out), err
 }
 
@@ -235,7 +240,7 @@ func apacheConfigTest(t *testing.T, conf string) (string, error) {
 // Apache's error log.
 func startApacheSite(t *testing.T, o frontOptions) *frontEnd {
 	t.Helper()
-	bin := testenv.Tool(t, "apache2")
+	bin := harness.Tool(t, "apache2")
 	f, registrySock := newFrontEnd(t, "apache", o)
 	site := apacheSite(t, o.Variant, f.Dir, registrySock, f.port(), nil)
 	if o.Edit != nil {
@@ -247,11 +252,11 @@ func startApacheSite(t *testing.T, o frontOptions) *frontEnd {
 	}
 	conf := filepath.Join(root, "httpd.conf")
 	modules := apacheModules(t, frontShipped(t, "apache", "regtoken.conf"), o.Variant)
-	testenv.WriteFile(t, conf, apacheMainConf(t, root, f.port(), modules, site), 0o644)
+	harness.WriteFile(t, conf, apacheMainConf(t, root, f.port(), modules, site), 0o644)
 	if out, err := apacheConfigTest(t, conf); err != nil {
 		t.Fatalf("apache2 -t rejected the test configuration: %v\n%s\n%s", err, out, site)
 	}
-	p := testenv.Start(t, "apache2", exec.Command(bin, "-f", conf, "-D", "FOREGROUND"))
+	p := harness.Start(t, "apache2", exec.Command(bin, "-f", conf, "-D", "FOREGROUND"))
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(root, "error.log"))
@@ -267,7 +272,7 @@ func startApacheSite(t *testing.T, o frontOptions) *frontEnd {
 // uwsgi, FastCGI and HTTP ones), what CGIPassAuth is for, and crane push and
 // pull through its /v2/ proxy to registry 2.8 and 3.
 func TestApacheShippedSite(t *testing.T) {
-	testenv.Tool(t, "apache2")
+	harness.Tool(t, "apache2")
 	text := frontShipped(t, "apache", "regtoken.conf")
 	variants := apacheVariants(t, text)
 	frontCheckVariants(t, "deploy/apache/regtoken.conf", variants, "scgi", []string{"scgi", "uwsgi", "fcgi", "http"})
@@ -278,12 +283,12 @@ func TestApacheShippedSite(t *testing.T) {
 
 	t.Run("apache2 -t with TLS", func(t *testing.T) {
 		t.Parallel()
-		dir := testenv.ShortDir(t)
-		key, cert := testenv.KeyPair(t, dir)
-		port := fmt.Sprint(testenv.FreePort(t))
+		dir := harness.ShortDir(t)
+		key, cert := harness.KeyPair(t, dir)
+		port := fmt.Sprint(harness.FreePort(t))
 		site := apacheSite(t, byName["scgi"], dir, filepath.Join(dir, "registry.sock"), port, &[2]string{key, cert})
 		conf := filepath.Join(dir, "httpd.conf")
-		testenv.WriteFile(t, conf, apacheMainConf(t, dir, port, apacheModules(t, text, byName["scgi"]), site), 0o644)
+		harness.WriteFile(t, conf, apacheMainConf(t, dir, port, apacheModules(t, text, byName["scgi"]), site), 0o644)
 		if out, err := apacheConfigTest(t, conf); err != nil {
 			t.Fatalf("apache2 -t rejects the shipped file with its TLS lines: %v\n%s", err, out)
 		}
@@ -312,12 +317,12 @@ func TestApacheShippedSite(t *testing.T) {
 		t.Run(c.name+" without CGIPassAuth", func(t *testing.T) {
 			t.Parallel()
 			f := startApacheSite(t, frontOptions{Variant: byName[c.name], Edit: func(site string) string {
-				return testenv.Replace(t, "deploy/apache/regtoken.conf", site, "CGIPassAuth On", "")
+				return harness.Replace(t, "deploy/apache/regtoken.conf", site, "CGIPassAuth On", "")
 			}})
 			apacheWithoutCGIPassAuth(t, f, c.authArrive)
 		})
 	}
-	for _, version := range []string{testenv.Registry28, testenv.Registry3} {
+	for _, version := range []string{harness.Registry28, harness.Registry3} {
 		t.Run("crane via registry "+version, func(t *testing.T) {
 			t.Parallel()
 			frontCraneFlow(t, startApacheSite(t, frontOptions{Variant: byName["scgi"], Registry: version}))
@@ -431,7 +436,7 @@ func caddySite(t *testing.T, v frontVariant, dir, registrySock, port string) str
 	t.Helper()
 	// Select first: caddyTokenBlocks knows regtoken's blocks by their
 	// /run/regtoken/ sockets.
-	text := testenv.Replace(t, "deploy/caddy/Caddyfile", caddySelect(frontShipped(t, "caddy", "Caddyfile"), v),
+	text := harness.Replace(t, "deploy/caddy/Caddyfile", caddySelect(frontShipped(t, "caddy", "Caddyfile"), v),
 		"registry.example.org {", "http://localhost:"+port+" {",
 		"unix//var/www/upstream-sockets/docker-registry.sock", "unix/"+registrySock,
 		"unix//run/regtoken/", "unix/"+dir+"/")
@@ -451,17 +456,17 @@ func caddyEnv(dir string) []string {
 // failing test shows.
 func startCaddySite(t *testing.T, o frontOptions) *frontEnd {
 	t.Helper()
-	bin := testenv.Tool(t, "caddy")
+	bin := harness.Tool(t, "caddy")
 	f, registrySock := newFrontEnd(t, "caddy", o)
 	site := caddySite(t, o.Variant, f.Dir, registrySock, f.port())
 	if o.Edit != nil {
 		site = o.Edit(site)
 	}
 	path := filepath.Join(f.Dir, "Caddyfile")
-	testenv.WriteFile(t, path, site, 0o644)
+	harness.WriteFile(t, path, site, 0o644)
 	cmd := exec.Command(bin, "run", "--config", path, "--adapter", "caddyfile")
 	cmd.Env = caddyEnv(f.Dir)
-	p := testenv.Start(t, "caddy", cmd)
+	p := harness.Start(t, "caddy", cmd)
 	p.WaitDial(t, "tcp", "127.0.0.1:"+f.port(), 15*time.Second)
 	return f
 }
@@ -470,7 +475,7 @@ func startCaddySite(t *testing.T, o frontOptions) *frontEnd {
 // FastCGI block it ships active and the commented plain-HTTP one, and crane
 // push and pull through its registry proxy to registry 2.8 and 3.
 func TestCaddyShippedSite(t *testing.T) {
-	testenv.Tool(t, "caddy")
+	harness.Tool(t, "caddy")
 	variants := func() []frontVariant {
 		_, vs := caddyTokenBlocks(strings.Split(frontShipped(t, "caddy", "Caddyfile"), "\n"))
 		return vs
@@ -483,8 +488,8 @@ func TestCaddyShippedSite(t *testing.T) {
 
 	t.Run("caddy adapt --validate as shipped", func(t *testing.T) {
 		t.Parallel()
-		cmd := exec.Command(testenv.Tool(t, "caddy"), "adapt", "--config", testenv.DeployFile("caddy", "Caddyfile"), "--adapter", "caddyfile", "--validate")
-		cmd.Env = caddyEnv(testenv.ShortDir(t))
+		cmd := exec.Command(harness.Tool(t, "caddy"), "adapt", "--config", harness.DeployFile("caddy", "Caddyfile"), "--adapter", "caddyfile", "--validate")
+		cmd.Env = caddyEnv(harness.ShortDir(t))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("caddy rejects the shipped Caddyfile: %v\n%s", err, out)
 		}
@@ -506,7 +511,7 @@ func TestCaddyShippedSite(t *testing.T) {
 			t.Errorf("caddy http: X-Real-IP %q, want the client's 127.0.0.1", got)
 		}
 	})
-	for _, version := range []string{testenv.Registry28, testenv.Registry3} {
+	for _, version := range []string{harness.Registry28, harness.Registry3} {
 		t.Run("crane via registry "+version, func(t *testing.T) {
 			t.Parallel()
 			frontCraneFlow(t, startCaddySite(t, frontOptions{Variant: byName["fastcgi"], Registry: version}))
@@ -527,7 +532,7 @@ func frontCheckVariants(t *testing.T, file string, vs []frontVariant, active str
 		if v.Active != (v.Name == active) {
 			t.Errorf("%s: %s route active=%v; want only %s active", file, v.Name, v.Active, active)
 		}
-		if u := testenv.SocketUnitFor(t, v.Protocol); u.Path != v.Socket {
+		if u := harness.SocketUnitFor(t, v.Protocol); u.Path != v.Socket {
 			t.Errorf("%s: %s route uses %s, but %s creates %s", file, v.Name, v.Socket, u.Unit, u.Path)
 		}
 	}
@@ -542,52 +547,12 @@ func frontCheckVariants(t *testing.T, file string, vs []frontVariant, active str
 // signing certificate.
 func startFrontRegtoken(t *testing.T, f *frontEnd, v frontVariant, socket string) string {
 	t.Helper()
-	directPort := testenv.FreePort(t)
+	directPort := harness.FreePort(t)
 	f.Direct = fmt.Sprintf("http://127.0.0.1:%d/v2/token", directPort)
-	u := testenv.StartUnitRegtoken(t, testenv.UnitRegtoken{Dir: f.Dir, Protocol: v.Protocol, Socket: socket,
-		Unit: testenv.SocketUnitFor(t, v.Protocol), DirectPort: directPort,
-		Users: testenv.Testdata("demo", "users.json"), Repositories: testenv.Testdata("demo", "repositories.json")})
+	u := harness.StartUnitRegtoken(t, harness.UnitRegtoken{Dir: f.Dir, Protocol: v.Protocol, Socket: socket,
+		Unit: harness.SocketUnitFor(t, v.Protocol), DirectPort: directPort,
+		Users: harness.Testdata("demo", "users.json"), Repositories: harness.Testdata("demo", "repositories.json")})
 	return u.CertPath
-}
-
-// frontUnixRegistry starts a registry on a unix socket, as the shipped files
-// expect it (/var/www/upstream-sockets/docker-registry.sock), and returns
-// the socket's path. The socket is made world-writable because Apache's
-// children (www-data) connect to it.
-func frontUnixRegistry(t *testing.T, dir, version, realm, rootCert string) string {
-	t.Helper()
-	bin := testenv.Tool(t, map[string]string{testenv.Registry28: "docker-registry", testenv.Registry3: "registry"}[version])
-	sock := filepath.Join(dir, "docker-registry.sock")
-	storage := filepath.Join(dir, "registry-data")
-	os.MkdirAll(storage, 0o755)
-	cfg := filepath.Join(dir, "registry.yml")
-	testenv.WriteFile(t, cfg, fmt.Sprintf(`version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: %s
-http:
-  net: unix
-  addr: %s
-  secret: regtoken-test-secret
-auth:
-  token:
-    realm: %q
-    service: Authentication
-    issuer: example issuer
-    rootcertbundle: %s
-`, storage, sock, realm, rootCert), 0o644)
-	cmd := exec.Command(bin, "serve", cfg)
-	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")
-	p := testenv.Start(t, "registry "+version, cmd)
-	p.WaitDial(t, "unix", sock, 20*time.Second)
-	if err := os.Chmod(sock, 0o666); err != nil {
-		t.Fatal(err)
-	}
-	return sock
 }
 
 // frontRecorder stands in for regtoken's HTTP socket and keeps every
@@ -751,7 +716,7 @@ func frontChunkedPost(t *testing.T, f *frontEnd, wantStatus int) {
 // whitelisted image and nothing else.
 func frontCraneFlow(t *testing.T, f *frontEnd) {
 	t.Helper()
-	s := &testenv.Stack{Host: f.Host, Dir: f.Dir}
+	s := &harness.Stack{Host: f.Host, Dir: f.Dir}
 	craneLogin(t, s, "bar", "bar")
 	for _, ref := range []string{"some-image:latest", "private/app:v1"} {
 		if out, ok := cranePush(t, s, ref); !ok {

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -13,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/regtoken/regtoken/pkg/testenv"
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // frontProtocols are the four ways nginx reaches regtoken, each with its
@@ -30,7 +32,7 @@ func TestFrontends(t *testing.T) {
 	for _, proto := range frontProtocols {
 		t.Run(proto, func(t *testing.T) {
 			t.Parallel()
-			s := testenv.StartSite(t, testenv.SiteOptions{Protocol: proto})
+			s := harness.StartSite(t, harness.SiteOptions{Protocol: proto})
 			t.Run("crane push and pull", func(t *testing.T) { craneFlow(t, s) })
 			t.Run("token then registry", func(t *testing.T) { tokenThenRegistry(t, s) })
 			t.Run("error answers intact", func(t *testing.T) { errorsIntact(t, s) })
@@ -41,7 +43,7 @@ func TestFrontends(t *testing.T) {
 
 // craneFlow is the original README's usage: bar pushes and pulls, anonymous
 // pulls the whitelisted image and nothing else.
-func craneFlow(t *testing.T, s *testenv.Site) {
+func craneFlow(t *testing.T, s *harness.Site) {
 	craneLogin(t, s.Stack, "bar", "bar")
 	if out, ok := cranePush(t, s.Stack, "some-image:latest"); !ok {
 		t.Fatalf("bar push some-image: %s", out)
@@ -64,7 +66,7 @@ func craneFlow(t *testing.T, s *testenv.Site) {
 // tokenThenRegistry asks for a token the way a client does (Basic auth, the
 // scope parameter repeated), checks it carries what regtoken grants, and
 // uses it with the registry through the same nginx.
-func tokenThenRegistry(t *testing.T, s *testenv.Site) {
+func tokenThenRegistry(t *testing.T, s *harness.Site) {
 	query := "?service=Authentication&scope=repository:some-image:pull,push&scope=repository:private/app:pull"
 	req := newRequest(t, "GET", s.Realm+query, nil)
 	req.SetBasicAuth("bar", "bar")
@@ -104,7 +106,7 @@ func tokenThenRegistry(t *testing.T, s *testenv.Site) {
 
 // errorsIntact sends requests regtoken refuses and checks that status,
 // headers and body arrive exactly as regtoken's own HTTP listener gives them.
-func errorsIntact(t *testing.T, s *testenv.Site) {
+func errorsIntact(t *testing.T, s *harness.Site) {
 	cases := []struct {
 		name, method, query, user, pass string
 		status                          int
@@ -148,7 +150,7 @@ func errorsIntact(t *testing.T, s *testenv.Site) {
 // token (a cut one gets 400 or 401). pkg/listen's TestBehindNginx checks
 // chunked bodies byte for byte with every protocol; this is the same
 // promise with the real endpoint.
-func chunkedPost(t *testing.T, s *testenv.Site) {
+func chunkedPost(t *testing.T, s *harness.Site) {
 	form := url.Values{}
 	form.Set("grant_type", "password")
 	form.Set("service", "Authentication")

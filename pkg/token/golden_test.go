@@ -10,9 +10,9 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/token")
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-const goldenDir = "../../testdata/token"
+const goldenDir = "testdata"
 
 // TestGoldenRS256 pins the wire format byte for byte. RSA PKCS #1 v1.5
 // signatures are deterministic, so a fixed key, certificate and claim set

@@ -244,10 +244,10 @@ func FuzzValidRepositoryName(f *testing.F) {
 	})
 }
 
-// scopeSeeds reads testdata/token/scope-seeds.txt.
+// scopeSeeds reads testdata/scope-seeds.txt.
 func scopeSeeds(tb testing.TB) []string {
 	tb.Helper()
-	data, err := os.ReadFile("../../testdata/token/scope-seeds.txt")
+	data, err := os.ReadFile("testdata/scope-seeds.txt")
 	if err != nil {
 		tb.Fatalf("reading seed corpus: %v", err)
 	}

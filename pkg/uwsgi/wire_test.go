@@ -20,9 +20,9 @@ import (
 // uWSGI-style block: uwsgi_modifier1 30, UWSGI_SCHEME, SCRIPT_NAME) and the
 // malformed streams below (bad-*.uwsgi, written by -update). Every file is
 // also a fuzz seed.
-const testdata = "../../testdata/uwsgi"
+const testdata = "testdata"
 
-var update = flag.Bool("update", false, "rewrite testdata/uwsgi/bad-*.uwsgi from the table in this file")
+var update = flag.Bool("update", false, "rewrite testdata/bad-*.uwsgi from the table in this file")
 
 // vars encodes key, value pairs as a uwsgi vars block.
 func vars(pairs ...string) string {
