@@ -18,6 +18,7 @@ import (
 	"github.com/regtoken/regtoken/pkg/authn"
 	"github.com/regtoken/regtoken/pkg/config"
 	"github.com/regtoken/regtoken/pkg/endpoint"
+	"github.com/regtoken/regtoken/pkg/limits"
 	"github.com/regtoken/regtoken/pkg/listen"
 	"github.com/regtoken/regtoken/pkg/sdnotify"
 	"github.com/regtoken/regtoken/pkg/throttle"
@@ -198,7 +199,7 @@ func newThrottle(t config.Throttle) *throttle.Limiter {
 // startListeners opens every listener (taking sockets systemd passed us) and
 // serves h on each. With no listeners configured, every socket systemd passed
 // is served, its protocol taken from its FileDescriptorName.
-func startListeners(specs []listen.Spec, activated map[string][]net.Listener, h http.Handler, limits config.Limits, log *slog.Logger) (*listen.Group, []listen.Spec, error) {
+func startListeners(specs []listen.Spec, activated map[string][]net.Listener, h http.Handler, l config.Limits, log *slog.Logger) (*listen.Group, []listen.Spec, error) {
 	var err error
 	if len(specs) == 0 && len(activated) > 0 {
 		if specs, err = listen.ActivatedSpecs(activated); err != nil {
@@ -212,11 +213,11 @@ func startListeners(specs []listen.Spec, activated map[string][]net.Listener, h 
 	if err != nil {
 		return nil, nil, err
 	}
-	group, err := listen.Start(ls, h, log, listen.Limits{
-		Timeout:        limits.RequestTimeout,
-		MaxHeaderBytes: limits.MaxHeaderBytes,
-		MaxBodyBytes:   limits.MaxBodyBytes,
-		MaxConns:       limits.MaxConnections,
+	group, err := listen.Start(ls, h, log, limits.Transport{
+		RequestTimeout: l.RequestTimeout,
+		MaxHeaderBytes: l.MaxHeaderBytes,
+		MaxBodyBytes:   l.MaxBodyBytes,
+		MaxConnections: l.MaxConnections,
 	})
 	if err != nil {
 		listen.Close(ls)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regtoken/regtoken/pkg/limits"
 	"github.com/regtoken/regtoken/pkg/sdnotify"
 )
 
@@ -57,7 +58,7 @@ func activatedService() error {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "activated pid %d", os.Getpid())
 	})
-	g, err := Start(ls, h, slog.New(slog.NewTextHandler(os.Stderr, nil)), Limits{})
+	g, err := Start(ls, h, slog.New(slog.NewTextHandler(os.Stderr, nil)), limits.Transport{})
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/regtoken/regtoken/pkg/limits"
 )
 
 // echoReply is what echoHandler reports about a request.
@@ -70,7 +72,7 @@ const nginxLocations = `
 
 func TestBehindNginx(t *testing.T) {
 	dir := t.TempDir()
-	startAll(t, dir, echoHandler, Limits{})
+	startAll(t, dir, echoHandler, limits.Transport{})
 	base := startNginx(t, fmt.Sprintf(nginxLocations, dir))
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/regtoken/regtoken/pkg/limits"
 	"github.com/regtoken/regtoken/pkg/listen"
 	"github.com/regtoken/regtoken/pkg/testenv"
 )
@@ -293,7 +294,7 @@ func (s *stack) startTrivial(t *testing.T) {
 		hd.Set("Content-Length", fmt.Sprint(len(body)))
 		w.Write(body)
 	})
-	g, err := listen.Start(ls, h, slog.New(slog.DiscardHandler), listen.Limits{})
+	g, err := listen.Start(ls, h, slog.New(slog.DiscardHandler), limits.Transport{})
 	if err != nil {
 		listen.Close(ls)
 		t.Fatal(err)
