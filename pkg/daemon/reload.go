@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,7 +90,7 @@ func (r *Reloader) Reload(why string) error {
 
 func (r *Reloader) apply(cfg *config.Config, st *endpoint.State, why string) {
 	old := r.current.Load()
-	if !sameListeners(old.Listen, cfg.Listen) || old.Operator != cfg.Operator {
+	if !slices.Equal(old.Listen, cfg.Listen) || old.Operator != cfg.Operator {
 		r.log.Warn("listener changes take effect at the next restart", "trigger", why)
 	}
 	warnCertificate(r.log, st, time.Now())
@@ -99,18 +100,6 @@ func (r *Reloader) apply(cfg *config.Config, st *endpoint.State, why string) {
 	r.status.Store(&ReloadStatus{LoadedAt: time.Now()})
 	r.Successes.Add(1)
 	r.log.Info("configuration reloaded", "trigger", why, "users", len(st.Rules.Users()))
-}
-
-func sameListeners(a, b []config.Listener) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // WatchedFiles are the files whose change triggers a reload.

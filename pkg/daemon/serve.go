@@ -65,9 +65,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 
 	specs := o.Listen
 	if len(specs) == 0 {
-		specs = Specs(cfg.Listen)
+		specs = cfg.Listen
 	}
-	group, specs, err := startListeners(specs, activated, h, cfg.Limits, log)
+	group, specs, err := startListeners(specs, activated, h, cfg.Limits.Transport, log)
 	if err != nil {
 		return err
 	}
@@ -189,17 +189,13 @@ func newThrottle(t config.Throttle) *throttle.Limiter {
 	if !t.Enabled {
 		return nil
 	}
-	return throttle.New(throttle.Policy{
-		PairThreshold: t.PairThreshold, AddressThreshold: t.AddressThreshold,
-		BaseDelay: t.BaseDelay, MaxDelay: t.MaxDelay, Decay: t.Decay, MaxEntries: t.MaxEntries,
-		Tarpit: t.Tarpit, TarpitSlots: t.TarpitSlots,
-	})
+	return throttle.New(t.Policy)
 }
 
 // startListeners opens every listener (taking sockets systemd passed us) and
 // serves h on each. With no listeners configured, every socket systemd passed
 // is served, its protocol taken from its FileDescriptorName.
-func startListeners(specs []listen.Spec, activated map[string][]net.Listener, h http.Handler, l config.Limits, log *slog.Logger) (*listen.Group, []listen.Spec, error) {
+func startListeners(specs []listen.Spec, activated map[string][]net.Listener, h http.Handler, lim limits.Transport, log *slog.Logger) (*listen.Group, []listen.Spec, error) {
 	var err error
 	if len(specs) == 0 && len(activated) > 0 {
 		if specs, err = listen.ActivatedSpecs(activated); err != nil {
@@ -213,12 +209,7 @@ func startListeners(specs []listen.Spec, activated map[string][]net.Listener, h 
 	if err != nil {
 		return nil, nil, err
 	}
-	group, err := listen.Start(ls, h, log, limits.Transport{
-		RequestTimeout: l.RequestTimeout,
-		MaxHeaderBytes: l.MaxHeaderBytes,
-		MaxBodyBytes:   l.MaxBodyBytes,
-		MaxConnections: l.MaxConnections,
-	})
+	group, err := listen.Start(ls, h, log, lim)
 	if err != nil {
 		listen.Close(ls)
 		return nil, nil, err
@@ -240,15 +231,6 @@ func startOperator(addr string, h http.Handler, log *slog.Logger) (*http.Server,
 	go srv.Serve(l)
 	log.Info("operator endpoint", "address", addr, "paths", "/metrics /healthz")
 	return srv, nil
-}
-
-// Specs converts the configuration's listeners.
-func Specs(ls []config.Listener) []listen.Spec {
-	out := make([]listen.Spec, len(ls))
-	for i, l := range ls {
-		out[i] = listen.Spec{Protocol: l.Protocol, Address: l.Address, Mode: l.Mode, Owner: l.Owner, Group: l.Group, TrustProxyHeaders: l.TrustProxyHeaders}
-	}
-	return out
 }
 
 func describe(specs []listen.Spec) string {

@@ -26,7 +26,7 @@ func LoadState(cfg *config.Config) (*endpoint.State, error) {
 	if err != nil {
 		return nil, err
 	}
-	rules, err := LoadRules(cfg.ACL)
+	rules, err := acl.Load(cfg.ACL)
 	if err != nil {
 		return nil, err
 	}
@@ -41,17 +41,6 @@ func LoadState(cfg *config.Config) (*endpoint.State, error) {
 		Refresh:         cfg.Refresh.Enabled,
 		RefreshLifetime: cfg.Refresh.Lifetime,
 	}, nil
-}
-
-// LoadRules reads the rule files.
-func LoadRules(a config.ACL) (*acl.Rules, error) {
-	return acl.Load(acl.Files{
-		Users:            a.Users,
-		Repositories:     a.Repositories,
-		Groups:           a.Groups,
-		Htpasswd:         a.Htpasswd,
-		AnonymousCatalog: a.AnonymousCatalog,
-	})
 }
 
 // LoadSigner reads the signing key and its certificate chain.
