@@ -38,8 +38,8 @@ type Options struct {
 // configuration or any file it names is bad.
 func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	log := o.Log
-	before := StampFiles(o.ConfigPath, cfg)
-	st, err := LoadState(cfg)
+	before := stampFiles(o.ConfigPath, cfg)
+	st, err := loadState(cfg)
 	if err != nil {
 		return err
 	}
@@ -58,10 +58,10 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	verifier := authn.New(bcryptOpts)
 	verifier.SetDummyCost(typicalCost(st.Rules))
 	h := endpoint.New(st, endpoint.Options{Verifier: verifier, Throttle: newThrottle(cfg.Throttle), Log: log, Audit: o.Audit})
-	reloader := NewReloader(o.ConfigPath, cfg, before, h, log)
-	watcher := NewWatcher(reloader, log)
-	metrics := NewMetrics(h, reloader)
-	h.SetObserver(metrics.Observe)
+	reloads := newReloader(o.ConfigPath, cfg, before, h, log)
+	files := newWatcher(reloads, log)
+	m := newMetrics(h, reloads)
+	h.SetObserver(m.Observe)
 
 	specs := o.Listen
 	if len(specs) == 0 {
@@ -71,8 +71,8 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	if err != nil {
 		return err
 	}
-	metrics.AddTransports(&group.Stats)
-	operator, err := startOperator(cfg.Operator, OperatorHandler(metrics, reloader, h), log)
+	m.addTransports(&group.Stats)
+	operator, err := startOperator(cfg.Operator, operatorHandler(m, reloads, h), log)
 	if err != nil {
 		shutdown(group, nil, cfg.Limits.ShutdownTimeout, log)
 		return err
@@ -80,19 +80,19 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go watcher.Run(ctx)
+	go files.Run(ctx)
 	go sweepThrottle(ctx, h.Throttle())
 	go watchdog(ctx)
 	sdnotify.Ready()
 	log.Info("serving tokens", "listeners", describe(specs), "issuer", cfg.Token.Issuer, "services", cfg.Token.Services)
 
-	waitForStop(ctx, reloader, group, log)
+	waitForStop(ctx, reloads, group, log)
 	sdnotify.Stopping()
 	return shutdown(group, operator, cfg.Limits.ShutdownTimeout, log)
 }
 
 // waitForStop returns on SIGTERM/SIGINT or a failed listener, reloading on SIGHUP.
-func waitForStop(ctx context.Context, r *Reloader, group *listen.Group, log *slog.Logger) {
+func waitForStop(ctx context.Context, r *reloader, group *listen.Group, log *slog.Logger) {
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(signals)
