@@ -36,9 +36,9 @@ const (
 	DefaultShutdownTimeout = 25 * time.Second
 )
 
-// MaxHeaderBytesCeiling is the largest MaxHeaderBytes accepted: a request
+// maxHeaderBytesCeiling is the largest MaxHeaderBytes accepted: a request
 // head beyond 1 MiB is an attack, not a registry client.
-const MaxHeaderBytesCeiling = 1 << 20
+const maxHeaderBytesCeiling = 1 << 20
 
 // ErrOutOfRange is wrapped by every error Validate returns.
 var ErrOutOfRange = errors.New("limits: out of range")
@@ -90,9 +90,8 @@ func (l Limits) WithDefaults() Limits {
 	return l
 }
 
-// Validate reports negative values and a MaxHeaderBytes above
-// MaxHeaderBytesCeiling, one error per field, named as in the
-// configuration file. Zero is valid everywhere: it means the default.
+// Validate reports negative values and a MaxHeaderBytes above 1 MiB, one
+// error per field, named as in the configuration file. Zero is valid everywhere: it means the default.
 func (l Limits) Validate() error {
 	var errs []error
 	for _, f := range []struct {
@@ -108,9 +107,9 @@ func (l Limits) Validate() error {
 			errs = append(errs, fmt.Errorf("%w: %s must not be negative", ErrOutOfRange, f.name))
 		}
 	}
-	if l.MaxHeaderBytes > MaxHeaderBytesCeiling {
+	if l.MaxHeaderBytes > maxHeaderBytesCeiling {
 		errs = append(errs, fmt.Errorf("%w: max_header_bytes %d is over %d (1 MiB)",
-			ErrOutOfRange, l.MaxHeaderBytes, MaxHeaderBytesCeiling))
+			ErrOutOfRange, l.MaxHeaderBytes, maxHeaderBytesCeiling))
 	}
 	return errors.Join(errs...)
 }
