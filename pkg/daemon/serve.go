@@ -15,12 +15,13 @@ import (
 	"syscall"
 	"time"
 
+	sd "github.com/coreos/go-systemd/v22/daemon"
+
 	"github.com/regtoken/regtoken/pkg/authn"
 	"github.com/regtoken/regtoken/pkg/config"
 	"github.com/regtoken/regtoken/pkg/endpoint"
 	"github.com/regtoken/regtoken/pkg/limits"
 	"github.com/regtoken/regtoken/pkg/listen"
-	"github.com/regtoken/regtoken/pkg/sdnotify"
 	"github.com/regtoken/regtoken/pkg/throttle"
 )
 
@@ -83,11 +84,11 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	go files.Run(ctx)
 	go sweepThrottle(ctx, h.Throttle())
 	go watchdog(ctx)
-	sdnotify.Ready()
+	sd.SdNotify(false, sd.SdNotifyReady) // outside systemd: nothing to tell, no error
 	log.Info("serving tokens", "listeners", describe(specs), "issuer", cfg.Token.Issuer, "services", cfg.Token.Services)
 
 	waitForStop(ctx, reloads, group, log)
-	sdnotify.Stopping()
+	sd.SdNotify(false, sd.SdNotifyStopping)
 	return shutdown(group, operator, cfg.Limits.ShutdownTimeout, log)
 }
 
@@ -127,20 +128,23 @@ func shutdown(group *listen.Group, operator *http.Server, timeout time.Duration,
 	return nil
 }
 
-// watchdog pings systemd's watchdog at half its interval while the process runs.
+// watchdog pings systemd's watchdog at half its interval, as
+// sd_watchdog_enabled(3) advises, while the process runs. It returns at once
+// when the unit sets no WatchdogSec= (or the variables name another
+// process); a ping that fails is retried at the next tick.
 func watchdog(ctx context.Context) {
-	interval, ok := sdnotify.WatchdogInterval()
-	if !ok {
+	interval, err := sd.SdWatchdogEnabled(false)
+	if err != nil || interval <= 0 {
 		return
 	}
-	t := time.NewTicker(interval)
+	t := time.NewTicker(interval / 2)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			sdnotify.Watchdog()
+			sd.SdNotify(false, sd.SdNotifyWatchdog)
 		}
 	}
 }

@@ -17,8 +17,9 @@ import (
 	"testing"
 	"time"
 
+	sd "github.com/coreos/go-systemd/v22/daemon"
+
 	"github.com/regtoken/regtoken/pkg/limits"
-	"github.com/regtoken/regtoken/pkg/sdnotify"
 )
 
 // TestHelperProcess is the service that systemd-socket-activate starts in
@@ -64,7 +65,7 @@ func activatedService() error {
 	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM)
-	if err := sdnotify.Ready(); err != nil {
+	if _, err := sd.SdNotify(false, sd.SdNotifyReady); err != nil {
 		return err
 	}
 	select {
@@ -72,7 +73,7 @@ func activatedService() error {
 	case err := <-g.Errors():
 		return err
 	}
-	if err := sdnotify.Stopping(); err != nil {
+	if _, err := sd.SdNotify(false, sd.SdNotifyStopping); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
