@@ -10,7 +10,9 @@ import (
 // takes the next from the kernel's listen queue, where excess connections
 // cost us no memory (as golang.org/x/net/netutil.LimitListener does). Every
 // wait is counted in Stats.ConnsWaited. Closing the listener ends a waiting
-// Accept with net.ErrClosed.
+// Accept with net.ErrClosed. Close closes l once and returns the same result
+// every time, so a server and its Shutdown may both close it without the
+// second call turning a clean stop into an error.
 func (c Config) LimitListener(l net.Listener) net.Listener {
 	c = c.WithDefaults()
 	return &limitListener{Listener: l, slots: make(chan struct{}, c.Limits.MaxConnections),
@@ -22,6 +24,7 @@ type limitListener struct {
 	slots     chan struct{} // one token per open connection
 	closed    chan struct{}
 	closeOnce sync.Once
+	closeErr  error
 	stats     *Stats
 }
 
@@ -51,8 +54,11 @@ func (l *limitListener) accept() (net.Conn, error) {
 }
 
 func (l *limitListener) Close() error {
-	l.closeOnce.Do(func() { close(l.closed) })
-	return l.Listener.Close()
+	l.closeOnce.Do(func() {
+		close(l.closed)
+		l.closeErr = l.Listener.Close()
+	})
+	return l.closeErr
 }
 
 // limitConn gives its slot back on the first Close.

@@ -106,7 +106,12 @@ func TestLimitListenerCloseUnblocksAccept(t *testing.T) {
 	defer held.Close()
 	done := make(chan error, 1)
 	go func() { _, err := l.Accept(); done <- err }()
-	l.Close()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Errorf("second Close: %v; a server and its Shutdown both close", err)
+	}
 	select {
 	case err := <-done:
 		if !errors.Is(err, net.ErrClosed) {

@@ -24,7 +24,7 @@ type Server struct {
 	mu        sync.Mutex
 	closing   bool
 	done      chan struct{} // closed when closing becomes true
-	listeners map[*onceCloseListener]struct{}
+	listeners map[net.Listener]struct{}
 	conns     map[net.Conn]struct{}
 	inFlight  sync.WaitGroup // one count per tracked conn; Add only while !closing
 }
@@ -41,7 +41,7 @@ func NewServer(p Protocol, c Config) *Server {
 		baseCtx:      ctx,
 		cancelBase:   cancel,
 		done:         make(chan struct{}),
-		listeners:    make(map[*onceCloseListener]struct{}),
+		listeners:    make(map[net.Listener]struct{}),
 		conns:        make(map[net.Conn]struct{}),
 	}
 }
@@ -52,7 +52,7 @@ func NewServer(p Protocol, c Config) *Server {
 // ones (EMFILE and the like), which are retried with backoff as net/http
 // does. Serve closes l when it returns.
 func (s *Server) Serve(l net.Listener) error {
-	ol := &onceCloseListener{Listener: s.cfg.LimitListener(l)}
+	ol := s.cfg.LimitListener(l) // Serve and Shutdown may both close it
 	defer ol.Close()
 	if !s.trackListener(ol, true) {
 		return ErrServerClosed
@@ -145,7 +145,7 @@ func (s *Server) isClosing() bool {
 	return s.closing
 }
 
-func (s *Server) trackListener(l *onceCloseListener, add bool) bool {
+func (s *Server) trackListener(l net.Listener, add bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !add {
@@ -206,16 +206,4 @@ func isTemporary(err error) bool {
 	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// onceCloseListener lets Serve and Shutdown both close the listener.
-type onceCloseListener struct {
-	net.Listener
-	once sync.Once
-	err  error
-}
-
-func (l *onceCloseListener) Close() error {
-	l.once.Do(func() { l.err = l.Listener.Close() })
-	return l.err
 }

@@ -57,7 +57,9 @@ func (s *Server) Serve(l net.Listener) error {
 		l.Close()
 		return ErrServerClosed
 	}
-	l = &onceCloseListener{Listener: s.Config.LimitListener(l)}
+	// Shutdown closes l first (to stop accepting) and net/http closes it
+	// again; the limit listener closes once, so that is no error.
+	l = s.Config.LimitListener(l)
 	s.listeners = append(s.listeners, l)
 	s.mu.Unlock()
 	err := srv.Serve(l)
@@ -175,18 +177,4 @@ func (s *Server) handler() http.Handler {
 		return useProxyHeaders(h)
 	}
 	return dropProxyHeaders(h)
-}
-
-// onceCloseListener closes its listener once: Shutdown closes it first (to
-// stop accepting) and net/http closes it again, which must not turn a clean
-// drain into a "use of closed network connection" error.
-type onceCloseListener struct {
-	net.Listener
-	once sync.Once
-	err  error
-}
-
-func (l *onceCloseListener) Close() error {
-	l.once.Do(func() { l.err = l.Listener.Close() })
-	return l.err
 }
