@@ -342,7 +342,7 @@ func TestServerMaxConns(t *testing.T) {
 	io.WriteString(second, getLine)
 	time.Sleep(200 * time.Millisecond)
 	if n := running.Load(); n != 1 {
-		t.Errorf("%d handlers running with MaxConns 1", n)
+		t.Errorf("%d handlers running with MaxConnections 1", n)
 	}
 	close(gate)
 	readReply(t, first)
