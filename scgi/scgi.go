@@ -89,7 +89,7 @@ type Protocol struct{}
 // Name is "scgi".
 func (Protocol) Name() string { return "scgi" }
 
-// ReadHeaders is [ReadHeaders].
+// ReadHeaders reads one request head, as the function [ReadHeaders] does.
 func (Protocol) ReadHeaders(br *bufio.Reader, maxBytes int) (map[string]string, error) {
 	return ReadHeaders(br, maxBytes)
 }

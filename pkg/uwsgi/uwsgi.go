@@ -26,7 +26,7 @@ type Protocol struct{}
 // Name is "uwsgi".
 func (Protocol) Name() string { return "uwsgi" }
 
-// ReadHeaders is [ReadHeaders].
+// ReadHeaders reads one request head, as the function [ReadHeaders] does.
 func (Protocol) ReadHeaders(br *bufio.Reader, maxBytes int) (map[string]string, error) {
 	return ReadHeaders(br, maxBytes)
 }
