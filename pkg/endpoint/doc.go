@@ -22,9 +22,11 @@
 // hash, a removed user or users.json "tokens_not_before" revokes them), and
 // the grant they yield is always computed from the current rules.
 //
-// Status codes follow what real clients need (see the notes in
-// token-protocol.md): success is exactly 200; a partial or empty grant is still
-// 200; wrong credentials or a bad refresh token are 401 with a JSON errors
+// Status codes follow what the clients in use do with them: success is
+// exactly 200, because crane and containers/image take any other code as a
+// failure; a partial or empty grant is still 200, as the token spec demands
+// and as containerd relies on when it retries a push without a cross-repository
+// mount; wrong credentials or a bad refresh token are 401 with a JSON errors
 // body; a malformed request is 400; POST is never answered 403 or 405, and
 // answers a JSON 404 when refresh tokens are off, so clients fall back to GET.
 package endpoint

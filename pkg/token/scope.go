@@ -51,7 +51,7 @@ func (s Scope) String() string {
 //
 // The type (and an optional "(class)", which is dropped because distribution
 // ignores it) must match [a-z0-9]+, and every action [a-z*]+, as in
-// scope.md. Names of type "repository" must pass [ValidRepositoryName]
+// distribution's scope.md. Names of type "repository" must pass [ValidRepositoryName]
 // (ErrInvalidName otherwise); names of other types may be anything non-empty
 // without whitespace, control characters or invalid UTF-8, which could not
 // travel in a space-separated scope list anyway. An empty action list
