@@ -1,27 +1,3 @@
-// Package authn checks passwords against bcrypt hashes without letting bcrypt
-// become the bottleneck.
-//
-// A bcrypt-cost-12 check costs about 230 ms of CPU, so a CI fleet that logs in a
-// hundred jobs at once would queue for tens of seconds. Verifier therefore
-//   - remembers successful checks for a short time under an HMAC of user,
-//     password and the stored hash, keyed by a secret drawn at start-up, so the
-//     memory holds nothing an attacker could use offline and a changed hash
-//     misses the cache at once;
-//   - admits a bounded number of concurrent bcrypt checks, with a bounded,
-//     deadline-limited queue, so a flood of wrong passwords cannot starve
-//     cached, refresh-token and anonymous requests; the checks run in a helper
-//     process at the lowest CPU priority when one is given (see Worker), and
-//     otherwise in-process on all cores but one;
-//   - runs a comparison against a dummy hash for unknown users, so response time
-//     does not reveal which users exist;
-//   - remembers refused passwords the same way, so that the same wrong password
-//     again (a client's retry, a fleet of jobs with a stale password) costs no
-//     bcrypt and is reported as a repeat, which a caller counting failed logins
-//     need not count twice. Known and unknown users are remembered alike, so
-//     the fast answer to a repeat tells nothing about who exists.
-//
-// It never stores a password or a hash it was not given, never logs, and
-// hands passwords to no one but its own helper process, over a pipe.
 package authn
 
 import (
@@ -82,7 +58,27 @@ const (
 	Right
 )
 
-// Verifier checks passwords. It is safe for concurrent use.
+// Verifier checks passwords against bcrypt hashes without letting bcrypt
+// become the bottleneck. It is safe for concurrent use.
+//
+// A bcrypt-cost-12 check costs about 230 ms of CPU, so a CI fleet that logs in a
+// hundred jobs at once would queue for tens of seconds. Verifier therefore
+//   - remembers successful checks for a short time under an HMAC of user,
+//     password and the stored hash, keyed by a secret drawn at start-up, so the
+//     memory holds nothing an attacker could use offline and a changed hash
+//     misses the cache at once;
+//   - admits a bounded number of concurrent bcrypt checks, with a bounded,
+//     deadline-limited queue, so a flood of wrong passwords cannot starve
+//     cached, refresh-token and anonymous requests; the checks run in a helper
+//     process at the lowest CPU priority when one is given (see Worker), and
+//     otherwise in-process on all cores but one;
+//   - runs a comparison against a dummy hash for unknown users, so response time
+//     does not reveal which users exist;
+//   - remembers refused passwords the same way, so that the same wrong password
+//     again (a client's retry, a fleet of jobs with a stale password) costs no
+//     bcrypt and is reported as a repeat, which a caller counting failed logins
+//     need not count twice. Known and unknown users are remembered alike, so
+//     the fast answer to a repeat tells nothing about who exists.
 type Verifier struct {
 	opts    Options
 	secret  [32]byte
