@@ -156,19 +156,19 @@ func (a *Authenticator) checkPassword(ctx context.Context, src *Source, c Creden
 	if known {
 		hash = u.PassHash
 	}
-	res, err := a.verifier.Check(ctx, c.User, hash, c.Secret)
+	res, err := a.verifier.check(ctx, c.User, hash, c.Secret)
 	switch {
-	case errors.Is(err, ErrBusy):
+	case errors.Is(err, errQueueFull):
 		return id, errBusy
 	case err != nil:
 		return id, err
-	case res == WrongAgain:
+	case res == repeatedWrongPassword:
 		// The same wrong password as a moment ago is no new guess: containerd
 		// retries every refused POST as a GET at once, and a fleet of jobs
 		// with a stale password sends it many times. Counting each would
 		// throttle them after a few typos without slowing any guesser.
 		return id, errWrongPassword
-	case res == Wrong:
+	case res == wrongPassword:
 		a.throttle.Failure(c.User, c.Client, now)
 		return id, errWrongPassword
 	}

@@ -15,9 +15,9 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// ErrBusy means too many password checks are waiting; the caller should answer
-// 429 or 503 with Retry-After.
-var ErrBusy = errors.New("authn: too many password checks waiting")
+// errQueueFull means too many password checks are waiting (Authenticate
+// turns it into an Unavailable refusal).
+var errQueueFull = errors.New("authn: too many password checks waiting")
 
 // Options tune a Verifier. Zero values take the defaults.
 type Options struct {
@@ -41,21 +41,21 @@ type Stats struct {
 	BcryptChecks atomic.Uint64
 	CacheHits    atomic.Uint64
 	Repeats      atomic.Uint64 // wrong passwords refused again from memory
-	Rejected     atomic.Uint64 // refused with ErrBusy
+	Rejected     atomic.Uint64 // refused because too many checks were waiting
 }
 
-// Result is what a password check found.
-type Result int
+// checkResult is what a password check found.
+type checkResult int
 
 const (
-	// Wrong: the password does not match, or the user is unknown.
-	Wrong Result = iota
-	// WrongAgain: the same user, stored hash and password were refused a
-	// moment ago (within CacheTTL). It is refused without bcrypt, and it is
-	// no new guess.
-	WrongAgain
-	// Right: the password matches.
-	Right
+	// wrongPassword: the password does not match, or the user is unknown.
+	wrongPassword checkResult = iota
+	// repeatedWrongPassword: the same user, stored hash and password were
+	// refused a moment ago (within CacheTTL). It is refused without bcrypt,
+	// and it is no new guess.
+	repeatedWrongPassword
+	// rightPassword: the password matches.
+	rightPassword
 )
 
 // Verifier checks passwords against bcrypt hashes without letting bcrypt
@@ -136,35 +136,30 @@ func (v *Verifier) SetDummyCost(cost int) {
 	}
 }
 
-// Verify reports whether password matches hash. A nil hash means the user is
-// unknown: a comparison against a dummy hash still runs and the answer is false.
-func (v *Verifier) Verify(ctx context.Context, user string, hash []byte, password string) (bool, error) {
-	res, err := v.Check(ctx, user, hash, password)
-	return res == Right, err
-}
-
-// Check is Verify that also tells a new wrong password from a repeated one.
-func (v *Verifier) Check(ctx context.Context, user string, hash []byte, password string) (Result, error) {
+// check reports whether password matches hash, and tells a new wrong
+// password from a repeated one. A nil hash means the user is unknown: a
+// comparison against a dummy hash still runs and the password is wrong.
+func (v *Verifier) check(ctx context.Context, user string, hash []byte, password string) (checkResult, error) {
 	key := v.cacheKey(user, hash, password)
 	now := time.Now()
 	if v.cache.get(key, now) {
 		v.Stats.CacheHits.Add(1)
-		return Right, nil
+		return rightPassword, nil
 	}
 	if v.refused.get(key, now) {
 		v.Stats.Repeats.Add(1)
-		return WrongAgain, nil
+		return repeatedWrongPassword, nil
 	}
 	ok, err := v.compareOrDummy(ctx, hash, password)
 	switch {
 	case err != nil:
-		return Wrong, err
+		return wrongPassword, err
 	case ok:
 		v.cache.put(key, now.Add(v.opts.CacheTTL))
-		return Right, nil
+		return rightPassword, nil
 	default:
 		v.refused.put(key, now.Add(v.opts.CacheTTL))
-		return Wrong, nil
+		return wrongPassword, nil
 	}
 }
 
@@ -253,7 +248,7 @@ func (v *Verifier) acquire(ctx context.Context) error {
 	if v.waiting.Add(1) > int64(v.opts.MaxQueue) {
 		v.waiting.Add(-1)
 		v.Stats.Rejected.Add(1)
-		return ErrBusy
+		return errQueueFull
 	}
 	defer v.waiting.Add(-1)
 	timer := time.NewTimer(v.opts.QueueTimeout)
@@ -263,7 +258,7 @@ func (v *Verifier) acquire(ctx context.Context) error {
 		return nil
 	case <-timer.C:
 		v.Stats.Rejected.Add(1)
-		return ErrBusy
+		return errQueueFull
 	case <-ctx.Done():
 		return ctx.Err()
 	}

@@ -18,38 +18,44 @@ func hash(t testing.TB, pw string) []byte {
 	return h
 }
 
+// verify reports whether password is right for hash.
+func verify(ctx context.Context, v *Verifier, user string, hash []byte, password string) (bool, error) {
+	res, err := v.check(ctx, user, hash, password)
+	return res == rightPassword, err
+}
+
 func TestVerifyAndCache(t *testing.T) {
 	v := New(Options{})
 	h := hash(t, "secret")
 	ctx := context.Background()
 
-	ok, err := v.Verify(ctx, "alice", h, "secret")
+	ok, err := verify(ctx, v, "alice", h, "secret")
 	if !ok || err != nil {
 		t.Fatalf("right password: %v %v", ok, err)
 	}
 	if v.Stats.BcryptChecks.Load() != 1 {
 		t.Fatalf("first check should run bcrypt")
 	}
-	ok, _ = v.Verify(ctx, "alice", h, "secret")
+	ok, _ = verify(ctx, v, "alice", h, "secret")
 	if !ok || v.Stats.CacheHits.Load() != 1 || v.Stats.BcryptChecks.Load() != 1 {
 		t.Fatalf("second check should hit the cache: %+v", &v.Stats)
 	}
 
 	for _, pw := range []string{"wrong-1", "wrong-2", "wrong-3"} {
-		if ok, _ := v.Verify(ctx, "alice", h, pw); ok {
+		if ok, _ := verify(ctx, v, "alice", h, pw); ok {
 			t.Fatal("wrong password accepted")
 		}
 	}
 	if got := v.Stats.BcryptChecks.Load(); got != 4 {
 		t.Fatalf("each new wrong password must run bcrypt; bcrypt checks = %d", got)
 	}
-	if ok, _ := v.Verify(ctx, "bob", h, "secret"); ok != true {
+	if ok, _ := verify(ctx, v, "bob", h, "secret"); ok != true {
 		t.Fatal("another user with the same hash and password is still verified by bcrypt")
 	}
 
 	// A changed hash (password changed in users.json) misses the cache.
 	h2 := hash(t, "new")
-	if ok, _ := v.Verify(ctx, "alice", h2, "secret"); ok {
+	if ok, _ := verify(ctx, v, "alice", h2, "secret"); ok {
 		t.Fatal("old password accepted after the hash changed")
 	}
 }
@@ -65,23 +71,23 @@ func TestRepeatedWrongPassword(t *testing.T) {
 		hash []byte
 	}{{"alice", h}, {"nobody", nil}} {
 		before := v.Stats.BcryptChecks.Load()
-		if res, err := v.Check(ctx, user.name, user.hash, "guess"); res != Wrong || err != nil {
+		if res, err := v.check(ctx, user.name, user.hash, "guess"); res != wrongPassword || err != nil {
 			t.Fatalf("%s, first wrong password: %v %v", user.name, res, err)
 		}
 		for range 3 {
-			if res, _ := v.Check(ctx, user.name, user.hash, "guess"); res != WrongAgain {
-				t.Fatalf("%s, the same wrong password again: %v, want WrongAgain", user.name, res)
+			if res, _ := v.check(ctx, user.name, user.hash, "guess"); res != repeatedWrongPassword {
+				t.Fatalf("%s, the same wrong password again: %v, want a repeat", user.name, res)
 			}
 		}
 		if n := v.Stats.BcryptChecks.Load() - before; n != 1 {
 			t.Errorf("%s: %d bcrypt checks for one wrong password sent four times, want 1", user.name, n)
 		}
 	}
-	if res, _ := v.Check(ctx, "alice", h, "secret"); res != Right {
+	if res, _ := v.check(ctx, "alice", h, "secret"); res != rightPassword {
 		t.Fatalf("the right password after wrong ones: %v", res)
 	}
 	// The operator sets alice's password to what was refused a moment ago.
-	if res, _ := v.Check(ctx, "alice", hash(t, "guess"), "guess"); res != Right {
+	if res, _ := v.check(ctx, "alice", hash(t, "guess"), "guess"); res != rightPassword {
 		t.Fatalf("a refused password that became right under a new hash: %v", res)
 	}
 	if v.Stats.Repeats.Load() != 6 {
@@ -92,7 +98,7 @@ func TestRepeatedWrongPassword(t *testing.T) {
 func TestUnknownUserRunsBcrypt(t *testing.T) {
 	v := New(Options{})
 	v.SetDummyCost(bcrypt.MinCost)
-	ok, err := v.Verify(context.Background(), "nobody", nil, "x")
+	ok, err := verify(context.Background(), v, "nobody", nil, "x")
 	if ok || err != nil {
 		t.Fatalf("unknown user: %v %v", ok, err)
 	}
@@ -104,9 +110,9 @@ func TestUnknownUserRunsBcrypt(t *testing.T) {
 func TestCacheExpires(t *testing.T) {
 	v := New(Options{CacheTTL: 50 * time.Millisecond})
 	h := hash(t, "pw")
-	v.Verify(context.Background(), "u", h, "pw")
+	verify(context.Background(), v, "u", h, "pw")
 	time.Sleep(80 * time.Millisecond)
-	v.Verify(context.Background(), "u", h, "pw")
+	verify(context.Background(), v, "u", h, "pw")
 	if v.Stats.BcryptChecks.Load() != 2 {
 		t.Fatal("expired entry served")
 	}
@@ -134,8 +140,8 @@ func TestAdmissionRejectsWhenQueueFull(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	start := time.Now()
-	if err := v.acquire(context.Background()); !errors.Is(err, ErrBusy) {
-		t.Fatalf("acquire with a full queue = %v, want ErrBusy", err)
+	if err := v.acquire(context.Background()); !errors.Is(err, errQueueFull) {
+		t.Fatalf("acquire with a full queue = %v, want errQueueFull", err)
 	}
 	if time.Since(start) > time.Second {
 		t.Fatal("full queue should refuse without waiting")
@@ -150,8 +156,8 @@ func TestAdmissionRejectsWhenQueueFull(t *testing.T) {
 func TestAdmissionTimeout(t *testing.T) {
 	v := New(Options{Concurrency: 1, QueueTimeout: 30 * time.Millisecond})
 	v.slots <- struct{}{}
-	if err := v.acquire(context.Background()); !errors.Is(err, ErrBusy) {
-		t.Fatalf("acquire past the deadline = %v, want ErrBusy", err)
+	if err := v.acquire(context.Background()); !errors.Is(err, errQueueFull) {
+		t.Fatalf("acquire past the deadline = %v, want errQueueFull", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -165,11 +171,11 @@ func TestAdmissionTimeout(t *testing.T) {
 func BenchmarkVerifyCached(b *testing.B) {
 	v := New(Options{})
 	h := hash(b, "pw")
-	v.Verify(context.Background(), "u", h, "pw")
+	verify(context.Background(), v, "u", h, "pw")
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			v.Verify(context.Background(), "u", h, "pw")
+			verify(context.Background(), v, "u", h, "pw")
 		}
 	})
 }
