@@ -135,7 +135,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, src *Source, c Credent
 		return a.refreshIdentity(src, c.Secret, c.Service)
 	case c.Method == Basic && src.Refresh && (c.User == "" || c.User == identityTokenUser):
 		return a.refreshIdentity(src, c.Secret, c.Service)
-	case c.User == "":
+	case c.User == "": // a password for nobody: wrong, without a check
 		return Identity{Method: Password}, errWrongPassword
 	}
 	return a.checkPassword(ctx, src, c)

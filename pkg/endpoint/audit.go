@@ -44,13 +44,15 @@ func newRecord(start time.Time, r *http.Request, req *tokenRequest, id *authn.Id
 		decisions: out.decisions, status: status, reason: reason,
 		refreshID: id.RefreshID, refreshIssued: out.refresh.New, tokenReused: out.reused,
 	}
+	// grant_type says how the caller authenticated, on GET too; when
+	// authentication did not run, it is the POST's grant_type, if any.
 	switch id.Method {
 	case authn.Password:
 		rec.grantType = grantPassword
 	case authn.RefreshToken:
 		rec.grantType = grantRefreshToken
 	}
-	if out.refresh.ID != "" {
+	if out.refresh.ID != "" { // the refresh token handed out, new or presented
 		rec.refreshID = out.refresh.ID
 	}
 	return rec
