@@ -13,17 +13,23 @@ import (
 	"github.com/regtoken/regtoken/pkg/token"
 )
 
+var checkUsage = usage{
+	synopsis: "regtoken check [-config regtoken.toml]",
+	about:    "Check everything serve needs.",
+	example:  "regtoken check -config /etc/regtoken/regtoken.toml",
+	exit:     exitCheck,
+}
+
 // runCheck validates everything serve would load and prints what it found. It
 // exits non-zero on any problem, so it can gate a deployment.
 func runCheck(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("check", stderr)
-	path := fs.String("config", "regtoken.toml", "configuration file")
-	if code, ok := parseFlags(fs, args); !ok {
+	fs := newFlags("check", stdout, stderr)
+	path := configFlag(fs)
+	if _, code, ok := fs.parse(args, 0, 0); !ok {
 		return code
 	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	cfg, ok := loadConfig(fs, *path)
+	if !ok {
 		return exitUsage
 	}
 	fmt.Fprintf(stdout, "config %s: ok (issuer %q, services %q, lifetime %s)\n", cfg.File, cfg.Token.Issuer, cfg.Token.Services, cfg.Token.Lifetime)

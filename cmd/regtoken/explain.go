@@ -6,37 +6,41 @@ import (
 	"strings"
 
 	"github.com/regtoken/regtoken/pkg/acl"
-	"github.com/regtoken/regtoken/pkg/config"
 	"github.com/regtoken/regtoken/pkg/token"
 )
+
+var explainUsage = usage{
+	synopsis: "regtoken explain [-config regtoken.toml] [-user NAME] SCOPE...",
+	about: "Show, for each scope, the actions a user (or, without -user, an anonymous client) would be granted\n" +
+		"and the rule that decided: file, owner and key. No password is needed.",
+	args:    [][2]string{{"SCOPE...", "one or more scopes as registries ask for them: TYPE:NAME:ACTIONS, e.g. repository:team/app:pull,push"}},
+	example: "regtoken explain -config /etc/regtoken/regtoken.toml -user alice repository:team/app:pull,push",
+	exit:    []string{"0  the decisions were printed", "1  the rule files could not be loaded", "2  bad command line, scope or configuration file"},
+}
 
 // runExplain prints, per scope, what a user (or anonymous) would be granted and
 // the rule that decided, without needing the user's password.
 func runExplain(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("explain", stderr)
-	path := fs.String("config", "regtoken.toml", "configuration file")
-	user := fs.String("user", "", "user name (empty: anonymous)")
-	if code, ok := parseFlags(fs, args); !ok {
+	fs := newFlags("explain", stdout, stderr)
+	path := configFlag(fs)
+	user := fs.String("user", "", "user `name` (empty: anonymous)")
+	scopeArgs, code, ok := fs.parse(args, 1, -1)
+	if !ok {
 		return code
 	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "regtoken explain: name at least one scope, e.g. repository:team/app:pull,push")
+	scopes, err := token.ParseScopes(scopeArgs)
+	if err != nil {
+		fs.errorf("%v", err)
 		return exitUsage
 	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	cfg, ok := loadConfig(fs, *path)
+	if !ok {
 		return exitUsage
 	}
 	rules, err := acl.Load(cfg.ACL)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	scopes, err := token.ParseScopes(fs.Args())
-	if err != nil {
-		fmt.Fprintln(stderr, "regtoken explain:", err)
-		return exitUsage
+		fs.errorf("%v", err)
+		return exitProblem
 	}
 	subject := acl.Subject{Name: *user, Anonymous: *user == ""}
 	who := "anonymous"
@@ -50,7 +54,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 		d := rules.Decide(subject, s.Type, s.Name, s.Actions)
 		fmt.Fprintf(stdout, "%s %s -> [%s] %s\n", who, s, strings.Join(d.Granted, ","), because(d))
 	}
-	return 0
+	return exitOK
 }
 
 func because(d acl.Decision) string {

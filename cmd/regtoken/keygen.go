@@ -15,24 +15,37 @@ import (
 	"time"
 )
 
+var keygenUsage = usage{
+	synopsis: "regtoken keygen [-dir certs] [-cn localhost] [-days 1024] [-force]",
+	about: "Make a P-256 signing key (RootCA.key, mode 0600) and a self-signed certificate for it (RootCA.crt),\n" +
+		"as the original service's two openssl commands did. The certificate goes into the registry's\n" +
+		"auth.token.rootcertbundle; the key stays with regtoken.",
+	example: "regtoken keygen -dir /etc/regtoken -cn registry.example.org -days 730",
+	exit:    []string{"0  both files were written", "1  they could not be written (or exist, without -force)", "2  bad command line"},
+}
+
 // runKeygen does what the original README's two openssl commands do: a P-256
 // key and a self-signed SHA-256 certificate for it.
 func runKeygen(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("keygen", stderr)
-	dir := fs.String("dir", "certs", "directory for RootCA.key and RootCA.crt")
-	cn := fs.String("cn", "localhost", "certificate common name")
-	days := fs.Int("days", 1024, "certificate validity in days")
+	fs := newFlags("keygen", stdout, stderr)
+	dir := fs.String("dir", "certs", "`directory` for RootCA.key and RootCA.crt")
+	cn := fs.String("cn", "localhost", "certificate common `name`")
+	days := fs.Int("days", 1024, "certificate validity in `days`, at least 1")
 	force := fs.Bool("force", false, "overwrite existing files")
-	if code, ok := parseFlags(fs, args); !ok {
+	if _, code, ok := fs.parse(args, 0, 0); !ok {
 		return code
+	}
+	if *days < 1 {
+		fs.errorf("-days %d: a certificate must be valid for at least a day", *days)
+		return exitUsage
 	}
 	keyPath, certPath := filepath.Join(*dir, "RootCA.key"), filepath.Join(*dir, "RootCA.crt")
 	if err := keygen(keyPath, certPath, *cn, *days, *force); err != nil {
 		fmt.Fprintln(stderr, "regtoken keygen:", err)
-		return 1
+		return exitProblem
 	}
 	fmt.Fprintf(stdout, "wrote %s (mode 0600) and %s\n", keyPath, certPath)
-	return 0
+	return exitOK
 }
 
 func keygen(keyPath, certPath, cn string, days int, force bool) error {

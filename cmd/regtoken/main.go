@@ -3,17 +3,17 @@
 //
 // Usage:
 //
-//	regtoken serve   -config regtoken.toml [-listen PROTOCOL=ADDRESS ...]
-//	regtoken check   -config regtoken.toml
-//	regtoken explain -config regtoken.toml [-user NAME] SCOPE...
+//	regtoken serve   [-config regtoken.toml] [-listen PROTOCOL=ADDRESS[?OPTIONS] ...]
+//	regtoken check   [-config regtoken.toml] [-list]
+//	regtoken explain [-config regtoken.toml] [-user NAME] SCOPE...
+//	regtoken user    add|passwd|del|list ...
 //	regtoken hash    [-cost 12]
 //	regtoken keygen  [-dir certs] [-cn localhost] [-days 1024]
 //	regtoken version
+//	regtoken help    [COMMAND]
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -22,26 +22,32 @@ import (
 	"github.com/regtoken/regtoken/pkg/daemon"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// Exit statuses shared by every command.
+const (
+	exitOK      = 0
+	exitProblem = 1 // the command ran and found or hit a problem
+	exitUsage   = 2 // a bad command line or configuration
+)
 
-// exitUsage is the status for a bad command line or configuration.
-const exitUsage = 2
-
+// command is one row of the command table. To add a command, add a row to
+// commands: its run function parses its own flags with newFlags, which
+// finds the usage text here by name.
 type command struct {
 	name    string
 	summary string
 	run     func(args []string, stdout, stderr io.Writer) int
+	usage   usage
 }
 
 func commands() []command {
 	return []command{
-		{"serve", "serve tokens on the configured listeners", runServe},
-		{"check", "validate the configuration, key, certificate and rule files", runCheck},
-		{"explain", "show which actions a user gets for scopes, and which rule decided", runExplain},
-		{"hash", "print a bcrypt hash of a password read from the terminal or stdin", runHash},
-		{"keygen", "make a P-256 signing key and a self-signed certificate", runKeygen},
-		{"version", "print the version", func([]string, io.Writer, io.Writer) int { fmt.Println("regtoken", version); return 0 }},
+		{"serve", "serve tokens on the configured listeners", runServe, serveUsage},
+		{"check", "check everything serve needs: configuration, key, certificate, rules, sockets", runCheck, checkUsage},
+		{"explain", "show which actions a user gets for scopes, and which rule decided", runExplain, explainUsage},
+		{"hash", "print a bcrypt hash of a password read from the terminal or stdin", runHash, hashUsage},
+		{"keygen", "make a P-256 signing key and a self-signed certificate", runKeygen, keygenUsage},
+		{"version", "print the version and how the binary was built", runVersion, versionUsage},
+		{"help", "print the usage of regtoken or of one command", runHelp, helpUsage},
 	}
 }
 
@@ -50,49 +56,76 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
-		return exitUsage
+	if len(args) == 0 {
+		mainUsage(stdout)
+		return exitOK
 	}
-	if args[0] == daemon.WorkerCommand { // started by serve, not by people: not listed
+	switch args[0] {
+	case "-h", "-help", "--help":
+		mainUsage(stdout)
+		return exitOK
+	case "-version", "--version":
+		return runVersion(nil, stdout, stderr)
+	case daemon.WorkerCommand: // started by serve, not by people: not listed
 		if err := authn.ServeWorker(os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(stderr, "regtoken bcrypt-worker:", err)
-			return 1
+			return exitProblem
 		}
-		return 0
+		return exitOK
 	}
-	for _, c := range commands() {
-		if c.name == args[0] {
-			return c.run(args[1:], stdout, stderr)
-		}
+	if c, ok := findCommand(args[0]); ok {
+		return c.run(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "regtoken: unknown command %q\n", args[0])
-	usage(stderr)
+	fmt.Fprintf(stderr, "regtoken: unknown command %q (run 'regtoken help' for the list)\n", args[0])
 	return exitUsage
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: regtoken COMMAND [flags]\n\ncommands:")
+func findCommand(name string) (command, bool) {
+	for _, c := range commands() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+func mainUsage(w io.Writer) {
+	fmt.Fprint(w, "regtoken is a token service for private Docker/OCI registries.\n\n"+
+		"usage: regtoken COMMAND [flags] [arguments]\n\ncommands:\n")
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
+	fmt.Fprint(w, "\nRun 'regtoken help COMMAND' (or 'regtoken COMMAND -h') for a command's flags, arguments and an example.\n"+
+		"Flags may be written -flag or --flag, before or after the arguments.\n")
 }
 
-// newFlags returns a flag set that reports errors instead of exiting. Go's flag
-// package accepts both -config and --config.
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("regtoken "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
+var helpUsage = usage{
+	synopsis: "regtoken help [COMMAND]",
+	about:    "Print the list of commands, or the usage of one command, on stdout.",
+	args:     [][2]string{{"COMMAND", "a command name, e.g. serve; 'user add' for a user subcommand"}},
+	example:  "regtoken help check",
+	exit:     exitHelp,
 }
 
-// parseFlags parses args and returns the exit status to use when parsing failed.
-func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, false
-		}
-		return exitUsage, false
+// runHelp prints the main usage, or a command's: "help serve" is "serve -h",
+// and "help user add" is "user add -h".
+func runHelp(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("help", stdout, stderr)
+	names, code, ok := fs.parse(args, 0, 2)
+	if !ok {
+		return code
 	}
-	return 0, true
+	if len(names) == 0 {
+		mainUsage(stdout)
+		return exitOK
+	}
+	c, found := findCommand(names[0])
+	if !found {
+		fmt.Fprintf(stderr, "regtoken help: unknown command %q (run 'regtoken help' for the list)\n", names[0])
+		return exitUsage
+	}
+	return c.run(append(names[1:], "-h"), stdout, stderr)
 }
+
+// subcommands are the subcommands of a command such as "user".
+func subcommands(string) []command { return nil }

@@ -89,9 +89,10 @@ func TestBadConfigExits2(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "bad.toml")
 	os.WriteFile(p, []byte("[token]\nissuer = \n"), 0o644)
-	for _, cmd := range []string{"check", "serve", "explain"} {
+	for _, args := range [][]string{{"check"}, {"serve"}, {"explain", "repository:x:pull"}} {
 		var out bytes.Buffer
-		code := run([]string{cmd, "-config", p, "repository:x:pull"}, &out, &out)
+		cmd := args[0]
+		code := run(append(args, "-config", p), &out, &out)
 		if code != exitUsage || !strings.Contains(out.String(), "bad.toml:2") {
 			t.Errorf("%s with a broken file: exit %d, output %q", cmd, code, &out)
 		}

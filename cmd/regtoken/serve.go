@@ -29,18 +29,29 @@ func (l *listenFlags) Set(v string) error {
 	return nil
 }
 
+var serveUsage = usage{
+	synopsis: "regtoken serve [-config regtoken.toml] [-listen PROTOCOL=ADDRESS[?OPTIONS] ...]",
+	about: "Serve tokens until SIGTERM or SIGINT, then drain requests in flight. The configuration and every file it\n" +
+		"names are checked first, as `regtoken check` does; any error stops the start. Changed files are\n" +
+		"reloaded within 2 seconds; SIGHUP reloads at once and reopens the audit file, SIGUSR1 only reopens it.\n" +
+		"-listen OPTIONS are mode, owner and group for unix: sockets and trust_proxy_headers for http, as in\n" +
+		"[[listen]]: -listen 'uwsgi=unix:/run/regtoken/uwsgi.sock?group=www-data&mode=0660'.",
+	example: "regtoken serve -config /etc/regtoken/regtoken.toml -listen scgi=unix:/run/regtoken/regtoken.sock",
+	exit:    []string{"0  stopped by a signal after draining", "2  bad command line, configuration, file or listener: nothing was served"},
+}
+
 func runServe(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("serve", stderr)
-	path := fs.String("config", "regtoken.toml", "configuration file")
+	fs := newFlags("serve", stdout, stderr)
+	path := configFlag(fs)
 	var listens listenFlags
-	fs.Var(&listens, "listen", "PROTOCOL=ADDRESS to serve on, repeatable; replaces the file's [[listen]] tables\n"+
-		"(protocols scgi, uwsgi, fastcgi, http; addresses unix:PATH, tcp:HOST:PORT, systemd:NAME)")
-	if code, ok := parseFlags(fs, args); !ok {
+	fs.Var(&listens, "listen", "`PROTOCOL=ADDRESS[?OPTIONS]` to serve on, repeatable; replaces the file's [[listen]] tables\n"+
+		"(protocols scgi, uwsgi, fastcgi, http; addresses unix:PATH, tcp:HOST:PORT, systemd:NAME;\n"+
+		"options mode, owner, group, trust_proxy_headers)")
+	if _, code, ok := fs.parse(args, 0, 0); !ok {
 		return code
 	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		fmt.Fprintln(stderr, "regtoken serve:", err)
+	cfg, ok := loadConfig(fs, *path)
+	if !ok {
 		return exitUsage
 	}
 	log := newLogger(stderr, cfg.Log)
@@ -52,7 +63,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		defer buffered.Close()
 		audit = buffered
 	}
-	err = daemon.Run(context.Background(), cfg, daemon.Options{ConfigPath: cfg.File, Listen: listens, Log: log, Audit: audit})
+	err := daemon.Run(context.Background(), cfg, daemon.Options{ConfigPath: cfg.File, Listen: listens, Log: log, Audit: audit})
 	if err != nil {
 		log.Error("cannot serve", "err", err)
 		return exitUsage
