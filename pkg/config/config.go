@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -105,15 +106,26 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse validates configuration text as if it were read from the file at path.
+// It checks the document's keys and types first (see shape.go), so a wrong
+// type or a misspelt key is reported with its line in TOML's terms.
 func Parse(path string, data []byte) (*Config, error) {
-	var raw file
-	md, err := toml.Decode(string(data), &raw)
-	if err != nil {
+	var doc map[string]any
+	if _, err := toml.Decode(string(data), &doc); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrInvalid, decodeProblem(path, err))
 	}
 	v := validator{file: path, dir: filepath.Dir(path)}
-	for _, key := range md.Undecoded() {
-		v.problem(key.String(), "unknown key (misspelt?)")
+	lines := scanKeyLines(string(data))
+	v.shape("", doc, reflect.TypeFor[file](), lines)
+	if len(v.problems) > 0 {
+		return nil, fmt.Errorf("%w:\n%w", ErrInvalid, v.problems)
+	}
+	var raw file
+	md, err := toml.Decode(string(data), &raw)
+	if err != nil { // a value of the right type that does not parse, such as a duration
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, decodeProblem(path, err))
+	}
+	for _, key := range md.Undecoded() { // what shape missed, if anything
+		v.problemAt(lines.of(key.String()), key.String(), "unknown key")
 	}
 	cfg := v.build(&raw)
 	if len(v.problems) > 0 {

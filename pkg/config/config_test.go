@@ -120,10 +120,7 @@ func TestThrottleSection(t *testing.T) {
 }
 
 func TestProblems(t *testing.T) {
-	cases := []struct {
-		name, text string
-		want       []string
-	}{
+	expectProblems(t, []problemCase{
 		{"syntax error names the line", "[token]\nissuer = \"x\"\nservices = [\n", []string{"bad.toml:3:"}},
 		{"missing required", "[acl]\nusers='u'\n", []string{"token.issuer: required", "token.services: required", "token.key: required"}},
 		{"unknown key", "[token]\nissuer='i'\nservices=['s']\nkey='k'\nisuer='typo'\n[acl]\nusers='u'\n", []string{"token.isuer: unknown key"}},
@@ -141,7 +138,20 @@ func TestProblems(t *testing.T) {
 			[]string{"throttle.tarpit_slots: 100 would let held guesses take every connection"}},
 		{"negative tarpit", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[throttle]\ntarpit='-1s'\n", []string{"throttle: invalid policy: tarpit -1s is negative"}},
 		{"max delay below base delay", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[throttle]\nbase_delay='1m'\nmax_delay='10s'\n", []string{"throttle: invalid policy: max delay 10s is below the base delay 1m0s"}},
-	}
+	})
+}
+
+// problemCase is a configuration text and what its error must contain.
+type problemCase struct {
+	name, text string
+	want       []string
+}
+
+// expectProblems parses each text as /etc/regtoken/bad.toml and wants an
+// error that wraps ErrInvalid, contains every wanted string, and speaks
+// TOML, not Go.
+func expectProblems(t *testing.T, cases []problemCase) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Parse("/etc/regtoken/bad.toml", []byte(c.text))
@@ -153,8 +163,11 @@ func TestProblems(t *testing.T) {
 			}
 			for _, w := range c.want {
 				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
+					t.Errorf("error\n%s\nlacks\n%s", err, w)
 				}
+			}
+			if strings.Contains(err.Error(), "destination has type") || strings.Contains(err.Error(), "incompatible types") {
+				t.Errorf("Go's terms leaked into the message: %v", err)
 			}
 		})
 	}
@@ -187,5 +200,33 @@ func FuzzParse(f *testing.F) {
 		if err == nil && (cfg.Token.Issuer == "" || len(cfg.Token.Services) == 0) {
 			t.Fatal("accepted a config without issuer or services")
 		}
+	})
+}
+
+// A value of the wrong type, or a key regtoken does not know, is reported in
+// TOML's terms with its line, every one of them at once; a misspelt key
+// names the key that was probably meant.
+func TestShapeProblems(t *testing.T) {
+	const base = "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n"
+	expectProblems(t, []problemCase{
+		{"string for a list", "[token]\nissuer = 'i'\nservices = \"Authentication\"\nkey = 'k'\n[acl]\nusers='u'\n",
+			[]string{`bad.toml:3: token.services: want a list of strings, got a string ("Authentication")`}},
+		{"list with a number", "[token]\nissuer='i'\nservices=['s', 1]\nkey='k'\n[acl]\nusers='u'\n",
+			[]string{"bad.toml:3: token.services: want a list of strings, got a list with an integer (1)"}},
+		{"misspelt key", base + "[log]\nformatt = 'json'\n", []string{"bad.toml:8: log.formatt: unknown key; did you mean log.format?"}},
+		{"key in the wrong table", "[token]\nservices=['s']\nkey='k'\n[acl]\nusers='u'\nissuer='i'\n",
+			[]string{"bad.toml:6: acl.issuer: unknown key; did you mean token.issuer?"}},
+		{"misspelt table", base + "\n[limit]\nmax_scopes = 3\n", []string{"bad.toml:8: limit: unknown key; did you mean limits?"}},
+		{"nothing near", base + "[log]\nverbosity = 3\n", []string{"bad.toml:8: log.verbosity: unknown key"}},
+		{"integer as a string", base + "[limits]\nmax_scopes = \"32\"\n", []string{`bad.toml:8: limits.max_scopes: want an integer, got a string ("32")`}},
+		{"boolean as a string", base + "[log]\naudit = \"yes\"\n", []string{`bad.toml:8: log.audit: want true or false, got a string ("yes")`}},
+		{"duration as a number", base + "[refresh]\nlifetime = 30\n", []string{`bad.toml:8: refresh.lifetime: want a duration string like "30m" or "90s", got an integer (30)`}},
+		{"table as a value", "token = 5\n[acl]\nusers='u'\n", []string{"bad.toml:1: token: want a table, got an integer (5)"}},
+		{"listen as a string", "listen = 'scgi'\n" + base, []string{`bad.toml:1: listen: want an array of tables, got a string ("scgi")`}},
+		{"second listener", base + "[[listen]]\nprotocol='scgi'\naddress='unix:/a'\n\n[[listen]]  # the other one\nprotocol='http'\nadress='tcp:127.0.0.1:1'\n",
+			[]string{"bad.toml:13: listen[1].adress: unknown key; did you mean listen.address?"}},
+		{"every problem, in file order", "[token]\nissuer = 1\nservices = 's'\nkey = 'k'\n[acl]\nuser = 'u'\n",
+			[]string{"bad.toml:2: token.issuer: want a string, got an integer (1)\n/etc/regtoken/bad.toml:3: token.services: want a list of strings",
+				"bad.toml:6: acl.user: unknown key; did you mean acl.users?"}},
 	})
 }

@@ -23,7 +23,17 @@ type validator struct {
 }
 
 func (v *validator) problem(key, format string, args ...any) {
-	v.problems = append(v.problems, fmt.Sprintf("%s: %s: %s", v.file, key, fmt.Sprintf(format, args...)))
+	v.problemAt(0, key, format, args...)
+}
+
+// problemAt records a problem on a known line (0: unknown) as
+// "FILE:LINE: KEY: MESSAGE", the form editors jump to.
+func (v *validator) problemAt(line int, key, format string, args ...any) {
+	where := v.file
+	if line > 0 {
+		where = fmt.Sprintf("%s:%d", v.file, line)
+	}
+	v.problems = append(v.problems, fmt.Sprintf("%s: %s: %s", where, key, fmt.Sprintf(format, args...)))
 }
 
 // invalid records what a package's own Validate returned, one problem per

@@ -1,0 +1,93 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// keyLines maps each key of a TOML document to the line it is on:
+// "token.issuer", "listen[1].mode" (the second [[listen]] table), and tables
+// ("token") to their header's line. The decoder keeps this to itself, so it
+// is read from the text: table headers, and "key =" at the start of a line
+// outside multi-line strings. Keys it misses (inside inline tables) take
+// the line of the table around them.
+type keyLines map[string]int
+
+func scanKeyLines(text string) keyLines {
+	lines := keyLines{}
+	arrays := map[string]int{} // [[name]] tables seen so far
+	table := ""
+	inString := false
+	for i, raw := range strings.Split(text, "\n") {
+		n := i + 1
+		line := strings.TrimSpace(raw)
+		wasInString := inString
+		if strings.Count(line, `"""`)%2 == 1 || strings.Count(line, `'''`)%2 == 1 {
+			inString = !inString
+		}
+		if wasInString || line == "" || line[0] == '#' {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(line, "[["):
+			name := tomlKey(strings.TrimPrefix(line[:strings.Index(line+"]]", "]]")], "[["))
+			table = fmt.Sprintf("%s[%d]", name, arrays[name])
+			arrays[name]++
+			lines.add(name, n)
+			lines.add(table, n)
+		case line[0] == '[':
+			table = tomlKey(strings.TrimPrefix(line[:strings.Index(line+"]", "]")], "["))
+			lines.add(table, n)
+		default:
+			if key, _, ok := strings.Cut(line, "="); ok {
+				lines.add(join(table, tomlKey(key)), n)
+			}
+		}
+	}
+	return lines
+}
+
+// tomlKey normalises a written key: `a . "b"` is a.b.
+func tomlKey(s string) string {
+	parts := strings.Split(strings.TrimSpace(s), ".")
+	for i, p := range parts {
+		parts[i] = strings.Trim(strings.TrimSpace(p), `"'`)
+	}
+	return strings.Join(parts, ".")
+}
+
+func (l keyLines) add(key string, line int) {
+	if _, seen := l[key]; !seen {
+		l[key] = line
+	}
+}
+
+// of returns the line of key, or of the nearest table around it; 0 when
+// unknown.
+func (l keyLines) of(key string) int {
+	for key != "" {
+		if n, ok := l[key]; ok {
+			return n
+		}
+		key, _ = splitKey(key)
+	}
+	return 0
+}
+
+// inOrder returns the keys of the table at prefix in the order of their
+// lines, so problems are listed as the file reads.
+func (l keyLines) inOrder(prefix string, doc map[string]any) []string {
+	keys := make([]string, 0, len(doc))
+	for k := range doc {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := l.of(join(prefix, keys[i])), l.of(join(prefix, keys[j]))
+		if a != b {
+			return a < b
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
+}
