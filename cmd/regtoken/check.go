@@ -1,30 +1,39 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/acl"
-
 	"github.com/regtoken/regtoken/pkg/config"
 	"github.com/regtoken/regtoken/pkg/daemon"
+	"github.com/regtoken/regtoken/pkg/endpoint"
+	"github.com/regtoken/regtoken/pkg/listen"
 	"github.com/regtoken/regtoken/pkg/token"
 )
 
 var checkUsage = usage{
-	synopsis: "regtoken check [-config regtoken.toml]",
-	about:    "Check everything serve needs.",
-	example:  "regtoken check -config /etc/regtoken/regtoken.toml",
-	exit:     exitCheck,
+	synopsis: "regtoken check [-config regtoken.toml] [-listen PROTOCOL=ADDRESS[?OPTIONS] ...] [-list]",
+	about: "Check everything serve needs, with the checks serve runs before it starts: the configuration, the key\n" +
+		"and its mode, the certificate, the rule files, and the sockets (their directory, owner and group, and\n" +
+		"whether nginx's group could connect). Errors and warnings come first, then what was found; -list adds\n" +
+		"every user's and group's effective rules. Run it before every deployment or reload.",
+	example: "regtoken check -config /etc/regtoken/regtoken.toml && systemctl reload regtoken",
+	exit: []string{"0  nothing stops serve (warnings may be printed)", "1  errors: serve would refuse to start, or part of it would not work",
+		"2  bad command line, or a configuration file that does not load"},
 }
 
-// runCheck validates everything serve would load and prints what it found. It
-// exits non-zero on any problem, so it can gate a deployment.
+// runCheck prints what daemon.Preflight finds, as serve would find it, then
+// what the configuration amounts to. It exits 1 on any error, so it can
+// gate a deployment.
 func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("check", stdout, stderr)
 	path := configFlag(fs)
+	listens := listenFlag(fs)
+	list := fs.Bool("list", false, "also list every user's and group's effective rules, most specific first")
 	if _, code, ok := fs.parse(args, 0, 0); !ok {
 		return code
 	}
@@ -32,63 +41,103 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	fmt.Fprintf(stdout, "config %s: ok (issuer %q, services %q, lifetime %s)\n", cfg.File, cfg.Token.Issuer, cfg.Token.Services, cfg.Token.Lifetime)
-	problems := checkSigner(cfg, stdout) + checkRules(cfg, stdout)
-	if problems > 0 {
-		fmt.Fprintf(stdout, "%d problem(s) found\n", problems)
-		return 1
+	specs := cfg.Listen
+	if len(*listens) > 0 {
+		specs = *listens
 	}
-	fmt.Fprintln(stdout, "no problems found")
-	return 0
+	report := daemon.Preflight(cfg, specs, daemon.ActivationUnknown, time.Now())
+	printFindings(stdout, report)
+	printOverview(stdout, cfg, specs, report.State)
+	if *list && report.State != nil {
+		printRuleListing(stdout, report.State.Rules)
+	}
+	return printSummary(stdout, report)
 }
 
-func checkSigner(cfg *config.Config, out io.Writer) int {
-	s, err := daemon.LoadSigner(cfg.Token)
-	if err != nil {
-		fmt.Fprintf(out, "ERROR key: %v\n", err)
-		return 1
-	}
-	libtrust, _ := token.LibtrustKeyID(s.PublicKey())
-	thumb, _ := token.ThumbprintKeyID(s.PublicKey())
-	fmt.Fprintf(out, "key %s: %s, kid in tokens %q\n", cfg.Token.Key, s.Algorithm(), s.KeyID())
-	fmt.Fprintf(out, "  libtrust key ID (registry 2.x): %s\n  RFC 7638 thumbprint (registry 3.x): %s\n", libtrust, thumb)
-	chain := s.Certificates()
-	if len(chain) == 0 {
-		fmt.Fprintf(out, "WARNING no certificate: tokens carry only a %s kid; registry %s will reject them.\n"+
-			"  Set token.certificate so tokens carry x5c and both registry 2.x and 3.x accept them.\n",
-			cfg.Token.KeyID, map[string]string{"libtrust": "3.x", "thumbprint": "2.x"}[cfg.Token.KeyID])
-		return 0
-	}
-	problems := 0
-	now := time.Now()
-	for i, c := range chain {
-		left := c.NotAfter.Sub(now)
-		fmt.Fprintf(out, "certificate %d %s: subject %q, valid %s to %s\n", i, cfg.Token.Certificate, c.Subject.String(),
-			c.NotBefore.UTC().Format(time.DateOnly), c.NotAfter.UTC().Format(time.DateOnly))
-		switch {
-		case now.Before(c.NotBefore):
-			fmt.Fprintf(out, "ERROR certificate %d is not valid yet: registries reject its tokens\n", i)
-			problems++
-		case left <= 0:
-			fmt.Fprintf(out, "ERROR certificate %d expired %s: registries reject its tokens\n", i, c.NotAfter.UTC().Format(time.RFC3339))
-			problems++
-		case left < daemon.CertificateWarnBefore:
-			fmt.Fprintf(out, "WARNING certificate %d expires in %d days: make a new one and add it to the registry's rootcertbundle\n", i, int(left.Hours()/24))
+// printFindings prints errors, then warnings, one per line.
+func printFindings(out io.Writer, r daemon.Report) {
+	for _, f := range r.Findings {
+		if f.Severity != daemon.Warning {
+			fmt.Fprintln(out, "ERROR", f.Message)
 		}
 	}
-	fmt.Fprintln(out, "  the certificate matches the key; registries need it (or its root) in auth.token.rootcertbundle")
-	return problems
+	for _, f := range r.Findings {
+		if f.Severity == daemon.Warning {
+			fmt.Fprintln(out, "WARNING", f.Message)
+		}
+	}
 }
 
-func checkRules(cfg *config.Config, out io.Writer) int {
-	rules, err := acl.Load(cfg.ACL)
-	if err != nil {
-		fmt.Fprintf(out, "ERROR rules: %v\n", err)
-		return 1
+func printSummary(out io.Writer, r daemon.Report) int {
+	errs := r.Count(daemon.Fatal) + r.Count(daemon.Problem)
+	warnings := r.Count(daemon.Warning)
+	switch {
+	case errs > 0:
+		fmt.Fprintf(out, "%s, %s\n", count(errs, "error"), count(warnings, "warning"))
+		return exitProblem
+	case warnings > 0:
+		fmt.Fprintf(out, "no errors, %s\n", count(warnings, "warning"))
+	default:
+		fmt.Fprintln(out, "no problems found")
 	}
-	users := rules.Users()
-	fmt.Fprintf(out, "rules: %d user(s), %d group(s)\n", len(users), len(rules.Groups()))
-	for _, name := range users {
+	return exitOK
+}
+
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// printOverview says what the configuration amounts to: the token settings,
+// the key IDs registries will see, the certificates, the listeners and the
+// size of the rules. st is nil when the key or the rules did not load.
+func printOverview(out io.Writer, cfg *config.Config, specs []listen.Spec, st *endpoint.State) {
+	fmt.Fprintf(out, "config %s: issuer %q, services %q, lifetime %s\n", cfg.File, cfg.Token.Issuer, cfg.Token.Services, cfg.Token.Lifetime)
+	if st != nil {
+		printSigner(out, cfg.Token, st.Signer)
+	}
+	for _, s := range specs {
+		fmt.Fprintf(out, "listen %s%s\n", s, socketOptions(s))
+	}
+	if st != nil {
+		fmt.Fprintf(out, "rules: %d user(s), %d group(s)\n", len(st.Rules.Users()), len(st.Rules.Groups()))
+	}
+}
+
+func printSigner(out io.Writer, t config.Token, s *token.Signer) {
+	libtrust, _ := token.LibtrustKeyID(s.PublicKey())
+	thumb, _ := token.ThumbprintKeyID(s.PublicKey())
+	fmt.Fprintf(out, "key %s: %s, kid in tokens %q\n", t.Key, s.Algorithm(), s.KeyID())
+	fmt.Fprintf(out, "  libtrust key ID (registry 2.x): %s\n  RFC 7638 thumbprint (registry 3.x): %s\n", libtrust, thumb)
+	for i, c := range s.Certificates() {
+		fmt.Fprintf(out, "certificate %d %s: subject %q, valid %s to %s\n", i, t.Certificate, c.Subject.String(),
+			c.NotBefore.UTC().Format(time.DateOnly), c.NotAfter.UTC().Format(time.DateOnly))
+	}
+	if len(s.Certificates()) > 0 {
+		fmt.Fprintln(out, "  the certificate matches the key; registries need it (or its root) in auth.token.rootcertbundle")
+	}
+}
+
+// socketOptions describes how a unix socket will be created: mode and group.
+func socketOptions(s listen.Spec) string {
+	if !strings.HasPrefix(s.Address, "unix:") {
+		return ""
+	}
+	mode := cmp.Or(s.Mode, listen.DefaultMode)
+	group := cmp.Or(s.Group, listen.DefaultGroup(), "the process's group")
+	text := fmt.Sprintf(" (mode %04o, group %s", mode, group)
+	if s.Owner != "" {
+		text += ", owner " + s.Owner
+	}
+	return text + ")"
+}
+
+// printRuleListing prints every user's, group's and anonymous clients'
+// effective rules, most specific first (check -list).
+func printRuleListing(out io.Writer, rules *acl.Rules) {
+	for _, name := range rules.Users() {
 		u, _ := rules.User(name)
 		fmt.Fprintf(out, "user %s", name)
 		if len(u.Groups) > 0 {
@@ -96,10 +145,6 @@ func checkRules(cfg *config.Config, out io.Writer) int {
 		}
 		fmt.Fprintln(out, ", most specific rule first:")
 		printRules(out, rules.Effective(acl.Subject{Name: name}))
-		if u.TokensNotBefore.After(time.Now()) {
-			fmt.Fprintf(out, "  WARNING tokens_not_before %s is in the future: every refresh token issued until then, "+
-				"even after a new login, will be refused\n", u.TokensNotBefore.UTC().Format(time.RFC3339))
-		}
 	}
 	for _, name := range rules.Groups() {
 		fmt.Fprintf(out, "group %s:\n", name)
@@ -108,11 +153,6 @@ func checkRules(cfg *config.Config, out io.Writer) int {
 	}
 	fmt.Fprintln(out, "anonymous, most specific rule first:")
 	printRules(out, rules.Effective(acl.Subject{Anonymous: true}))
-	problems := rules.Check()
-	for _, p := range problems {
-		fmt.Fprintf(out, "ERROR %s: %q: %s\n", p.File, p.Key, p.Message)
-	}
-	return len(problems)
 }
 
 func printRules(out io.Writer, rules []acl.Rule) {

@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"flag"
 	"os"
+	"os/user"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/regtoken/regtoken/pkg/listen"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -18,13 +23,27 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // depend on where the repository is checked out.
 func runGolden(t *testing.T, golden string, wantCode int, args ...string) {
 	t.Helper()
+	dir, _ := filepath.Abs("testdata")
+	runGoldenIn(t, dir, golden, wantCode, args...)
+}
+
+// runGoldenIn is runGolden with dir, where the command's files are, as $DIR.
+func runGoldenIn(t *testing.T, dir, golden string, wantCode int, args ...string) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	code := run(args, &stdout, &stderr)
 	if code != wantCode {
 		t.Fatalf("regtoken %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, wantCode, &stdout, &stderr)
 	}
-	dir, _ := filepath.Abs("testdata")
-	got := strings.ReplaceAll(stdout.String()+stderr.String(), dir, "$DIR")
+	out := strings.ReplaceAll(stdout.String()+stderr.String(), dir, "$DIR")
+	if len(listen.WebServerGroups) == 1 { // checkFixture's: the process's group
+		out = regexp.MustCompile(`\b`+regexp.QuoteMeta(listen.WebServerGroups[0])+`\b`).ReplaceAllString(out, "$$WEBGROUP")
+	}
+	compareGolden(t, golden, out)
+}
+
+func compareGolden(t *testing.T, golden, got string) {
+	t.Helper()
 	path := filepath.Join("testdata", golden)
 	if *update {
 		os.WriteFile(path, []byte(got), 0o644)
@@ -38,14 +57,61 @@ func runGolden(t *testing.T, golden string, wantCode int, args ...string) {
 	}
 }
 
+// checkFixture copies testdata (the files and problems/) into a new
+// directory that every user may enter, with the key at keyMode, and makes
+// the process's own group the web servers' group, so that check's output
+// (after normalize) does not depend on the machine or the user.
+func checkFixture(t *testing.T, keyMode os.FileMode) string {
+	t.Helper()
+	g, err := user.LookupGroupId(strconv.Itoa(os.Getegid()))
+	if err != nil {
+		t.Fatalf("the process's group: %v", err)
+	}
+	withWebServerGroups(t, g.Name)
+	dir, err := os.MkdirTemp("", "regtoken-check")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	for _, sub := range []string{"", "problems"} {
+		os.MkdirAll(filepath.Join(dir, sub), 0o755)
+		os.Chmod(filepath.Join(dir, sub), 0o755)
+		files, _ := os.ReadDir(filepath.Join("testdata", sub))
+		for _, f := range files {
+			if f.IsDir() || strings.HasSuffix(f.Name(), ".golden") {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join("testdata", sub, f.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(dir, sub, f.Name()), b, 0o644)
+		}
+	}
+	os.Chmod(filepath.Join(dir, "RootCA.key"), keyMode)
+	return dir
+}
+
+func withWebServerGroups(t *testing.T, groups ...string) {
+	old := listen.WebServerGroups
+	listen.WebServerGroups = groups
+	t.Cleanup(func() { listen.WebServerGroups = old })
+}
+
+// check says what it found, warnings first: here the readable key that
+// allow_readable_key lets through. -list adds every user's effective rules.
 func TestCheckGolden(t *testing.T) {
-	runGolden(t, "check.golden", 0, "check", "-config", "testdata/regtoken.toml")
+	dir := checkFixture(t, 0o644)
+	runGoldenIn(t, dir, "check.golden", 0, "check", "-config", filepath.Join(dir, "regtoken.toml"))
+	runGoldenIn(t, dir, "check-list.golden", 0, "check", "-list", "-config", filepath.Join(dir, "regtoken.toml"))
 }
 
 // check reports unknown groups and invalid hashes, warns that a key without a
-// certificate fails on registry 3.x, and exits 1.
+// certificate fails on registry 3.x, and exits 1; the errors come before
+// the listing.
 func TestCheckProblemsGolden(t *testing.T) {
-	runGolden(t, "check-problems.golden", 1, "check", "-config", "testdata/problems/regtoken.toml")
+	dir := checkFixture(t, 0o600)
+	runGoldenIn(t, dir, "check-problems.golden", 1, "check", "-list", "-config", filepath.Join(dir, "problems", "regtoken.toml"))
 }
 
 func TestExplainGolden(t *testing.T) {
@@ -177,7 +243,7 @@ func TestCheckWarnsFutureTokensNotBefore(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "r.toml"), []byte("[token]\nissuer='i'\nservices=['s']\nkey='RootCA.key'\ncertificate='RootCA.crt'\n[acl]\nusers='users.json'\n"), 0o644)
 	var out bytes.Buffer
 	run([]string{"check", "-config", filepath.Join(dir, "r.toml")}, &out, &out)
-	if !strings.Contains(out.String(), "WARNING tokens_not_before 2099-01-01T00:00:00Z is in the future") {
+	if !strings.Contains(out.String(), "WARNING user zed: tokens_not_before 2099-01-01T00:00:00Z is in the future") {
 		t.Errorf("no warning about a future tokens_not_before:\n%s", &out)
 	}
 }

@@ -29,6 +29,15 @@ func (l *listenFlags) Set(v string) error {
 	return nil
 }
 
+// listenFlag is -listen, for serve and check.
+func listenFlag(fs *flags) *[]listen.Spec {
+	var l listenFlags
+	fs.Var(&l, "listen", "`PROTOCOL=ADDRESS[?OPTIONS]` to serve on, repeatable; replaces the file's [[listen]] tables\n"+
+		"(protocols scgi, uwsgi, fastcgi, http; addresses unix:PATH, tcp:HOST:PORT, systemd:NAME;\n"+
+		"options mode, owner, group, trust_proxy_headers)")
+	return (*[]listen.Spec)(&l)
+}
+
 var serveUsage = usage{
 	synopsis: "regtoken serve [-config regtoken.toml] [-listen PROTOCOL=ADDRESS[?OPTIONS] ...]",
 	about: "Serve tokens until SIGTERM or SIGINT, then drain requests in flight. The configuration and every file it\n" +
@@ -43,10 +52,7 @@ var serveUsage = usage{
 func runServe(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("serve", stdout, stderr)
 	path := configFlag(fs)
-	var listens listenFlags
-	fs.Var(&listens, "listen", "`PROTOCOL=ADDRESS[?OPTIONS]` to serve on, repeatable; replaces the file's [[listen]] tables\n"+
-		"(protocols scgi, uwsgi, fastcgi, http; addresses unix:PATH, tcp:HOST:PORT, systemd:NAME;\n"+
-		"options mode, owner, group, trust_proxy_headers)")
+	listens := listenFlag(fs)
 	if _, code, ok := fs.parse(args, 0, 0); !ok {
 		return code
 	}
@@ -63,7 +69,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		defer buffered.Close()
 		audit = buffered
 	}
-	err := daemon.Run(context.Background(), cfg, daemon.Options{ConfigPath: cfg.File, Listen: listens, Log: log, Audit: audit})
+	err := daemon.Run(context.Background(), cfg, daemon.Options{ConfigPath: cfg.File, Listen: *listens, Log: log, Audit: audit})
 	if err != nil {
 		log.Error("cannot serve", "err", err)
 		return exitUsage

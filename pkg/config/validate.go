@@ -2,10 +2,8 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -186,12 +184,11 @@ func (v *validator) listener(key string, l listenSection) listen.Spec {
 		out.Address = "unix:" + v.path(path)
 	}
 	if l.Mode != "" {
-		m, err := strconv.ParseUint(l.Mode, 8, 32)
-		if err != nil || m > 0o777 {
-			v.problem(key+".mode", "%q is not an octal file mode like \"0660\"", l.Mode)
-		} else {
-			out.Mode = os.FileMode(m)
+		m, err := listen.ParseMode(l.Mode)
+		if err != nil {
+			v.problem(key+".mode", "%v", err)
 		}
+		out.Mode = m
 	}
 	v.invalid(key, out.Validate())
 	return out

@@ -94,6 +94,9 @@ func (r *reloader) apply(cfg *config.Config, st *endpoint.State, why string) {
 		r.log.Warn("listener changes take effect at the next restart", "trigger", why)
 	}
 	warnCertificate(r.log, st, time.Now())
+	for _, p := range st.Rules.Check() { // as at the start: users who cannot log in, and the like
+		r.log.Warn(p.String(), "trigger", why)
+	}
 	r.handler.Swap(st)
 	r.handler.Verifier().SetDummyCost(typicalCost(st.Rules))
 	r.current.Store(cfg)

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,17 +39,22 @@ type Options struct {
 func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	log := o.Log
 	before := stampFiles(o.ConfigPath, cfg)
-	st, err := loadState(cfg)
-	if err != nil {
-		return err
-	}
-	warnCertificate(log, st, time.Now())
 	// Take systemd's sockets (and clear LISTEN_*) before starting any
 	// child process, so the bcrypt helper cannot inherit them.
 	activated, err := listen.Activated()
 	if err != nil {
 		return err
 	}
+	specs := o.Listen
+	if len(specs) == 0 {
+		specs = cfg.Listen
+	}
+	report := Preflight(cfg, specs, ActivationOf(activated), time.Now())
+	report.Log(log)
+	if err := report.startError(); err != nil {
+		return err
+	}
+	st := report.State
 	bcryptOpts := authn.Options{Concurrency: cfg.Limits.BcryptConcurrency}
 	if w := startBcryptWorker(log); w != nil {
 		defer w.Close()
@@ -64,10 +68,6 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	m := newMetrics(h, reloads)
 	h.SetObserver(m.Observe)
 
-	specs := o.Listen
-	if len(specs) == 0 {
-		specs = cfg.Listen
-	}
 	group, specs, err := startListeners(specs, activated, h, cfg.Limits.Transport, log)
 	if err != nil {
 		return err
@@ -207,7 +207,7 @@ func startListeners(specs []listen.Spec, activated map[string][]net.Listener, h 
 		}
 	}
 	if len(specs) == 0 {
-		return nil, nil, errors.New("nothing to listen on: add a [[listen]] table, -listen PROTOCOL=ADDRESS, or start from a systemd socket unit")
+		return nil, nil, errNoListeners
 	}
 	ls, err := listen.Open(specs, activated)
 	if err != nil {

@@ -30,6 +30,11 @@ func loadState(cfg *config.Config) (*endpoint.State, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newState(cfg, signer, rules), nil
+}
+
+// newState is the State for cfg with a loaded signer and rules.
+func newState(cfg *config.Config, signer *token.Signer, rules *acl.Rules) *endpoint.State {
 	return &endpoint.State{
 		Rules:           rules,
 		Signer:          signer,
@@ -40,7 +45,7 @@ func loadState(cfg *config.Config) (*endpoint.State, error) {
 		MaxScopes:       cfg.Limits.MaxScopes,
 		Refresh:         cfg.Refresh.Enabled,
 		RefreshLifetime: cfg.Refresh.Lifetime,
-	}, nil
+	}
 }
 
 // LoadSigner reads the signing key and its certificate chain.
@@ -81,11 +86,14 @@ func readKey(path string, allowReadable bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fi.Mode().Perm()&0o077 != 0 && !allowReadable {
+	if exposed(fi.Mode()) && !allowReadable {
 		return nil, fmt.Errorf("%s: %w (mode %04o)", path, errKeyPermissions, fi.Mode().Perm())
 	}
 	return io.ReadAll(f)
 }
+
+// exposed reports whether a key file with this mode is readable by group or others.
+func exposed(mode os.FileMode) bool { return mode.Perm()&0o077 != 0 }
 
 // typicalCost is the bcrypt cost most users' hashes have: the comparison run for
 // unknown users uses it, so a wrong user name takes as long as a wrong password.

@@ -1,6 +1,7 @@
 package listen
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -42,6 +43,7 @@ var (
 	ErrNotActivated    = errors.New("listen: no socket passed by systemd under this name")
 	ErrUnusedActivated = errors.New("listen: socket passed by systemd is not used by any listener")
 	ErrDuplicate       = errors.New("listen: address given twice")
+	ErrBadOption       = errors.New("listen: bad option")
 )
 
 // Spec describes one listener.
@@ -65,16 +67,65 @@ type Spec struct {
 	TrustProxyHeaders bool
 }
 
-// ParseFlag parses the command-line form PROTOCOL=ADDRESS, for example
-// "uwsgi=unix:/run/regtoken/uwsgi.sock" or "http=tcp:127.0.0.1:8080". The
+// ParseFlag parses the command-line form PROTOCOL=ADDRESS[?OPTIONS], for
+// example "uwsgi=unix:/run/regtoken/uwsgi.sock?group=www-data&mode=0660" or
+// "http=tcp:127.0.0.1:8080?trust_proxy_headers=true". OPTIONS are those of
+// a [[listen]] table: mode (octal), owner, group, trust_proxy_headers. The
 // protocol "fcgi" is returned as "fastcgi".
 func ParseFlag(s string) (Spec, error) {
 	proto, addr, ok := strings.Cut(s, "=")
 	if !ok {
 		return Spec{}, fmt.Errorf("%w: %q is not PROTOCOL=ADDRESS", ErrBadAddress, s)
 	}
+	addr, query, _ := strings.Cut(addr, "?")
 	spec := Spec{Protocol: proto, Address: addr}.Canonical()
+	if err := spec.setOptions(query); err != nil {
+		return Spec{}, fmt.Errorf("%w (in %q)", err, s)
+	}
 	return spec, spec.Validate()
+}
+
+// setOptions applies the OPTIONS of a -listen flag: name=value pairs joined
+// by "&"; trust_proxy_headers alone means true.
+func (s *Spec) setOptions(query string) error {
+	if query == "" {
+		return nil
+	}
+	seen := map[string]bool{}
+	for pair := range strings.SplitSeq(query, "&") {
+		name, value, _ := strings.Cut(pair, "=")
+		if seen[name] {
+			return fmt.Errorf("%w: option %s given twice", ErrBadOption, name)
+		}
+		seen[name] = true
+		var err error
+		switch name {
+		case "mode":
+			s.Mode, err = ParseMode(value)
+		case "owner":
+			s.Owner = value
+		case "group":
+			s.Group = value
+		case "trust_proxy_headers":
+			s.TrustProxyHeaders, err = strconv.ParseBool(cmp.Or(value, "true"))
+		default:
+			err = fmt.Errorf("%w %q: want mode, owner, group or trust_proxy_headers", ErrBadOption, name)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ParseMode reads a unix socket's permission written in octal, "0660" or
+// "660", as in [[listen]] mode and the -listen option.
+func ParseMode(s string) (os.FileMode, error) {
+	m, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || m > 0o777 {
+		return 0, fmt.Errorf("%w: mode %q is not an octal file mode like \"0660\"", ErrBadOption, s)
+	}
+	return os.FileMode(m), nil
 }
 
 // Canonical returns s with its protocol's canonical name: lower case, and

@@ -2,6 +2,7 @@ package listen
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -29,6 +30,19 @@ func TestParseFlag(t *testing.T) {
 		{"scgi=tcp:127.0.0.1:70000", Spec{}, ErrBadAddress},
 		{"scgi=systemd:a:b", Spec{}, ErrBadAddress},
 		{"scgi=unix:/" + strings.Repeat("x", 120), Spec{}, ErrBadAddress},
+		// The options of a [[listen]] table, after "?".
+		{"uwsgi=unix:/run/regtoken/uwsgi.sock?group=www-data&mode=0660",
+			Spec{Protocol: UWSGI, Address: "unix:/run/regtoken/uwsgi.sock", Group: "www-data", Mode: 0o660}, nil},
+		{"scgi=unix:/s?owner=regtoken&mode=600", Spec{Protocol: SCGI, Address: "unix:/s", Owner: "regtoken", Mode: 0o600}, nil},
+		{"http=tcp:127.0.0.1:8080?trust_proxy_headers=true", Spec{Protocol: HTTP, Address: "tcp:127.0.0.1:8080", TrustProxyHeaders: true}, nil},
+		{"http=unix:/h.sock?trust_proxy_headers", Spec{Protocol: HTTP, Address: "unix:/h.sock", TrustProxyHeaders: true}, nil},
+		{"scgi=unix:/s?grp=x", Spec{}, ErrBadOption},
+		{"scgi=unix:/s?mode=0999", Spec{}, ErrBadOption},
+		{"scgi=unix:/s?mode=1777", Spec{}, ErrBadOption},
+		{"scgi=unix:/s?group=a&group=b", Spec{}, ErrBadOption},
+		{"http=tcp:127.0.0.1:1?trust_proxy_headers=maybe", Spec{}, strconv.ErrSyntax},
+		{"scgi=tcp:127.0.0.1:1?group=www-data", Spec{}, ErrNotApplicable},
+		{"scgi=unix:/s?trust_proxy_headers=true", Spec{}, ErrNotApplicable},
 	} {
 		got, err := ParseFlag(tc.in)
 		if !errors.Is(err, tc.err) {
@@ -76,5 +90,12 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		if !errors.Is(err, want) {
 			t.Errorf("Validate() = %v, lacks %v", err, want)
 		}
+	}
+}
+
+// -listen names a [[listen]] table's options after "?".
+func TestParseFlagOptionMessage(t *testing.T) {
+	if _, err := ParseFlag("scgi=unix:/s?grp=x"); err == nil || !strings.Contains(err.Error(), `bad option "grp": want mode, owner, group or trust_proxy_headers (in "scgi=unix:/s?grp=x")`) {
+		t.Errorf("unknown option: %v", err)
 	}
 }

@@ -77,14 +77,15 @@ func ownerOnly(_, _ string, c syscall.RawConn) error {
 	return chmodErr
 }
 
-// setPermissions gives the socket its owner, group and mode, in that order,
-// so the wider mode only applies once the group is right.
+// setPermissions gives the socket its owner, group (the spec's, else
+// DefaultGroup) and mode, in that order, so the wider mode only applies once
+// the group is right.
 func setPermissions(path string, s Spec) error {
 	uid, err := lookupID(s.Owner, lookupUser)
 	if err != nil {
 		return err
 	}
-	gid, err := lookupID(s.Group, lookupGroup)
+	gid, err := lookupID(s.socketGroup(), lookupGroup)
 	if err != nil {
 		return err
 	}

@@ -40,15 +40,24 @@ func TestUnixSocketModeAndGroup(t *testing.T) {
 	if err != nil {
 		t.Fatalf("group of this process: %v", err)
 	}
+	defaultGID := g.Gid // without a web server group to give, the process's
+	if name := DefaultGroup(); name != "" {
+		dg, err := user.LookupGroup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defaultGID = dg.Gid
+	}
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		spec Spec
 		mode fs.FileMode
+		gid  string
 	}{
-		{Spec{Protocol: SCGI, Address: "unix:" + filepath.Join(dir, "default.sock")}, 0o660},
-		{Spec{Protocol: SCGI, Address: "unix:" + filepath.Join(dir, "named.sock"), Mode: 0o600, Group: g.Name}, 0o600},
+		{Spec{Protocol: SCGI, Address: "unix:" + filepath.Join(dir, "default.sock")}, 0o660, defaultGID},
+		{Spec{Protocol: SCGI, Address: "unix:" + filepath.Join(dir, "named.sock"), Mode: 0o600, Group: g.Name}, 0o600, g.Gid},
 		{Spec{Protocol: SCGI, Address: "unix:" + filepath.Join(dir, "numeric.sock"), Mode: 0o666,
-			Owner: strconv.Itoa(os.Getuid()), Group: g.Gid}, 0o666},
+			Owner: strconv.Itoa(os.Getuid()), Group: g.Gid}, 0o666, g.Gid},
 	} {
 		l := openOne(t, tc.spec, nil)
 		path := l.Addr().String()
@@ -56,8 +65,8 @@ func TestUnixSocketModeAndGroup(t *testing.T) {
 		if mode.Type() != fs.ModeSocket || mode.Perm() != tc.mode {
 			t.Errorf("%s: mode %v, want socket %v", path, mode, tc.mode)
 		}
-		if strconv.Itoa(int(st.Gid)) != g.Gid || int(st.Uid) != os.Getuid() {
-			t.Errorf("%s: owned by %d:%d, want %d:%s", path, st.Uid, st.Gid, os.Getuid(), g.Gid)
+		if strconv.Itoa(int(st.Gid)) != tc.gid || int(st.Uid) != os.Getuid() {
+			t.Errorf("%s: owned by %d:%d, want %d:%s", path, st.Uid, st.Gid, os.Getuid(), tc.gid)
 		}
 		l.Close()
 		if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
