@@ -9,9 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/regtoken/regtoken/pkg/listen"
 )
@@ -196,39 +194,6 @@ func TestKeygen(t *testing.T) {
 		t.Error("keygen overwrote an existing key without -force")
 	}
 }
-
-func TestFlushingWriter(t *testing.T) {
-	var out syncBuffer
-	f := newFlushingWriter(&out, 20*time.Millisecond)
-	f.Write([]byte("line 1\n"))
-	if out.String() != "" {
-		t.Fatal("written through at once; the point is to batch")
-	}
-	deadline := time.Now().Add(2 * time.Second)
-	for out.String() != "line 1\n" && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if out.String() != "line 1\n" {
-		t.Fatalf("not flushed by the ticker: %q", out.String())
-	}
-	f.Write([]byte("line 2\n"))
-	f.Close()
-	if out.String() != "line 1\nline 2\n" {
-		t.Fatalf("Close did not flush: %q", out.String())
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // A tokens_not_before in the future is almost always a typo: check warns.
 func TestCheckWarnsFutureTokensNotBefore(t *testing.T) {

@@ -1,18 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/config"
 	"github.com/regtoken/regtoken/pkg/daemon"
+	"github.com/regtoken/regtoken/pkg/endpoint"
 	"github.com/regtoken/regtoken/pkg/listen"
+	"github.com/regtoken/regtoken/pkg/logstream"
 )
 
 // listenFlags collects repeated -listen PROTOCOL=ADDRESS flags.
@@ -60,21 +60,77 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	log := newLogger(stderr, cfg.Log)
-	var audit io.Writer // nil: no audit lines
-	if cfg.Log.Audit {
-		// One write(2) per audit line cost a quarter of regtoken's CPU under
-		// load; lines are buffered and flushed every 100 ms and at exit.
-		buffered := newFlushingWriter(stderr, 100*time.Millisecond)
-		defer buffered.Close()
-		audit = buffered
+	logs, err := openLogs(stderr, cfg.Log)
+	if err != nil {
+		fs.errorf("%v", err)
+		return exitUsage
 	}
-	err := daemon.Run(context.Background(), cfg, daemon.Options{ConfigPath: cfg.File, Listen: *listens, Log: log, Audit: audit})
+	defer logs.Close() // after "stopped": every audit line is written
+	log := newLogger(logs.process.Now(), cfg.Log)
+	err = daemon.Run(context.Background(), cfg, daemon.Options{ConfigPath: cfg.File, Listen: *listens, Log: log,
+		Audit: logs.auditWriter(), AuditFormat: auditFormat(cfg.Log), Reopen: logs.reopener()})
 	if err != nil {
 		log.Error("cannot serve", "err", err)
 		return exitUsage
 	}
-	return 0
+	return exitOK
+}
+
+// logStreams are where serve writes: lifecycle lines on stderr, audit
+// lines there too or in their own file. Lines on one stream keep their
+// order: lifecycle lines flush the audit lines buffered before them.
+type logStreams struct {
+	process *logstream.Stream
+	audit   *logstream.Stream // nil: no audit log; == process: on stderr
+}
+
+// auditFlushInterval bounds how late a buffered audit line appears.
+const auditFlushInterval = 100 * time.Millisecond
+
+func openLogs(stderr io.Writer, c config.Log) (*logStreams, error) {
+	l := &logStreams{process: logstream.New(stderr, auditFlushInterval)}
+	switch {
+	case !c.Audit:
+	case c.AuditFile == "":
+		l.audit = l.process
+	default:
+		f, err := logstream.Open(c.AuditFile, auditFlushInterval)
+		if err != nil {
+			l.process.Close()
+			return nil, fmt.Errorf("log.audit_file: %w", err)
+		}
+		l.audit = f
+	}
+	return l, nil
+}
+
+func (l *logStreams) auditWriter() io.Writer {
+	if l.audit == nil {
+		return nil // a nil *Stream in an io.Writer would not be nil
+	}
+	return l.audit
+}
+
+// reopener reopens the audit file, for logrotate; nil when there is none.
+func (l *logStreams) reopener() func() error {
+	if l.audit == nil || l.audit == l.process {
+		return nil
+	}
+	return l.audit.Reopen
+}
+
+func (l *logStreams) Close() {
+	if l.audit != nil && l.audit != l.process {
+		l.audit.Close()
+	}
+	l.process.Close()
+}
+
+func auditFormat(c config.Log) endpoint.AuditFormat {
+	if c.Format == "json" {
+		return endpoint.AuditJSON
+	}
+	return endpoint.AuditText
 }
 
 func newLogger(w io.Writer, c config.Log) *slog.Logger {
@@ -85,49 +141,4 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// flushingWriter buffers writes and flushes them every interval and on Close.
-type flushingWriter struct {
-	mu   sync.Mutex
-	w    *bufio.Writer
-	stop chan struct{}
-	done chan struct{}
-}
-
-func newFlushingWriter(w io.Writer, interval time.Duration) *flushingWriter {
-	f := &flushingWriter{w: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(f.done)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				f.flush()
-			case <-f.stop:
-				f.flush()
-				return
-			}
-		}
-	}()
-	return f
-}
-
-func (f *flushingWriter) Write(p []byte) (int, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.w.Write(p)
-}
-
-func (f *flushingWriter) flush() {
-	f.mu.Lock()
-	f.w.Flush()
-	f.mu.Unlock()
-}
-
-// Close flushes what is buffered and stops the flusher.
-func (f *flushingWriter) Close() {
-	close(f.stop)
-	<-f.done
 }

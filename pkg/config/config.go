@@ -70,11 +70,14 @@ type Throttle struct {
 	throttle.Policy
 }
 
-// Log configures the process log.
+// Log configures the process log and the audit log.
 type Log struct {
 	Level  string // debug, info, warn, error
-	Format string // text or json
-	Audit  bool   // one JSON line per token request
+	Format string // text or json, for every line on a stream
+	Audit  bool   // one line per token request
+	// AuditFile, when set, receives the audit lines instead of standard
+	// error (absolute path); SIGHUP and SIGUSR1 reopen it.
+	AuditFile string
 }
 
 // Defaults used when the file leaves a key out; those of [limits] are

@@ -81,9 +81,22 @@ func TestDefaults(t *testing.T) {
 	if cfg.Token.Lifetime != DefaultLifetime || cfg.Token.KeyID != "libtrust" {
 		t.Errorf("defaults: %+v", cfg.Token)
 	}
-	if !cfg.Log.Audit || cfg.Log.Level != "info" {
+	if !cfg.Log.Audit || cfg.Log.Level != "info" || cfg.Log.Format != "text" || cfg.Log.AuditFile != "" {
 		t.Errorf("log defaults: %+v", cfg.Log)
 	}
+}
+
+func TestAuditFile(t *testing.T) {
+	cfg, err := Parse("/etc/regtoken/r.toml", []byte("[token]\nissuer='i'\nservices=['s']\nkey='k.pem'\n[acl]\nusers='u.json'\n"+
+		"[log]\nformat = 'json'\naudit_file = '../../var/log/regtoken/audit.log'\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Log.AuditFile != "/var/log/regtoken/audit.log" || cfg.Log.Format != "json" {
+		t.Errorf("log: %+v", cfg.Log)
+	}
+	expectProblems(t, []problemCase{{"audit file without audit", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n" +
+		"[log]\naudit = false\naudit_file = '/var/log/a.log'\n", []string{"log.audit_file: set, but log.audit = false turns the audit log off"}}})
 }
 
 // The default tarpit shrinks with a small max_connections; an explicit one

@@ -73,9 +73,10 @@ type throttleSection struct {
 }
 
 type logSection struct {
-	Level  string `toml:"level"`
-	Format string `toml:"format"`
-	Audit  *bool  `toml:"audit"`
+	Level     string `toml:"level"`
+	Format    string `toml:"format"`
+	Audit     *bool  `toml:"audit"`
+	AuditFile string `toml:"audit_file"`
 }
 
 type operatorSection struct {

@@ -243,7 +243,7 @@ func (v *validator) throttle(t throttleSection) Throttle {
 }
 
 func (v *validator) log(l logSection) Log {
-	out := Log{Level: l.Level, Format: l.Format, Audit: true}
+	out := Log{Level: l.Level, Format: l.Format, Audit: true, AuditFile: v.path(l.AuditFile)}
 	if out.Level == "" {
 		out.Level = "info"
 	}
@@ -258,6 +258,9 @@ func (v *validator) log(l logSection) Log {
 	}
 	if out.Format != "text" && out.Format != "json" {
 		v.problem("log.format", "%q is not text or json", l.Format)
+	}
+	if out.AuditFile != "" && !out.Audit {
+		v.problem("log.audit_file", "set, but log.audit = false turns the audit log off")
 	}
 	return out
 }

@@ -4,10 +4,14 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/regtoken/regtoken/pkg/acl"
 	"github.com/regtoken/regtoken/pkg/config"
@@ -91,7 +95,22 @@ func Preflight(cfg *config.Config, specs []listen.Spec, a Activation, now time.T
 		r.State = newState(cfg, signer, rules)
 	}
 	r.checkListeners(specs, a)
+	r.checkAuditFile(cfg.Log.AuditFile)
 	return r
+}
+
+// checkAuditFile reports an audit file serve could not open for appending.
+func (r *Report) checkAuditFile(path string) {
+	if path == "" {
+		return
+	}
+	target, mode := path, uint32(unix.W_OK)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		target, mode = filepath.Dir(path), unix.W_OK|unix.X_OK // it will be created
+	}
+	if err := unix.Access(target, mode); err != nil {
+		r.add(Fatal, "log.audit_file %s: cannot write %s: %v", path, target, err)
+	}
 }
 
 func (r *Report) add(s Severity, format string, args ...any) {

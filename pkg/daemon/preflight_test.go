@@ -50,3 +50,18 @@ func TestPreflightFatal(t *testing.T) {
 		t.Errorf("check cannot know: a warning: %+v", r.Findings)
 	}
 }
+
+// An audit file serve could not open stops the start.
+func TestPreflightAuditFile(t *testing.T) {
+	cfg := load(t, fixture(t, 0o600))
+	specs := []listen.Spec{{Protocol: listen.HTTP, Address: "tcp:127.0.0.1:0"}}
+	for path, fatal := range map[string]int{
+		filepath.Join(t.TempDir(), "audit.log"):            0,
+		filepath.Join(t.TempDir(), "missing", "audit.log"): 1,
+	} {
+		cfg.Log.AuditFile = path
+		if r := Preflight(cfg, specs, NotActivated, time.Now()); r.Count(Fatal) != fatal {
+			t.Errorf("%s: findings %+v", path, r.Findings)
+		}
+	}
+}

@@ -30,7 +30,11 @@ type Options struct {
 	// Listen, when non-empty, replaces the configuration's [[listen]] tables.
 	Listen []listen.Spec
 	Log    *slog.Logger
-	Audit  io.Writer // one JSON line per token request; nil for none
+	Audit  io.Writer // one line per token request; nil for none
+	// AuditFormat is the audit lines' form: that of the log they go with.
+	AuditFormat endpoint.AuditFormat
+	// Reopen, when set, reopens the log files; SIGHUP and SIGUSR1 call it.
+	Reopen func() error
 }
 
 // Run serves until SIGTERM or SIGINT, then drains in-flight requests and
@@ -62,7 +66,8 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	}
 	verifier := authn.New(bcryptOpts)
 	verifier.SetDummyCost(typicalCost(st.Rules))
-	h := endpoint.New(st, endpoint.Options{Verifier: verifier, Throttle: newThrottle(cfg.Throttle), Log: log, Audit: o.Audit})
+	h := endpoint.New(st, endpoint.Options{Verifier: verifier, Throttle: newThrottle(cfg.Throttle),
+		Log: log, Audit: o.Audit, AuditFormat: o.AuditFormat})
 	reloads := newReloader(o.ConfigPath, cfg, before, h, log)
 	files := newWatcher(reloads, log)
 	m := newMetrics(h, reloads)
@@ -87,15 +92,17 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	sd.SdNotify(false, sd.SdNotifyReady) // outside systemd: nothing to tell, no error
 	log.Info("serving tokens", "listeners", describe(specs), "issuer", cfg.Token.Issuer, "services", cfg.Token.Services)
 
-	waitForStop(ctx, reloads, group, log)
+	waitForStop(ctx, reloads, o.Reopen, group, log)
 	sd.SdNotify(false, sd.SdNotifyStopping)
 	return shutdown(group, operator, cfg.Limits.ShutdownTimeout, log)
 }
 
-// waitForStop returns on SIGTERM/SIGINT or a failed listener, reloading on SIGHUP.
-func waitForStop(ctx context.Context, r *reloader, group *listen.Group, log *slog.Logger) {
+// waitForStop returns on SIGTERM/SIGINT or a failed listener, reloading
+// and reopening the log files on SIGHUP, only reopening them on SIGUSR1
+// (logrotate's postrotate).
+func waitForStop(ctx context.Context, r *reloader, reopen func() error, group *listen.Group, log *slog.Logger) {
 	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
 	defer signal.Stop(signals)
 	for {
 		select {
@@ -105,14 +112,29 @@ func waitForStop(ctx context.Context, r *reloader, group *listen.Group, log *slo
 			log.Error("a listener failed; shutting down", "err", err)
 			return
 		case sig := <-signals:
-			if sig == syscall.SIGHUP {
+			switch sig {
+			case syscall.SIGHUP:
+				reopenLogs(reopen, "SIGHUP", log)
 				r.Reload("SIGHUP")
-				continue
+			case syscall.SIGUSR1:
+				reopenLogs(reopen, "SIGUSR1", log)
+			default:
+				log.Info("stopping: draining in-flight requests", "signal", sig.String())
+				return
 			}
-			log.Info("stopping: draining in-flight requests", "signal", sig.String())
-			return
 		}
 	}
+}
+
+func reopenLogs(reopen func() error, why string, log *slog.Logger) {
+	if reopen == nil {
+		return
+	}
+	if err := reopen(); err != nil {
+		log.Error("cannot reopen the audit file; still writing to the old one", "trigger", why, "err", err)
+		return
+	}
+	log.Info("audit file reopened", "trigger", why)
 }
 
 func shutdown(group *listen.Group, operator *http.Server, timeout time.Duration, log *slog.Logger) error {

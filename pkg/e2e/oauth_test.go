@@ -41,7 +41,7 @@ func oauthStack(t *testing.T, version string) (*harness.Stack, string) {
 	t.Helper()
 	users := filepath.Join(harness.ShortDir(t), "users.json")
 	harness.WriteFile(t, users, fmt.Sprintf(oauthUsers, oauthBarHash), 0o644)
-	s := harness.StartStack(t, harness.StackOptions{Registry: version, Users: users, ExtraConfig: "[log]\naudit = true\n"})
+	s := harness.StartStack(t, harness.StackOptions{Registry: version, Users: users, ExtraConfig: "[log]\naudit = true\nformat = \"json\"\n"})
 	return s, users
 }
 

@@ -32,8 +32,8 @@ type direct struct {
 }
 
 // startDirect runs regtoken with a copy of the demo rules and cost-4 hashes so
-// tests do not wait for bcrypt.
-func startDirect(t *testing.T, users string) *direct {
+// tests do not wait for bcrypt; extra is added to the configuration.
+func startDirect(t *testing.T, users string, extra ...string) *direct {
 	t.Helper()
 	dir := harness.ShortDir(t)
 	key, cert := harness.KeyPair(t, dir)
@@ -55,7 +55,7 @@ protocol = "http"
 address = "tcp:127.0.0.1:%d"
 [operator]
 listen = "tcp:127.0.0.1:%d"
-`, key, cert, port, opPort), 0o644)
+%s`, key, cert, port, opPort, strings.Join(extra, "\n")), 0o644)
 	d.proc = harness.StartRegtoken(t, cfg, fmt.Sprintf("tcp:127.0.0.1:%d", port))
 	d.base = fmt.Sprintf("http://127.0.0.1:%d/v2/token", port)
 	d.operator = fmt.Sprintf("http://127.0.0.1:%d", opPort)

@@ -36,15 +36,17 @@ type Options struct {
 	// Throttle slows down password guessing; nil allows every attempt.
 	Throttle *throttle.Limiter
 	Log      *slog.Logger // errors and warnings
-	Audit    io.Writer    // one JSON line per token request (see audit.go); nil for none
-	Now      func() time.Time
+	Audit    io.Writer    // one line per token request (see auditline.go); nil for none
+	// AuditFormat is the audit lines' form: that of the log they go with.
+	AuditFormat AuditFormat
+	Now         func() time.Time
 }
 
 // New returns a Handler serving with st until Swap replaces it.
 func New(st *State, o Options) *Handler {
 	h := &Handler{log: o.Log, now: o.Now}
 	if o.Audit != nil {
-		h.audit = &auditLog{w: o.Audit}
+		h.audit = &auditLog{w: o.Audit, format: o.AuditFormat}
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)

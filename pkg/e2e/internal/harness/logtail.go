@@ -18,8 +18,9 @@ type auditTail struct {
 	max     int
 }
 
-// auditMark is what tells an audit line from the rest of regtoken's log.
-var auditMark = []byte(`"log":"audit"`)
+// auditMarks tell an audit line from the rest of regtoken's log, in JSON
+// and in text.
+var auditMarks = [][]byte{[]byte(`"log":"audit"`), []byte(" log=audit ")}
 
 func (w *auditTail) Write(b []byte) (int, error) {
 	w.mu.Lock()
@@ -37,7 +38,7 @@ func (w *auditTail) Write(b []byte) (int, error) {
 			w.partial = w.partial[:0]
 		}
 		b = b[i+1:]
-		if bytes.Contains(line, auditMark) {
+		if bytes.Contains(line, auditMarks[0]) || bytes.Contains(line, auditMarks[1]) {
 			continue
 		}
 		w.buf = append(w.buf, line...)
