@@ -8,6 +8,7 @@ import (
 	iofs "io/fs"
 	"strings"
 
+	"github.com/regtoken/regtoken/pkg/acl"
 	"github.com/regtoken/regtoken/pkg/config"
 )
 
@@ -177,6 +178,21 @@ func loadConfig(fs *flags, path string) (*config.Config, bool) {
 		fs.errorf("%v", err)
 	}
 	return cfg, err == nil
+}
+
+// loadRules loads the configuration and the rule files it names, printing
+// why it cannot; code is the exit status then.
+func loadRules(fs *flags, path string) (rules *acl.Rules, code int, ok bool) {
+	cfg, ok := loadConfig(fs, path)
+	if !ok {
+		return nil, exitUsage, false
+	}
+	rules, err := acl.Load(cfg.ACL)
+	if err != nil {
+		fs.errorf("%v", err)
+		return nil, exitProblem, false
+	}
+	return rules, exitOK, true
 }
 
 // flagSet reports whether the flag name was given on the command line.

@@ -29,6 +29,18 @@ func (c cliCase) run(t *testing.T) {
 	expect(t, name, "stderr", stderr.String(), c.stderr)
 }
 
+// runExcept is run, with c.stderr as text that stderr must not contain:
+// for commands that prompt there.
+func (c cliCase) runExcept(t *testing.T) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(c.args, &stdout, &stderr)
+	if code != c.code || strings.Contains(stdout.String()+stderr.String(), c.stderr) {
+		t.Errorf("regtoken %s: exit %d, want %d; must not contain %q\nstdout: %s\nstderr: %s", strings.Join(c.args, " "), code, c.code, c.stderr, &stdout, &stderr)
+	}
+	expect(t, strings.Join(c.args, " "), "stdout", stdout.String(), c.stdout)
+}
+
 func expect(t *testing.T, name, stream, got, want string) {
 	t.Helper()
 	switch {

@@ -33,14 +33,9 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 		fs.errorf("%v", err)
 		return exitUsage
 	}
-	cfg, ok := loadConfig(fs, *path)
+	rules, code, ok := loadRules(fs, *path)
 	if !ok {
-		return exitUsage
-	}
-	rules, err := acl.Load(cfg.ACL)
-	if err != nil {
-		fs.errorf("%v", err)
-		return exitProblem
+		return code
 	}
 	subject := acl.Subject{Name: *user, Anonymous: *user == ""}
 	who := "anonymous"

@@ -44,6 +44,7 @@ func commands() []command {
 		{"serve", "serve tokens on the configured listeners", runServe, serveUsage},
 		{"check", "check everything serve needs: configuration, key, certificate, rules, sockets", runCheck, checkUsage},
 		{"explain", "show which actions a user gets for scopes, and which rule decided", runExplain, explainUsage},
+		{"user", "add, change, delete and list the users of users.json or htpasswd", runUser, userUsage},
 		{"hash", "print a bcrypt hash of a password read from the terminal or stdin", runHash, hashUsage},
 		{"keygen", "make a P-256 signing key and a self-signed certificate", runKeygen, keygenUsage},
 		{"version", "print the version and how the binary was built", runVersion, versionUsage},
@@ -126,6 +127,3 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 	}
 	return c.run(append(names[1:], "-h"), stdout, stderr)
 }
-
-// subcommands are the subcommands of a command such as "user".
-func subcommands(string) []command { return nil }
