@@ -70,6 +70,7 @@ func TestShippedNginxConfigs(t *testing.T) {
 		"/var/log/nginx/", prefix+"/logs/",
 		"listen 443 ssl http2;", fmt.Sprintf("listen 127.0.0.1:%d ssl http2;", harness.FreePort(t)),
 		"/var/www/upstream-sockets/", dir+"/",
+		"/run/regtoken/", dir+"/",
 		"http {\n", "http {\n"+harness.NginxTempPaths(prefix))
 	nginxAccepts(t, prefix, "docker", compose)
 }
@@ -158,8 +159,9 @@ func TestShippedRegtokenConfigs(t *testing.T) {
 		t.Errorf("%s: key %q, but LoadCredential= puts it at %q", path, cfg.Token.Key, want)
 	}
 
-	// docker-compose: the socket is in the directory the compose file mounts
-	// at /run/regtoken, which nginx.conf reaches on the host side.
+	// docker-compose: regtoken's socket is /run/regtoken/regtoken.sock on
+	// both sides, as everywhere: regtoken and nginx mount the host's
+	// /run/regtoken at the same path.
 	path = harness.DeployFile("docker", "config", "regtoken.toml")
 	if cfg, err = config.Parse(path, []byte(readText(t, path))); err != nil {
 		t.Fatal(err)
@@ -169,10 +171,10 @@ func TestShippedRegtokenConfigs(t *testing.T) {
 	}
 	compose := readText(t, harness.DeployFile("docker", "docker-compose.yml"))
 	nginx := readText(t, harness.DeployFile("docker", "nginx.conf"))
-	if want := "- /var/www/upstream-sockets:/run/regtoken"; !strings.Contains(compose, want) {
-		t.Errorf("docker-compose.yml lacks %q", want)
+	if n := strings.Count(compose, "- /run/regtoken:/run/regtoken "); n != 2 {
+		t.Errorf("docker-compose.yml mounts /run/regtoken:/run/regtoken %d times, want twice (regtoken and nginx)", n)
 	}
-	if want := "scgi_pass unix:/var/www/upstream-sockets/regtoken.sock;"; !strings.Contains(nginx, want) {
+	if want := "scgi_pass unix:/run/regtoken/regtoken.sock;"; !strings.Contains(nginx, want) {
 		t.Errorf("deploy/docker/nginx.conf lacks %q", want)
 	}
 }
@@ -209,6 +211,7 @@ func TestDockerImage(t *testing.T) {
 	composeDir := harness.DeployFile("docker")
 	hostDirs := map[string]string{
 		"/var/www/upstream-sockets":                filepath.Join(dir, "upstream-sockets"),
+		"/run/regtoken":                            filepath.Join(dir, "run-regtoken"),
 		filepath.Join(composeDir, "config"):        filepath.Join(dir, "config"),
 		filepath.Join(composeDir, "certs"):         filepath.Join(dir, "certs"),
 		filepath.Join(composeDir, "registry-data"): filepath.Join(dir, "registry-data"),
@@ -216,7 +219,7 @@ func TestDockerImage(t *testing.T) {
 	for _, d := range hostDirs {
 		os.MkdirAll(d, 0o755)
 	}
-	for _, d := range []string{"upstream-sockets", "registry-data"} {
+	for _, d := range []string{"upstream-sockets", "run-regtoken", "registry-data"} {
 		os.Chown(filepath.Join(dir, d), wwwUID, wwwGID)
 	}
 	harness.CopyFile(t, filepath.Join(composeDir, "config", "regtoken.toml"), filepath.Join(dir, "config", "regtoken.toml"))
@@ -240,13 +243,12 @@ func TestDockerImage(t *testing.T) {
 		}
 		exec.Command(docker, "rm", "-f", name).Run()
 	})
-	sockets := hostDirs["/var/www/upstream-sockets"]
-	harness.WaitSocketFile(t, nil, filepath.Join(sockets, "regtoken.sock"))
+	harness.WaitSocketFile(t, nil, filepath.Join(hostDirs["/run/regtoken"], "regtoken.sock"))
 
 	port := harness.FreePort(t)
 	s := &harness.Stack{Host: fmt.Sprintf("localhost:%d", port), Dir: dir}
 	startComposeRegistry(t, services["registry"], hostDirs, "http://"+s.Host+"/v2/token")
-	startComposeNginx(t, dir, sockets, port)
+	startComposeNginx(t, dir, hostDirs, port)
 
 	req := newRequest(t, "GET", "http://"+s.Host+"/v2/token?service=Authentication&scope=repository:some-image:pull,push", nil)
 	req.SetBasicAuth("bar", "bar")
@@ -543,8 +545,8 @@ func parseUser(t *testing.T, s string) (uint32, uint32) {
 }
 
 // startComposeNginx runs deploy/docker/nginx.conf on this host with the
-// socket directory, TLS files, logs and listen address moved into the test.
-func startComposeNginx(t *testing.T, dir, sockets string, port int) {
+// socket directories, TLS files, logs and listen address moved into the test.
+func startComposeNginx(t *testing.T, dir string, hostDirs map[string]string, port int) {
 	t.Helper()
 	prefix := harness.NginxPrefix(t, dir)
 	tlsKey, tlsCert := harness.KeyPair(t, prefix)
@@ -555,7 +557,8 @@ func startComposeNginx(t *testing.T, dir, sockets string, port int) {
 		"/var/log/nginx/", prefix+"/logs/",
 		"listen 443 ssl http2;", fmt.Sprintf("listen 127.0.0.1:%d;", port),
 		"listen [::]:443 ssl http2;", "",
-		"/var/www/upstream-sockets/", sockets+"/",
+		"/var/www/upstream-sockets/", hostDirs["/var/www/upstream-sockets"]+"/",
+		"/run/regtoken/", hostDirs["/run/regtoken"]+"/",
 		"http {\n", "http {\n"+harness.NginxTempPaths(prefix))
 	harness.StartNginxConf(t, prefix, conf, fmt.Sprintf("127.0.0.1:%d", port))
 }
