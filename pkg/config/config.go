@@ -116,15 +116,15 @@ func Parse(path string, data []byte) (*Config, error) {
 	if _, err := toml.Decode(string(data), &doc); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrInvalid, decodeProblem(path, err))
 	}
-	v := validator{file: path, dir: filepath.Dir(path)}
 	lines := scanKeyLines(string(data))
+	v := validator{file: path, dir: filepath.Dir(path), lines: lines}
 	v.shape("", doc, reflect.TypeFor[file](), lines)
 	if len(v.problems) > 0 {
 		return nil, fmt.Errorf("%w:\n%w", ErrInvalid, v.problems)
 	}
 	var raw file
 	md, err := toml.Decode(string(data), &raw)
-	if err != nil { // a value of the right type that does not parse, such as a duration
+	if err != nil { // shape let through what the decoder refuses: say what it says
 		return nil, fmt.Errorf("%w: %s", ErrInvalid, decodeProblem(path, err))
 	}
 	for _, key := range md.Undecoded() { // what shape missed, if anything

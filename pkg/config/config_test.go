@@ -238,8 +238,10 @@ func TestShapeProblems(t *testing.T) {
 		{"listen as a string", "listen = 'scgi'\n" + base, []string{`bad.toml:1: listen: want an array of tables, got a string ("scgi")`}},
 		{"second listener", base + "[[listen]]\nprotocol='scgi'\naddress='unix:/a'\n\n[[listen]]  # the other one\nprotocol='http'\nadress='tcp:127.0.0.1:1'\n",
 			[]string{"bad.toml:13: listen[1].adress: unknown key; did you mean listen.address?"}},
-		{"every problem, in file order", "[token]\nissuer = 1\nservices = 's'\nkey = 'k'\n[acl]\nuser = 'u'\n",
+		{"every problem, in file order", "[token]\nissuer = 1\nservices = 's'\nkey = 'k'\nlifetime = '5'\n[acl]\nuser = 'u'\n",
 			[]string{"bad.toml:2: token.issuer: want a string, got an integer (1)\n/etc/regtoken/bad.toml:3: token.services: want a list of strings",
-				"bad.toml:6: acl.user: unknown key; did you mean acl.users?"}},
+				"bad.toml:5: token.lifetime: not a duration like \"30m\" or \"90s\": \"5\"\n/etc/regtoken/bad.toml:7: acl.user: unknown key; did you mean acl.users?"}},
+		{"a value's line", base + "[[listen]]\nprotocol = 'scgi'\naddress = 'unix:/a'\n[[listen]]\nprotocol = 'gopher'\naddress = 'unix:/b'\n",
+			[]string{`bad.toml:10: listen[1]: listen: unknown protocol "gopher"`}},
 	})
 }

@@ -42,6 +42,13 @@ func (v *validator) shapeValue(key string, value any, t reflect.Type, lines keyL
 		v.problemAt(lines.of(key), key, "want %s, got %s", want, describeValue(value))
 		return
 	}
+	if t == reflect.TypeFor[duration]() { // its text too, so it is reported with the rest
+		var d duration
+		if err := d.UnmarshalText([]byte(value.(string))); err != nil {
+			v.problemAt(lines.of(key), key, "%v", err)
+		}
+		return
+	}
 	switch {
 	case t.Kind() == reflect.Struct && !reflect.PointerTo(t).Implements(textUnmarshaler):
 		v.shape(key, value.(map[string]any), t, lines)

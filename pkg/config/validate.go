@@ -17,11 +17,12 @@ import (
 type validator struct {
 	file     string
 	dir      string
+	lines    keyLines // where each key is, for the messages
 	problems Problems
 }
 
 func (v *validator) problem(key, format string, args ...any) {
-	v.problemAt(0, key, format, args...)
+	v.problemAt(v.lines.of(key), key, format, args...)
 }
 
 // problemAt records a problem on a known line (0: unknown) as
