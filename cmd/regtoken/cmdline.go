@@ -163,7 +163,7 @@ func lookupUsage(name string) usage {
 
 // configFlag is -config, for every command that reads the configuration.
 func configFlag(fs *flags) *string {
-	return fs.String("config", "regtoken.toml", "configuration `file`")
+	return fs.String("config", "regtoken.toml", "configuration `FILE`")
 }
 
 // loadConfig loads the configuration file, printing why it cannot.

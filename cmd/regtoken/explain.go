@@ -23,7 +23,7 @@ var explainUsage = usage{
 func runExplain(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("explain", stdout, stderr)
 	path := configFlag(fs)
-	user := fs.String("user", "", "user `name` (empty: anonymous)")
+	user := fs.String("user", "", "user `NAME` (empty: anonymous)")
 	scopeArgs, code, ok := fs.parse(args, 1, -1)
 	if !ok {
 		return code

@@ -44,7 +44,7 @@ func runHash(args []string, stdout, stderr io.Writer) int {
 
 // costFlag is -cost, shared by hash and user add/passwd.
 func costFlag(fs *flags) *int {
-	return fs.Int("cost", 12, "bcrypt `cost`, 4-31; each step doubles the work (10-12 is right for most)")
+	return fs.Int("cost", 12, "bcrypt `COST`, 4-31; each step doubles the work (10-12 is right for most)")
 }
 
 // checkCost refuses what bcrypt would silently replace: it makes a cost-10

@@ -28,9 +28,9 @@ var keygenUsage = usage{
 // key and a self-signed SHA-256 certificate for it.
 func runKeygen(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("keygen", stdout, stderr)
-	dir := fs.String("dir", "certs", "`directory` for RootCA.key and RootCA.crt")
-	cn := fs.String("cn", "localhost", "certificate common `name`")
-	days := fs.Int("days", 1024, "certificate validity in `days`, at least 1")
+	dir := fs.String("dir", "certs", "`DIR` for RootCA.key and RootCA.crt")
+	cn := fs.String("cn", "localhost", "certificate common `NAME`")
+	days := fs.Int("days", 1024, "certificate validity in `DAYS`, at least 1")
 	force := fs.Bool("force", false, "overwrite existing files")
 	if _, code, ok := fs.parse(args, 0, 0); !ok {
 		return code

@@ -91,13 +91,13 @@ func runUserAdd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("user add", stdout, stderr)
 	path := configFlag(fs)
 	var rules accounts.Rules
-	fs.Func("repo", "`PATTERN=ACTIONS`, repeatable: a repository rule; ACTIONS is pull,push,delete or *, comma-separated; none (PATTERN=) denies",
+	fs.Func("repo", "a repository rule `PATTERN=ACTIONS`, repeatable; ACTIONS is pull,push,delete or *, comma-separated; none (PATTERN=) denies",
 		func(v string) error {
 			r, err := parseRepoFlag(v)
 			rules.Repositories = append(rules.Repositories, r)
 			return err
 		})
-	fs.Func("group", "`GROUP` to join, repeatable; it must be defined in the groups file", func(v string) error {
+	fs.Func("group", "a `GROUP` to join, repeatable; it must be defined in the groups file", func(v string) error {
 		rules.Groups = append(rules.Groups, v)
 		return nil
 	})
