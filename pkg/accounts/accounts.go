@@ -17,6 +17,7 @@ package accounts
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -188,6 +189,10 @@ func begin(f acl.Files) (*edit, error) {
 		}
 		if *r.dst, err = os.ReadFile(r.path); err != nil {
 			unlock()
+			if errors.Is(err, fs.ErrNotExist) && (r.path == f.Users || r.path == f.Htpasswd) {
+				return nil, fmt.Errorf("accounts: %s does not exist; create it with the owner and mode serve reads it with "+
+					"(an empty users.json is {}, an empty htpasswd file is empty)", r.path)
+			}
 			return nil, err
 		}
 	}

@@ -314,12 +314,17 @@ func TestFailedWriteLeavesTheOldFile(t *testing.T) {
 	}
 }
 
-// Files that do not load now are not edited: the operator fixes them first.
+// Files that do not load now are not edited: the operator fixes them
+// first; a missing one is not made up.
 func TestRefusesBrokenFiles(t *testing.T) {
 	f := fixture(t, false)
 	write(t, f.Users, `{"foo": {"pass_hash": `)
 	if err := Add(f, "alice", hashA, Rules{}); err == nil || !strings.Contains(err.Error(), "do not load now; fix them first") {
 		t.Errorf("Add on a broken file: %v", err)
+	}
+	os.Remove(f.Users)
+	if err := Add(f, "alice", hashA, Rules{}); err == nil || !strings.Contains(err.Error(), "users.json does not exist; create it") {
+		t.Errorf("Add without the file: %v", err)
 	}
 }
 

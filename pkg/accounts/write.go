@@ -1,7 +1,9 @@
 package accounts
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -89,7 +91,9 @@ func lockDirs(paths ...string) (unlock func(), err error) {
 			continue
 		}
 		real, err := filepath.EvalSymlinks(p)
-		if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			real = p // begin says what is missing
+		} else if err != nil {
 			return nil, err
 		}
 		if d := filepath.Dir(real); !slices.Contains(dirs, d) {
