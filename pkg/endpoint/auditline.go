@@ -58,10 +58,10 @@ func appendAuditLine(b []byte, rec *record, now time.Time, format AuditFormat) [
 	b = appendStr(b, text, "user", rec.user)
 	b = appendStr(b, text, "service", rec.service)
 	b = appendStr(b, text, "grant_type", rec.grantType)
-	b = appendList(b, text, "requested", rec, len(rec.scopes), requestedItem)
-	b = appendList(b, text, "granted", rec, len(rec.decisions), grantedItem)
+	b = appendList(b, text, "requested", rec, requestedList)
+	b = appendList(b, text, "granted", rec, grantedList)
 	b = appendStr(b, text, "decision", decision(rec))
-	b = appendList(b, text, "rules", rec, len(rec.decisions), ruleItem)
+	b = appendList(b, text, "rules", rec, rulesList)
 	b = strconv.AppendInt(appendName(b, text, "status"), int64(rec.status), 10)
 	b = appendStr(b, text, "reason", rec.reason)
 	b = strconv.AppendFloat(appendName(b, text, "latency_ms"), float64(now.Sub(rec.start).Microseconds())/1000, 'f', -1, 64)
@@ -78,11 +78,33 @@ func appendAuditLine(b []byte, rec *record, now time.Time, format AuditFormat) [
 	return append(b, '\n')
 }
 
-func requestedItem(rec *record, i int) string { return rec.scopes[i].String() }
-func grantedItem(rec *record, i int) string {
-	return grantString(rec.scopes[i], rec.decisions[i].Granted)
+// auditList names a list of the audit line. The lists are told apart by
+// a switch rather than a function value: through a function value the
+// record would escape to the heap, an allocation per request.
+type auditList int
+
+const (
+	requestedList auditList = iota // the scopes asked for
+	grantedList                    // what each was granted
+	rulesList                      // the rule that decided each
+)
+
+func (l auditList) len(rec *record) int {
+	if l == requestedList {
+		return len(rec.scopes)
+	}
+	return len(rec.decisions)
 }
-func ruleItem(rec *record, i int) string { return rec.decisions[i].Rule.String() }
+
+func (l auditList) item(rec *record, i int) string {
+	switch l {
+	case requestedList:
+		return rec.scopes[i].String()
+	case grantedList:
+		return grantString(rec.scopes[i], rec.decisions[i].Granted)
+	}
+	return rec.decisions[i].Rule.String()
+}
 
 func appendLineStart(b []byte, now time.Time, text bool) []byte {
 	if text {
@@ -112,11 +134,12 @@ func appendStr(b []byte, text bool, name, value string) []byte {
 	return append(b, value...)
 }
 
-// appendList appends n strings, item(rec, i) each: ["a","b"] in JSON; [a b]
-// in text, quoted as a whole when it holds a space or a character that needs
+// appendList appends one of rec's lists: ["a","b"] in JSON; [a b] in text,
+// quoted as a whole when it holds a space or a character that needs
 // quoting, as slog prints a []string.
-func appendList(b []byte, text bool, name string, rec *record, n int, item func(*record, int) string) []byte {
+func appendList(b []byte, text bool, name string, rec *record, list auditList) []byte {
 	b = appendName(b, text, name)
+	n := list.len(rec)
 	switch {
 	case !text:
 		b = append(b, '[')
@@ -124,13 +147,13 @@ func appendList(b []byte, text bool, name string, rec *record, n int, item func(
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, item(rec, i))
+			b = appendJSONString(b, list.item(rec, i))
 		}
 		return append(b, ']')
 	case n == 0:
 		return append(b, "[]"...)
 	case n == 1:
-		if s := item(rec, 0); !needsQuoting(s) {
+		if s := list.item(rec, 0); !needsQuoting(s) {
 			return append(append(append(b, '['), s...), ']')
 		} else {
 			return append(appendEscaped(append(b, `"[`...), s), `]"`...)
@@ -141,7 +164,7 @@ func appendList(b []byte, text bool, name string, rec *record, n int, item func(
 		if i > 0 {
 			b = append(b, ' ')
 		}
-		b = appendEscaped(b, item(rec, i))
+		b = appendEscaped(b, list.item(rec, i))
 	}
 	return append(b, `]"`...)
 }
