@@ -68,8 +68,14 @@ type Identity struct {
 	Method Method
 	// Groups are the groups the identity source puts Name in. The rules of
 	// the users file look them up by Name themselves; a source that knows
-	// groups the rules do not (a directory) hands them over here.
-	Groups []string
+	// groups the rules do not (a directory) sets GroupsFromSource, and
+	// Subject hands them over.
+	Groups           []string
+	GroupsFromSource bool
+	// Grants are rules an identity source derived for this caller (from a
+	// workload token's claims, say). Users of the files have none: their
+	// rules are in the files.
+	Grants []acl.Grant
 	// RefreshID is the jti of the refresh token presented, never the token:
 	// it lets an operator follow one token's use.
 	RefreshID string
@@ -80,7 +86,11 @@ type Identity struct {
 
 // Subject is the identity as the rules see it.
 func (id *Identity) Subject() acl.Subject {
-	return acl.Subject{Name: id.Name, Anonymous: id.Method == Anonymous}
+	s := acl.Subject{Name: id.Name, Anonymous: id.Method == Anonymous, Grants: id.Grants}
+	if id.GroupsFromSource {
+		s.Groups = id.Groups
+	}
+	return s
 }
 
 // Source is what authentication reads that a reload may change: the users,
