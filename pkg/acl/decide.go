@@ -12,6 +12,10 @@ type Subject struct {
 	// Grants are rules an identity source derived for this caller (from a
 	// workload token's claims), decided like the caller's own keys.
 	Grants []Grant
+	// NotInFiles marks a caller who is no user of the rule files (a robot,
+	// a CI job): its rules are Grants and Groups only, and a users.json
+	// entry that happens to bear its name never adds to them.
+	NotInFiles bool
 }
 
 // Decision is the outcome for one resource.

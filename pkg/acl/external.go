@@ -45,17 +45,17 @@ func CheckGrant(g Grant) error {
 // external reports whether an identity source added groups or grants to s,
 // which then needs rules compiled for this request rather than at load.
 func (s Subject) external() bool {
-	return !s.Anonymous && s.Name != "" && (len(s.Groups) > 0 || len(s.Grants) > 0)
+	return !s.Anonymous && s.Name != "" && (len(s.Groups) > 0 || len(s.Grants) > 0 || s.NotInFiles)
 }
 
 // compileExternal builds the rules of a subject whose identity source added
-// groups or grants: its users.json entry (if any), the groups users.json and
+// groups or grants: its users.json entry (if any, and unless it is NotInFiles), the groups users.json and
 // the source give it, and the source's grants, in that order — so in a tie
 // the reference names the user's own key first, as for file users.
 func (r *Rules) compileExternal(s Subject) *subjectRules {
 	sr := &subjectRules{}
 	var seen []string
-	if own := r.subjects[s.Name]; own != nil {
+	if own := r.subjects[s.Name]; own != nil && !s.NotInFiles {
 		sr.rules = slices.Clone(own.rules)
 		sr.catalog = own.catalog
 		seen = own.user.Groups

@@ -105,3 +105,24 @@ func TestCheckGrant(t *testing.T) {
 		}
 	}
 }
+
+// A robot or a CI job named like a users.json user gets its own grants
+// only: bar's "*": [pull, push] must not leak into a machine called bar.
+func TestNotInFilesIgnoresNamesakes(t *testing.T) {
+	r := load(t, extendedFiles())
+	ref := RuleRef{File: "robots.json", Owner: "robot bar", Key: "x"}
+	bar := Subject{Name: "bar", NotInFiles: true, Grants: []Grant{{Pattern: "x", Actions: []string{"pull"}, Ref: ref}}}
+	if d := r.Decide(bar, "repository", "anything", []string{"push"}); len(d.Granted) != 0 {
+		t.Errorf("the namesake's rules applied: %+v", d)
+	}
+	if d := r.Decide(bar, "registry", "catalog", []string{"*"}); len(d.Granted) != 0 {
+		t.Errorf("the namesake's catalog right applied: %+v", d)
+	}
+	if d := r.Decide(bar, "repository", "x", []string{"pull", "push"}); !slices.Equal(d.Granted, []string{"pull"}) {
+		t.Errorf("own grant: %+v", d)
+	}
+	empty := Subject{Name: "bar", NotInFiles: true}
+	if d := r.Decide(empty, "repository", "anything", []string{"pull"}); len(d.Granted) != 0 {
+		t.Errorf("no grants at all fell back to the namesake: %+v", d)
+	}
+}

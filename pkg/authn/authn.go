@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/oidc"
+	"github.com/regtoken/regtoken/pkg/robot"
 	"github.com/regtoken/regtoken/pkg/throttle"
 	"github.com/regtoken/regtoken/pkg/token"
 )
@@ -25,6 +27,11 @@ const (
 	// refresh token under an empty user name or "<token>" when refresh
 	// tokens are on. An Identity never has it: Authenticate tells which.
 	Basic
+	// IDToken: an OIDC ID token of a CI job or a Kubernetes pod, presented
+	// as a password or exchanged (RFC 8693); see machine.go.
+	IDToken
+	// Robot: a robot account's name and secret.
+	Robot
 )
 
 // identityTokenUser is the user name docker's credential helpers store an
@@ -76,6 +83,9 @@ type Identity struct {
 	// workload token's claims, say). Users of the files have none: their
 	// rules are in the files.
 	Grants []acl.Grant
+	// NotInFiles: a machine (robot, CI job) whose rules are Grants and
+	// Groups only, whatever users.json says about its name.
+	NotInFiles bool
 	// RefreshID is the jti of the refresh token presented, never the token:
 	// it lets an operator follow one token's use.
 	RefreshID string
@@ -86,7 +96,7 @@ type Identity struct {
 
 // Subject is the identity as the rules see it.
 func (id *Identity) Subject() acl.Subject {
-	s := acl.Subject{Name: id.Name, Anonymous: id.Method == Anonymous, Grants: id.Grants}
+	s := acl.Subject{Name: id.Name, Anonymous: id.Method == Anonymous, Grants: id.Grants, NotInFiles: id.NotInFiles}
 	if id.GroupsFromSource {
 		s.Groups = id.Groups
 	}
@@ -104,6 +114,11 @@ type Source struct {
 	// (0: 90 days).
 	Refresh         bool
 	RefreshLifetime time.Duration
+	// Issuers verify the ID tokens of CI jobs and Kubernetes pods; nil:
+	// none are accepted.
+	Issuers *oidc.Verifier
+	// Robots are the robot accounts; nil: none.
+	Robots *robot.Set
 }
 
 // Authenticator authenticates token requests. It is safe for concurrent use,
@@ -143,6 +158,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, src *Source, c Credent
 		return Identity{}, nil
 	case c.Method == RefreshToken:
 		return a.refreshIdentity(src, c.Secret, c.Service)
+	case c.Method == IDToken || src.fromMachine(c):
+		return a.machineLogin(ctx, src, c)
 	case c.Method == Basic && src.Refresh && (c.User == "" || c.User == identityTokenUser):
 		return a.refreshIdentity(src, c.Secret, c.Service)
 	case c.User == "": // a password for nobody: wrong, without a check

@@ -60,10 +60,12 @@ type Refresh struct {
 // RefreshFor returns the refresh token to hand id along with a token for
 // service: the one it presented (refresh tokens are never rotated), a new
 // one after a password check, and none for anonymous callers, who have
-// nothing to refresh, or with refresh tokens off.
+// nothing to refresh, or with refresh tokens off. Machines get none either:
+// an ID token expires within the hour and must not buy a longer login, and
+// a robot's secret is checked as fast as a refresh token would be.
 func (a *Authenticator) RefreshFor(src *Source, id *Identity, service string) (Refresh, error) {
 	switch {
-	case !src.Refresh || id.Method == Anonymous || id.Name == "":
+	case !src.Refresh || (id.Method != Password && id.Method != RefreshToken) || id.Name == "":
 		return Refresh{}, nil
 	case id.refresh != "":
 		return Refresh{Token: id.refresh, ID: id.RefreshID}, nil
