@@ -106,6 +106,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) authenticate(ctx context.Context, st *State, req *tokenRequest) (authn.Identity, error) {
 	src := st.authnSource()
 	id, err := h.authn.Authenticate(ctx, &src, req.credentials)
+	if err != nil && req.exchange {
+		return id, exchangeRefusal(err)
+	}
 	if err == nil && req.login && id.Method == authn.Anonymous {
 		h.warnBareLogin()
 		return id, errLoginWithoutCredentials

@@ -5,6 +5,8 @@ import (
 
 	"github.com/regtoken/regtoken/pkg/acl"
 	"github.com/regtoken/regtoken/pkg/authn"
+	"github.com/regtoken/regtoken/pkg/oidc"
+	"github.com/regtoken/regtoken/pkg/robot"
 	"github.com/regtoken/regtoken/pkg/token"
 )
 
@@ -23,6 +25,11 @@ type State struct {
 	// Refresh enables refresh tokens (offline_token=true, the OAuth2 POST).
 	Refresh         bool
 	RefreshLifetime time.Duration
+	// Issuers verify CI and Kubernetes ID tokens; nil: none configured.
+	// With issuers, the POST endpoint also serves RFC 8693 token exchange.
+	Issuers *oidc.Verifier
+	// Robots are the robot accounts; nil: none.
+	Robots *robot.Set
 }
 
 func (s *State) acceptsService(service string) bool {
@@ -38,5 +45,5 @@ func (s *State) acceptsService(service string) bool {
 // the key and issuer of refresh tokens.
 func (s *State) authnSource() authn.Source {
 	return authn.Source{Users: s.Rules, Signer: s.Signer, Issuer: s.Issuer,
-		Refresh: s.Refresh, RefreshLifetime: s.RefreshLifetime}
+		Refresh: s.Refresh, RefreshLifetime: s.RefreshLifetime, Issuers: s.Issuers, Robots: s.Robots}
 }
