@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/acl"
@@ -128,6 +129,7 @@ type Authenticator struct {
 	verifier *Verifier
 	throttle *throttle.Limiter // nil allows every attempt
 	now      func() time.Time
+	robotUse sync.Map // robot name -> *atomic.Int64, unix seconds of its latest login
 }
 
 // NewAuthenticator checks passwords with v, consults l before every password

@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/acl"
@@ -65,6 +66,9 @@ func (a *Authenticator) machineLogin(ctx context.Context, src *Source, c Credent
 	switch {
 	case err == nil:
 		a.throttle.Success(c.User, c.Client, now)
+		if id.Method == Robot {
+			a.noteRobotLogin(c.User, now)
+		}
 	case errors.As(err, &refused) && refused.Reason == WrongCredentials && a.newRefusal(c, now):
 		a.throttle.Failure(c.User, c.Client, now)
 	}
@@ -124,4 +128,23 @@ func (a *Authenticator) newRefusal(c Credentials, now time.Time) bool {
 	}
 	v.refused.put(key, now.Add(v.opts.CacheTTL))
 	return true
+}
+
+func (a *Authenticator) noteRobotLogin(name string, now time.Time) {
+	v, ok := a.robotUse.Load(name)
+	if !ok {
+		v, _ = a.robotUse.LoadOrStore(name, new(atomic.Int64))
+	}
+	v.(*atomic.Int64).Store(now.Unix())
+}
+
+// RobotLogins returns when each robot last logged in since the process
+// started, for metrics and the robots' last-used file.
+func (a *Authenticator) RobotLogins() map[string]time.Time {
+	out := map[string]time.Time{}
+	a.robotUse.Range(func(name, v any) bool {
+		out[name.(string)] = time.Unix(v.(*atomic.Int64).Load(), 0)
+		return true
+	})
+	return out
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/regtoken/regtoken/pkg/acl"
 	"github.com/regtoken/regtoken/pkg/limits"
 	"github.com/regtoken/regtoken/pkg/listen"
+	"github.com/regtoken/regtoken/pkg/oidc"
 	"github.com/regtoken/regtoken/pkg/throttle"
 )
 
@@ -41,6 +42,20 @@ type Config struct {
 	// Operator is the address of the HTTP listener for /metrics and /healthz
 	// ("tcp:127.0.0.1:9090" or "unix:PATH"); empty means off.
 	Operator string
+	// OIDC are the issuers whose ID tokens log in ([[oidc]]), each
+	// checked by package oidc. Their JWKS and CA files are only named
+	// here; the daemon reads them.
+	OIDC []oidc.Issuer
+	// Robots says where the robot accounts are.
+	Robots Robots
+}
+
+// Robots names the robots file ([robots]).
+type Robots struct {
+	File string // robots.json, written by regtoken robot; "" for none
+	// LastUsed, when set, is a file regtoken serve keeps the robots' last
+	// logins in (once a minute), for regtoken robot list.
+	LastUsed string
 }
 
 // Token says how access tokens are signed.
@@ -113,7 +128,11 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	v := validator{file: path, dir: filepath.Dir(path)}
 	for _, key := range md.Undecoded() {
-		v.problem(key.String(), "unknown key (misspelt?)")
+		// Claim conditions are read as any values, whose nested tables
+		// (kubernetes.io.namespace = ...) the decoder lists as undecoded.
+		if !strings.HasPrefix(key.String(), "oidc.rules.claims.") {
+			v.problem(key.String(), "unknown key (misspelt?)")
+		}
 	}
 	cfg := v.build(&raw)
 	if len(v.problems) > 0 {

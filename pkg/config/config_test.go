@@ -189,3 +189,70 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+const machines = `
+[token]
+issuer = "example issuer"
+services = ["Authentication"]
+key = "k.pem"
+
+[robots]
+file = "robots.json"
+last_used = "/var/lib/regtoken/robots-last-used.json"
+
+[[oidc]]
+name = "github"
+issuer = "https://token.actions.githubusercontent.com"
+audience = "https://registry.example.com"
+
+  [[oidc.rules]]
+  claims = { repository_owner = "acme", ref = ["refs/heads/main", "refs/tags/v*"] }
+  repositories = { "${repository:lower:path}/**" = ["pull", "push"] }
+
+[[oidc]]
+name = "k8s"
+issuer = "https://kubernetes.default.svc.cluster.local"
+audiences = ["registry.example.com"]
+jwks_file = "k8s-jwks.json"
+clock_skew = "30s"
+
+  [[oidc.rules]]
+  claims = { kubernetes.io.namespace = ["ci", "build"], "kubernetes.io.serviceaccount.name" = "puller", n = 3, b = true }
+  repositories = { "k8s/${kubernetes.io.namespace}/**" = ["pull"] }
+  groups = ["readers"]
+`
+
+func TestParseMachines(t *testing.T) {
+	cfg, err := Parse("/etc/regtoken/regtoken.toml", []byte(machines))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Robots.File != "/etc/regtoken/robots.json" || cfg.Robots.LastUsed != "/var/lib/regtoken/robots-last-used.json" {
+		t.Errorf("robots %+v", cfg.Robots)
+	}
+	if len(cfg.OIDC) != 2 {
+		t.Fatalf("oidc %+v", cfg.OIDC)
+	}
+	gh, k8s := cfg.OIDC[0], cfg.OIDC[1]
+	if gh.Audiences[0] != "https://registry.example.com" || len(gh.Rules[0].Claims["ref"]) != 2 {
+		t.Errorf("github %+v", gh)
+	}
+	claims := k8s.Rules[0].Claims
+	if k8s.JWKSFile != "/etc/regtoken/k8s-jwks.json" || k8s.ClockSkew != 30*time.Second ||
+		len(claims["kubernetes.io.namespace"]) != 2 || claims["kubernetes.io.serviceaccount.name"][0] != "puller" ||
+		claims["n"][0] != "3" || claims["b"][0] != "true" {
+		t.Errorf("k8s %+v", k8s)
+	}
+}
+
+func TestMachinesProblems(t *testing.T) {
+	bad := strings.NewReplacer(`name = "k8s"`, `name = "github"`, `clock_skew = "30s"`, `clock_skew = "0s"`,
+		`n = 3`, `n = {x = [{}]}`, `audience = "https://registry.example.com"`, ``).Replace(machines)
+	_, err := Parse("/etc/regtoken/regtoken.toml", []byte(bad))
+	for _, words := range []string{`oidc[1].name: "github" names two issuers`, "oidc[1].clock_skew: must be positive",
+		"oidc[1].rules[0].claims: n.x: want", "oidc[0]: oidc: invalid issuer: audiences"} {
+		if err == nil || !strings.Contains(err.Error(), words) {
+			t.Errorf("want %q in %v", words, err)
+		}
+	}
+}

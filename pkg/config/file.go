@@ -15,6 +15,37 @@ type file struct {
 	Throttle throttleSection `toml:"throttle"`
 	Log      logSection      `toml:"log"`
 	Operator operatorSection `toml:"operator"`
+	OIDC     []oidcSection   `toml:"oidc"`
+	Robots   robotsSection   `toml:"robots"`
+}
+
+type oidcSection struct {
+	Name       string            `toml:"name"`
+	Issuer     string            `toml:"issuer"`
+	Audience   string            `toml:"audience"`
+	Audiences  []string          `toml:"audiences"`
+	JWKSURL    string            `toml:"jwks_url"`
+	JWKSFile   string            `toml:"jwks_file"`
+	CAFile     string            `toml:"ca_file"`
+	Algorithms []string          `toml:"algorithms"`
+	ClockSkew  duration          `toml:"clock_skew"`
+	Refresh    duration          `toml:"refresh"`
+	Rules      []oidcRuleSection `toml:"rules"`
+}
+
+type oidcRuleSection struct {
+	// Claims map a claim path to a value or a list of values. TOML reads
+	// a bare dotted key (kubernetes.io.namespace = "ci") as nested tables;
+	// both spellings mean the same claim path.
+	Claims       map[string]any      `toml:"claims"`
+	Repositories map[string][]string `toml:"repositories"`
+	Groups       []string            `toml:"groups"`
+	Catalog      bool                `toml:"catalog"`
+}
+
+type robotsSection struct {
+	File     string `toml:"file"`
+	LastUsed string `toml:"last_used"`
 }
 
 type tokenSection struct {

@@ -58,13 +58,15 @@ func (v *validator) build(raw *file) *Config {
 	cfg := &Config{
 		File:     v.file,
 		Token:    v.token(raw.Token),
-		ACL:      v.acl(raw.ACL),
+		ACL:      v.acl(raw),
 		Refresh:  v.refresh(raw.Refresh),
 		Listen:   v.listeners(raw.Listen),
 		Limits:   v.limits(raw.Limits),
 		Throttle: v.throttle(raw.Throttle),
 		Log:      v.log(raw.Log),
 		Operator: v.operator(raw.Operator),
+		OIDC:     v.oidc(raw.OIDC),
+		Robots:   Robots{File: v.path(raw.Robots.File), LastUsed: v.path(raw.Robots.LastUsed)},
 	}
 	v.fitTarpit(cfg)
 	return cfg
@@ -126,9 +128,10 @@ func (v *validator) token(t tokenSection) Token {
 	return out
 }
 
-func (v *validator) acl(a aclSection) acl.Files {
-	if a.Users == "" && a.Htpasswd == "" && a.Repositories == "" {
-		v.problem("acl", "no rules: set acl.users (users.json) and/or acl.repositories (repositories.json)")
+func (v *validator) acl(raw *file) acl.Files {
+	a := raw.ACL
+	if a.Users == "" && a.Htpasswd == "" && a.Repositories == "" && len(raw.OIDC) == 0 && raw.Robots.File == "" {
+		v.problem("acl", "no rules: set acl.users (users.json) and/or acl.repositories (repositories.json), or add [[oidc]] issuers or [robots]")
 	}
 	return acl.Files{
 		Users:            v.path(a.Users),

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/regtoken/regtoken/pkg/acl"
 	"github.com/regtoken/regtoken/pkg/config"
 	"github.com/regtoken/regtoken/pkg/endpoint"
+	"github.com/regtoken/regtoken/pkg/robot"
 )
 
 // fixture copies the check/explain test configuration into a temporary
@@ -55,18 +57,18 @@ func load(t *testing.T, path string) *config.Config {
 
 func TestLoadStateRefusesReadableKey(t *testing.T) {
 	cfg := load(t, fixture(t, 0o640))
-	if _, err := loadState(cfg); !errors.Is(err, errKeyPermissions) {
+	if _, err := loadState(cfg, nil); !errors.Is(err, errKeyPermissions) {
 		t.Fatalf("a group-readable key: %v, want errKeyPermissions", err)
 	}
 	cfg.Token.AllowReadableKey = true
-	if _, err := loadState(cfg); err != nil {
+	if _, err := loadState(cfg, nil); err != nil {
 		t.Fatalf("allow_readable_key: %v", err)
 	}
 }
 
 func TestLoadState(t *testing.T) {
 	cfg := load(t, fixture(t, 0o600))
-	st, err := loadState(cfg)
+	st, err := loadState(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,13 +83,13 @@ func TestLoadState(t *testing.T) {
 func TestReloaderKeepsLastGood(t *testing.T) {
 	path := fixture(t, 0o600)
 	cfg := load(t, path)
-	st, err := loadState(cfg)
+	st, err := loadState(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := endpoint.New(st, endpoint.Options{})
 	var logs strings.Builder
-	r := newReloader(path, cfg, stampFiles(path, cfg), h, slog.New(slog.NewTextHandler(&logs, nil)))
+	r := newReloader(path, cfg, stampFiles(path, cfg), h, nil, slog.New(slog.NewTextHandler(&logs, nil)))
 
 	users := filepath.Join(filepath.Dir(path), "users.json")
 	good, _ := os.ReadFile(users)
@@ -128,7 +130,7 @@ func TestWatchedFiles(t *testing.T) {
 }
 
 func TestCertificateWarnings(t *testing.T) {
-	st, err := loadState(load(t, fixture(t, 0o600)))
+	st, err := loadState(load(t, fixture(t, 0o600)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,12 +157,12 @@ func TestWatcherSeesEditRacingStartup(t *testing.T) {
 	path := fixture(t, 0o600)
 	cfg := load(t, path)
 	before := stampFiles(path, cfg)
-	st, err := loadState(cfg)
+	st, err := loadState(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := endpoint.New(st, endpoint.Options{})
-	r := newReloader(path, cfg, before, h, slog.New(slog.DiscardHandler))
+	r := newReloader(path, cfg, before, h, nil, slog.New(slog.DiscardHandler))
 
 	users := filepath.Join(filepath.Dir(path), "users.json")
 	b, _ := os.ReadFile(users)
@@ -182,9 +184,9 @@ func TestWatcherSeesEditRacingStartup(t *testing.T) {
 func TestWatcherQuietAfterFailedReload(t *testing.T) {
 	path := fixture(t, 0o600)
 	cfg := load(t, path)
-	st, _ := loadState(cfg)
+	st, _ := loadState(cfg, nil)
 	h := endpoint.New(st, endpoint.Options{})
-	r := newReloader(path, cfg, stampFiles(path, cfg), h, slog.New(slog.DiscardHandler))
+	r := newReloader(path, cfg, stampFiles(path, cfg), h, nil, slog.New(slog.DiscardHandler))
 	os.WriteFile(path, []byte("[token\n"), 0o644)
 	r.Reload("test")
 	w := newWatcher(r, slog.New(slog.DiscardHandler))
@@ -204,9 +206,9 @@ func TestWatcherQuietAfterFailedReload(t *testing.T) {
 func TestWatcherFollowsFilesOfAFailedReload(t *testing.T) {
 	path := fixture(t, 0o600)
 	cfg := load(t, path)
-	st, _ := loadState(cfg)
+	st, _ := loadState(cfg, nil)
 	h := endpoint.New(st, endpoint.Options{})
-	r := newReloader(path, cfg, stampFiles(path, cfg), h, slog.New(slog.DiscardHandler))
+	r := newReloader(path, cfg, stampFiles(path, cfg), h, nil, slog.New(slog.DiscardHandler))
 	dir := filepath.Dir(path)
 	other := filepath.Join(dir, "other-users.json")
 	os.WriteFile(other, []byte("{\n\"foo\": [\n"), 0o644)
@@ -223,5 +225,41 @@ func TestWatcherFollowsFilesOfAFailedReload(t *testing.T) {
 	os.WriteFile(other, append(good, '\n'), 0o644)
 	if !w.changed() {
 		t.Error("the fix to the file the new configuration names is not seen")
+	}
+}
+
+// A robot named like a user is refused at load, and the robots file is
+// watched like the rule files.
+func TestRobotsLoadAndWatch(t *testing.T) {
+	path := fixture(t, 0o600)
+	dir := filepath.Dir(path)
+	robots := filepath.Join(dir, "robots.json")
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("[robots]\nfile = \"robots.json\"\n")
+	f.Close()
+	cfg := load(t, path)
+	if !slices.Contains(watchedFiles(path, cfg), robots) {
+		t.Errorf("robots file not watched: %v", watchedFiles(path, cfg))
+	}
+	st, err := loadState(cfg, nil)
+	if err != nil || st.Robots == nil || len(st.Robots.Robots()) != 0 {
+		t.Fatalf("no robots file yet: %v %v", st, err)
+	}
+	mk := func(name string) {
+		err := robot.Update(robots, func(rs []robot.Robot) ([]robot.Robot, error) {
+			return append(rs, robot.Robot{Name: name, SecretHash: robot.HashSecret(robot.NewSecret()),
+				Rules: map[string][]string{"x": {"pull"}}}), nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("ci")
+	if st, err = loadState(cfg, nil); err != nil || !st.Robots.Has("ci") {
+		t.Fatalf("robot ci: %v", err)
+	}
+	mk("carol") // a user of the fixture's users.json
+	if _, err := loadState(cfg, nil); err == nil || !strings.Contains(err.Error(), `robot "carol" has the name of a user`) {
+		t.Errorf("a robot named like a user: %v", err)
 	}
 }

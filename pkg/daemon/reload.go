@@ -9,6 +9,7 @@ import (
 
 	"github.com/regtoken/regtoken/pkg/config"
 	"github.com/regtoken/regtoken/pkg/endpoint"
+	"github.com/regtoken/regtoken/pkg/oidc"
 )
 
 // reloader re-reads the configuration and every file it names, and swaps the
@@ -18,6 +19,7 @@ import (
 type reloader struct {
 	path    string
 	handler *endpoint.Handler
+	keys    *oidc.Keys // the issuers' keys, kept across reloads
 	log     *slog.Logger
 
 	mu      sync.Mutex // one reload at a time
@@ -42,8 +44,8 @@ type reloadStatus struct {
 // newReloader starts with cfg, whose State the handler already serves.
 // before describes the files as they were before that State was read (see
 // stampFiles); a later change to any of them triggers a reload.
-func newReloader(path string, cfg *config.Config, before stamps, h *endpoint.Handler, log *slog.Logger) *reloader {
-	r := &reloader{path: path, handler: h, log: log}
+func newReloader(path string, cfg *config.Config, before stamps, h *endpoint.Handler, keys *oidc.Keys, log *slog.Logger) *reloader {
+	r := &reloader{path: path, handler: h, keys: keys, log: log}
 	r.current.Store(cfg)
 	r.stamps.Store(&before)
 	r.status.Store(&reloadStatus{LoadedAt: time.Now()})
@@ -74,7 +76,7 @@ func (r *reloader) Reload(why string) error {
 		now[r.path] = before[r.path]
 		r.stamps.Store(&now)
 		var st *endpoint.State
-		if st, err = loadState(cfg); err == nil {
+		if st, err = loadState(cfg, r.keys); err == nil {
 			r.apply(cfg, st, why)
 			return nil
 		}
@@ -95,6 +97,10 @@ func (r *reloader) apply(cfg *config.Config, st *endpoint.State, why string) {
 	}
 	warnCertificate(r.log, st, time.Now())
 	r.handler.Swap(st)
+	if r.keys != nil {
+		r.keys.Keep(st.Issuers) // stop fetching for issuers no longer configured
+	}
+	warnRobots(r.log, st.Robots, time.Now())
 	r.handler.Verifier().SetDummyCost(typicalCost(st.Rules))
 	r.current.Store(cfg)
 	r.status.Store(&reloadStatus{LoadedAt: time.Now()})
@@ -104,7 +110,11 @@ func (r *reloader) apply(cfg *config.Config, st *endpoint.State, why string) {
 
 // watchedFiles are the files whose change triggers a reload.
 func watchedFiles(path string, cfg *config.Config) []string {
-	files := []string{path, cfg.Token.Key, cfg.Token.Certificate, cfg.ACL.Users, cfg.ACL.Repositories, cfg.ACL.Groups, cfg.ACL.Htpasswd}
+	files := []string{path, cfg.Token.Key, cfg.Token.Certificate, cfg.ACL.Users, cfg.ACL.Repositories, cfg.ACL.Groups, cfg.ACL.Htpasswd,
+		cfg.Robots.File}
+	for _, i := range cfg.OIDC {
+		files = append(files, i.JWKSFile, i.CAFile)
+	}
 	out := files[:0]
 	for _, f := range files {
 		if f != "" {

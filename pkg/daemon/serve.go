@@ -22,6 +22,7 @@ import (
 	"github.com/regtoken/regtoken/pkg/endpoint"
 	"github.com/regtoken/regtoken/pkg/limits"
 	"github.com/regtoken/regtoken/pkg/listen"
+	"github.com/regtoken/regtoken/pkg/oidc"
 	"github.com/regtoken/regtoken/pkg/throttle"
 )
 
@@ -40,10 +41,14 @@ type Options struct {
 func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	log := o.Log
 	before := stampFiles(o.ConfigPath, cfg)
-	st, err := loadState(cfg)
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	keys := oidc.NewKeys(ctx)
+	st, err := loadState(cfg, keys)
 	if err != nil {
 		return err
 	}
+	warnRobots(log, st.Robots, time.Now())
 	warnCertificate(log, st, time.Now())
 	// Take systemd's sockets (and clear LISTEN_*) before starting any
 	// child process, so the bcrypt helper cannot inherit them.
@@ -59,7 +64,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	verifier := authn.New(bcryptOpts)
 	verifier.SetDummyCost(typicalCost(st.Rules))
 	h := endpoint.New(st, endpoint.Options{Verifier: verifier, Throttle: newThrottle(cfg.Throttle), Log: log, Audit: o.Audit})
-	reloads := newReloader(o.ConfigPath, cfg, before, h, log)
+	reloads := newReloader(o.ConfigPath, cfg, before, h, keys, log)
 	files := newWatcher(reloads, log)
 	m := newMetrics(h, reloads)
 	h.SetObserver(m.Observe)
@@ -79,9 +84,8 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		return err
 	}
 
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
 	go files.Run(ctx)
+	go keepRobotUse(ctx, reloads, h, log)
 	go sweepThrottle(ctx, h.Throttle())
 	go watchdog(ctx)
 	sd.SdNotify(false, sd.SdNotifyReady) // outside systemd: nothing to tell, no error

@@ -12,6 +12,7 @@ import (
 	"github.com/regtoken/regtoken/pkg/acl"
 	"github.com/regtoken/regtoken/pkg/config"
 	"github.com/regtoken/regtoken/pkg/endpoint"
+	"github.com/regtoken/regtoken/pkg/oidc"
 	"github.com/regtoken/regtoken/pkg/token"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -19,9 +20,11 @@ import (
 // errKeyPermissions means the private key file can be read by group or others.
 var errKeyPermissions = errors.New("private key is readable by group or others (chmod 600, as OpenSSH requires)")
 
-// loadState reads the key, certificate and rule files cfg names and returns the
-// State the endpoint serves with. It changes nothing when any file is bad.
-func loadState(cfg *config.Config) (*endpoint.State, error) {
+// loadState reads the key, certificate, rule, robots and OIDC key files cfg
+// names and returns the State the endpoint serves with; keys keeps the
+// issuers' keys across reloads (nil only for a configuration without
+// issuers). It changes nothing when any file is bad.
+func loadState(cfg *config.Config, keys *oidc.Keys) (*endpoint.State, error) {
 	signer, err := LoadSigner(cfg.Token)
 	if err != nil {
 		return nil, err
@@ -30,7 +33,17 @@ func loadState(cfg *config.Config) (*endpoint.State, error) {
 	if err != nil {
 		return nil, err
 	}
+	robots, err := LoadRobots(cfg.Robots.File, rules)
+	if err != nil {
+		return nil, err
+	}
+	issuers, err := loadIssuers(cfg, keys)
+	if err != nil {
+		return nil, err
+	}
 	return &endpoint.State{
+		Robots:          robots,
+		Issuers:         issuers,
 		Rules:           rules,
 		Signer:          signer,
 		Issuer:          cfg.Token.Issuer,

@@ -74,6 +74,9 @@ func (h *Handler) Throttle() *throttle.Limiter { return h.authn.Throttle() }
 // Verifier returns the password verifier, for metrics.
 func (h *Handler) Verifier() *authn.Verifier { return h.authn.Verifier() }
 
+// RobotLogins says when each robot last logged in, for metrics.
+func (h *Handler) RobotLogins() map[string]time.Time { return h.authn.RobotLogins() }
+
 // ServeHTTP answers one token request. The steps run in the order a request
 // flows (parse, authenticate, grant and answer), each returning what it
 // found, and the audit record is made from those results once, at the end.

@@ -1,0 +1,174 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/config"
+	"github.com/regtoken/regtoken/pkg/endpoint"
+	"github.com/regtoken/regtoken/pkg/oidc"
+	"github.com/regtoken/regtoken/pkg/robot"
+)
+
+// LoadRobots reads the robots file (nil for none configured). A robot may
+// not share its name with a user of the rule files: a login under that
+// name would be ambiguous.
+func LoadRobots(path string, users *acl.Rules) (*robot.Set, error) {
+	if path == "" {
+		return nil, nil
+	}
+	robots, err := robot.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range robots.Robots() {
+		if _, clash := users.User(r.Name); clash {
+			return nil, fmt.Errorf("%s: robot %q has the name of a user of the rule files; rename one of them", path, r.Name)
+		}
+	}
+	return robots, nil
+}
+
+// loadIssuers reads the issuers' key and CA files and makes their Verifier
+// (nil without issuers), reusing the keys keys already holds.
+func loadIssuers(cfg *config.Config, keys *oidc.Keys) (*oidc.Verifier, error) {
+	if len(cfg.OIDC) == 0 {
+		return nil, nil
+	}
+	if keys == nil {
+		return nil, errors.New("daemon: OIDC issuers need a key store")
+	}
+	issuers, err := ReadIssuerFiles(cfg.OIDC)
+	if err != nil {
+		return nil, err
+	}
+	return keys.Verifier(issuers, cfg.File, nil)
+}
+
+// ReadIssuerFiles returns issuers with the JWKS and CA files they name read.
+func ReadIssuerFiles(issuers []oidc.Issuer) ([]oidc.Issuer, error) {
+	out := make([]oidc.Issuer, len(issuers))
+	for n, i := range issuers {
+		var err error
+		if i.JWKSFile != "" {
+			if i.JWKS, err = os.ReadFile(i.JWKSFile); err != nil {
+				return nil, fmt.Errorf("oidc issuer %s: %w", i.Name, err)
+			}
+		}
+		if i.CAFile != "" {
+			if i.CA, err = os.ReadFile(i.CAFile); err != nil {
+				return nil, fmt.Errorf("oidc issuer %s: %w", i.Name, err)
+			}
+		}
+		out[n] = i
+	}
+	return out, nil
+}
+
+// warnRobots logs robots that expired or expire within robot.WarnBefore: a
+// CI pipeline using one is about to break, or has.
+func warnRobots(log *slog.Logger, robots *robot.Set, now time.Time) {
+	if robots == nil {
+		return
+	}
+	for _, r := range robots.Robots() {
+		switch {
+		case r.Expires.IsZero():
+		case r.Expired(now):
+			log.Warn("a robot has expired; its logins are refused", "robot", r.Name, "expired", r.Expires)
+		case r.Expires.Sub(now) < robot.WarnBefore:
+			log.Warn("a robot expires soon: rotate it with a new expiry (regtoken robot rotate NAME -expires 90d)",
+				"robot", r.Name, "expires", r.Expires, "days_left", int(r.Expires.Sub(now).Hours()/24))
+		}
+	}
+}
+
+// robotUseInterval is how often the robots' last logins are written out.
+const robotUseInterval = time.Minute
+
+// keepRobotUse writes the robots' last logins to the configured last-used
+// file once a minute when there is news, and once more at the end.
+func keepRobotUse(ctx context.Context, r *reloader, h *endpoint.Handler, log *slog.Logger) {
+	var written map[string]time.Time
+	save := func() {
+		path := r.Config().Robots.LastUsed
+		logins := h.RobotLogins()
+		if path == "" || maps.Equal(logins, written) {
+			return
+		}
+		if err := robot.SaveLastUsed(path, logins); err != nil {
+			log.Warn("cannot record the robots' last logins", "file", path, "err", err)
+			return
+		}
+		written = logins
+	}
+	t := time.NewTicker(robotUseInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			save()
+			return
+		case <-t.C:
+			save()
+		}
+	}
+}
+
+// machineCollector exports what the robots and the OIDC issuers of the
+// State in use look like, read at scrape time.
+type machineCollector struct{ h *endpoint.Handler }
+
+var (
+	robotExpiresDesc = prometheus.NewDesc("regtoken_robot_expires_in_seconds",
+		"Seconds until a robot expires (negative: expired); robots without an expiry are not listed.", []string{"robot"}, nil)
+	robotsExpiringDesc = prometheus.NewDesc("regtoken_robots_expiring",
+		"Robots expired or expiring within 14 days: alert when above 0.", nil, nil)
+	robotLoginDesc = prometheus.NewDesc("regtoken_robot_last_login_timestamp_seconds",
+		"When a robot last logged in (since this process started).", []string{"robot"}, nil)
+	keyFetchDesc = prometheus.NewDesc("regtoken_oidc_key_fetches_total",
+		"Fetches of an OIDC issuer's keys, by result.", []string{"issuer", "result"}, nil)
+	keyAgeDesc = prometheus.NewDesc("regtoken_oidc_keys_last_success_timestamp_seconds",
+		"When an OIDC issuer's keys were last fetched (0: never; the issuer's tokens are refused).", []string{"issuer"}, nil)
+)
+
+func (c *machineCollector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
+
+func (c *machineCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.h.State()
+	now := time.Now()
+	if st.Robots != nil {
+		expiring := 0
+		for _, r := range st.Robots.Robots() {
+			if r.Expires.IsZero() {
+				continue
+			}
+			left := r.Expires.Sub(now)
+			if left < robot.WarnBefore {
+				expiring++
+			}
+			ch <- prometheus.MustNewConstMetric(robotExpiresDesc, prometheus.GaugeValue, left.Seconds(), r.Name)
+		}
+		ch <- prometheus.MustNewConstMetric(robotsExpiringDesc, prometheus.GaugeValue, float64(expiring))
+		for name, at := range c.h.RobotLogins() {
+			ch <- prometheus.MustNewConstMetric(robotLoginDesc, prometheus.GaugeValue, float64(at.Unix()), name)
+		}
+	}
+	if st.Issuers != nil {
+		for _, name := range st.Issuers.Names() {
+			s := st.Issuers.KeyStats(name)
+			fails := s.Failures.Load()
+			ch <- prometheus.MustNewConstMetric(keyFetchDesc, prometheus.CounterValue, float64(s.Fetches.Load()-fails), name, "success")
+			ch <- prometheus.MustNewConstMetric(keyFetchDesc, prometheus.CounterValue, float64(fails), name, "failure")
+			ch <- prometheus.MustNewConstMetric(keyAgeDesc, prometheus.GaugeValue, float64(s.LastSuccess.Load()), name)
+		}
+	}
+}
