@@ -27,7 +27,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	fmt.Fprintf(stdout, "config %s: ok (issuer %q, services %q, lifetime %s)\n", cfg.File, cfg.Token.Issuer, cfg.Token.Services, cfg.Token.Lifetime)
-	problems := checkSigner(cfg, stdout) + checkRules(cfg, stdout)
+	problems := checkSigner(cfg, stdout) + checkRules(cfg, stdout) + checkMachines(cfg, stdout)
 	if problems > 0 {
 		fmt.Fprintf(stdout, "%d problem(s) found\n", problems)
 		return 1

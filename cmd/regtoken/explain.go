@@ -10,12 +10,17 @@ import (
 	"github.com/regtoken/regtoken/pkg/token"
 )
 
-// runExplain prints, per scope, what a user (or anonymous) would be granted and
-// the rule that decided, without needing the user's password.
+// runExplain prints, per scope, what a user (or anonymous), a CI job's or a
+// pod's token (-claims) or a robot (-robot) would be granted and the rule
+// that decided, without needing a password, the token's signature or a
+// secret.
 func runExplain(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("explain", stderr)
 	path := fs.String("config", "regtoken.toml", "configuration file")
 	user := fs.String("user", "", "user name (empty: anonymous)")
+	claims := fs.String("claims", "", "a CI job's or a pod's ID token, or its claims as JSON: what that token would get")
+	issuer := fs.String("issuer", "", "with -claims: the [[oidc]] issuer's name (default: the one the claims' iss names)")
+	robotName := fs.String("robot", "", "a robot account: what it gets")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -40,7 +45,17 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	}
 	subject := acl.Subject{Name: *user, Anonymous: *user == ""}
 	who := "anonymous"
-	if !subject.Anonymous {
+	if *claims != "" || *robotName != "" {
+		s, w, ok, err := machineSubject(cfg, rules, *claims, *issuer, *robotName, stdout)
+		if err != nil {
+			fmt.Fprintln(stderr, "regtoken explain:", err)
+			return 1
+		}
+		if !ok {
+			return 0
+		}
+		subject, who = s, w
+	} else if !subject.Anonymous {
 		who = "user " + *user
 		if _, ok := rules.User(*user); !ok {
 			fmt.Fprintf(stdout, "note: %q is not a known user; a real request with this name gets 401\n", *user)

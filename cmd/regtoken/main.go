@@ -8,6 +8,7 @@
 //	regtoken explain -config regtoken.toml [-user NAME] SCOPE...
 //	regtoken hash    [-cost 12]
 //	regtoken keygen  [-dir certs] [-cn localhost] [-days 1024]
+//	regtoken robot   create|list|rotate|revoke ...
 //	regtoken version
 package main
 
@@ -41,6 +42,7 @@ func commands() []command {
 		{"explain", "show which actions a user gets for scopes, and which rule decided", runExplain},
 		{"hash", "print a bcrypt hash of a password read from the terminal or stdin", runHash},
 		{"keygen", "make a P-256 signing key and a self-signed certificate", runKeygen},
+		robotCommand,
 		{"version", "print the version", func([]string, io.Writer, io.Writer) int { fmt.Println("regtoken", version); return 0 }},
 	}
 }

@@ -180,3 +180,82 @@ func TestCheckWarnsFutureTokensNotBefore(t *testing.T) {
 		t.Errorf("no warning about a future tokens_not_before:\n%s", &out)
 	}
 }
+
+// check and explain with OIDC issuers and robots: the rules of each issuer,
+// an expired robot, and what tokens with the claims of a GitHub branch, of
+// main, of another owner and of a Kubernetes pod would get.
+func TestMachinesGolden(t *testing.T) {
+	cfg := "testdata/machines/regtoken.toml"
+	runGolden(t, "machines/check.golden", 0, "check", "-config", cfg)
+	scopes := []string{"repository:acme/app/web:pull,push", "repository:acme/app/prod:pull,push", "repository:k8s/ci/x:pull"}
+	for _, claims := range []string{"github-branch", "github-main", "github-other-owner", "k8s"} {
+		runGolden(t, "machines/explain-"+claims+".golden", 0,
+			append([]string{"explain", "-config", cfg, "-claims", "testdata/machines/" + claims + ".json"}, scopes...)...)
+	}
+	runGolden(t, "machines/explain-robot.golden", 0, "explain", "-config", cfg, "-robot", "ci-pusher",
+		"repository:team-a/app:push,pull", "repository:team-a/secret:pull", "repository:some-image:pull")
+}
+
+// Robots from the command line: create prints only the secret on stdout,
+// list shows what was created, rotate replaces the secret, revoke removes
+// the robot, and mistakes change nothing.
+func TestRobotCommands(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "robots.json")
+	robot := func(want int, args ...string) (string, string) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if code := run(append([]string{"robot"}, append(args, "-file", file)...), &stdout, &stderr); code != want {
+			t.Fatalf("robot %v: exit %d, want %d\n%s%s", args, code, want, &stdout, &stderr)
+		}
+		return stdout.String(), stderr.String()
+	}
+	secret, _ := robot(0, "create", "ci", "-repo", "team/app/**=pull,push", "-repo", "team/app/secret=", "-expires", "10d", "-description", "the CI")
+	if !strings.HasPrefix(secret, "regtoken_") || strings.Count(secret, "\n") != 1 {
+		t.Errorf("create printed %q on stdout", secret)
+	}
+	list, _ := robot(0, "list")
+	for _, words := range []string{"ci", "(SOON)", "team/app/**=pull,push team/app/secret=", "the CI", "unknown"} {
+		if !strings.Contains(list, words) {
+			t.Errorf("list lacks %q:\n%s", words, list)
+		}
+	}
+	before, _ := os.ReadFile(file)
+	robot(1, "create", "ci", "-repo", "x=pull")
+	robot(2, "create", "other", "-repo", "x=fly")
+	robot(2, "create", "other")
+	robot(1, "rotate", "nobody")
+	if after, _ := os.ReadFile(file); string(after) != string(before) {
+		t.Error("a refused command changed the file")
+	}
+	rotated, _ := robot(0, "rotate", "ci", "-expires", "never")
+	if rotated == secret || !strings.HasPrefix(rotated, "regtoken_") {
+		t.Errorf("rotate printed %q", rotated)
+	}
+	if list, _ = robot(0, "list", "-json"); !strings.Contains(list, `"name": "ci"`) || strings.Contains(list, "expires") {
+		t.Errorf("list -json after rotate -expires never:\n%s", list)
+	}
+	if b, _ := os.ReadFile(file); strings.Contains(string(b), strings.TrimSpace(secret)) || strings.Contains(string(b), strings.TrimSpace(rotated)) {
+		t.Error("the robots file holds a secret")
+	}
+	robot(0, "revoke", "ci")
+	if _, stderr := robot(0, "list"); !strings.Contains(stderr, "no robots") {
+		t.Errorf("after revoke: %s", stderr)
+	}
+}
+
+func TestParseExpiry(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"90d": now.AddDate(0, 0, 90), "2w": now.AddDate(0, 0, 14), "36h": now.Add(36 * time.Hour),
+		"2027-01-31": time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC), "never": {},
+	} {
+		if got, err := parseExpiry(in, now); err != nil || !got.Equal(want) {
+			t.Errorf("%s: %v %v, want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0d", "-3d", "soon", "2020-01-01", "d"} {
+		if _, err := parseExpiry(in, now); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}

@@ -20,14 +20,14 @@ import (
 
 // LoadRobots reads the robots file (nil for none configured). A robot may
 // not share its name with a user of the rule files: a login under that
-// name would be ambiguous.
+// name would be ambiguous. With users nil, names are not checked.
 func LoadRobots(path string, users *acl.Rules) (*robot.Set, error) {
 	if path == "" {
 		return nil, nil
 	}
 	robots, err := robot.Load(path)
-	if err != nil {
-		return nil, err
+	if err != nil || users == nil {
+		return robots, err
 	}
 	for _, r := range robots.Robots() {
 		if _, clash := users.User(r.Name); clash {

@@ -1,7 +1,9 @@
 package oidc
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -70,4 +72,25 @@ func matchClaim(claims map[string]any, path string, accepted []string) bool {
 		}
 	}
 	return false
+}
+
+// ReadClaims reads claims for explain: a JSON object, or a JWT whose payload
+// is decoded without any check (explain shows what a token would get if it
+// were genuine; it proves nothing about the token).
+func ReadClaims(data []byte) (map[string]any, error) {
+	text := strings.TrimSpace(string(data))
+	if LooksLikeJWT(text) {
+		_, rest, _ := strings.Cut(text, ".")
+		payload, _, _ := strings.Cut(rest, ".")
+		b, err := base64.RawURLEncoding.DecodeString(payload)
+		if err != nil {
+			return nil, fmt.Errorf("the token's payload is not base64url: %w", err)
+		}
+		text = string(b)
+	}
+	claims, err := parseClaims([]byte(text))
+	if err != nil {
+		return nil, fmt.Errorf("not a JSON object of claims, nor a JWT: %w", err)
+	}
+	return claims, nil
 }

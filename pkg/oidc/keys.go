@@ -395,3 +395,23 @@ func closeAll(sources []*keySource) {
 		s.close()
 	}
 }
+
+// CheckFiles checks, for regtoken check, what can be checked of i's keys
+// without the network: that its key file, if any, is a JWK set with a
+// signing key, and that its CA file, if any, holds a certificate. It
+// returns the number of keys in the file (0 without one).
+func (i Issuer) CheckFiles() (int, error) {
+	if len(i.CA) > 0 {
+		if _, err := httpClient(i.CA); err != nil {
+			return 0, fmt.Errorf("%s: %w", i.CAFile, err)
+		}
+	}
+	if i.JWKSFile == "" {
+		return 0, nil
+	}
+	set, err := parseKeySet(i.JWKS)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", i.JWKSFile, err)
+	}
+	return set.Len(), nil
+}

@@ -3,6 +3,7 @@ package oidc
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
@@ -158,7 +159,7 @@ func (r Rule) validate() []error {
 	if len(r.Repositories) == 0 && len(r.Groups) == 0 && !r.Catalog {
 		errs = append(errs, errors.New("grants nothing: set repositories, groups or catalog"))
 	}
-	for _, pattern := range sortedKeys(r.Repositories) {
+	for _, pattern := range slices.Sorted(maps.Keys(r.Repositories)) {
 		if err := checkTemplate(pattern, r.Repositories[pattern]); err != nil {
 			errs = append(errs, fmt.Errorf("repositories: %w", err))
 		}
@@ -214,13 +215,4 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -3,6 +3,7 @@ package oidc
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -49,7 +50,7 @@ func (i *Issuer) Apply(claims map[string]any, file string) (Login, error) {
 		}
 		l.Matched = append(l.Matched, n)
 		owner := fmt.Sprintf("oidc %s rule %d", i.Name, n+1)
-		for _, pattern := range sortedKeys(r.Repositories) {
+		for _, pattern := range slices.Sorted(maps.Keys(r.Repositories)) {
 			expanded, err := expand(pattern, claims)
 			if err != nil {
 				l.Skipped = append(l.Skipped, fmt.Sprintf("%s, key %q: %v", owner, pattern, err))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,7 +39,7 @@ func decode(data []byte) ([]Robot, error) {
 		return nil, fmt.Errorf("not a robots file: %w", err)
 	}
 	robots := make([]Robot, 0, len(body.Robots))
-	for _, name := range sortedKeys(body.Robots) {
+	for _, name := range slices.Sorted(maps.Keys(body.Robots)) {
 		e := body.Robots[name]
 		for pattern, actions := range e.Repositories {
 			if actions == nil {

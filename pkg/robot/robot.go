@@ -30,6 +30,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -61,7 +62,7 @@ func (r *Robot) Expired(now time.Time) bool { return !r.Expires.IsZero() && !now
 func (r *Robot) Grants(file string) []acl.Grant {
 	owner := "robot " + r.Name
 	grants := make([]acl.Grant, 0, len(r.Rules)+1)
-	for _, pattern := range sortedKeys(r.Rules) {
+	for _, pattern := range slices.Sorted(maps.Keys(r.Rules)) {
 		grants = append(grants, acl.Grant{Pattern: pattern, Actions: r.Rules[pattern],
 			Ref: acl.RuleRef{File: file, Owner: owner, Key: pattern}})
 	}
@@ -112,7 +113,7 @@ func (s *Set) Has(name string) bool {
 // Robots returns every robot, by name.
 func (s *Set) Robots() []Robot {
 	out := make([]Robot, 0, len(s.robots))
-	for _, name := range sortedKeys(s.robots) {
+	for _, name := range slices.Sorted(maps.Keys(s.robots)) {
 		out = append(out, *s.robots[name])
 	}
 	return out
@@ -192,7 +193,7 @@ func (r *Robot) check() error {
 	if !r.Expires.IsZero() && !r.Created.IsZero() && !r.Expires.After(r.Created) {
 		return errors.New("expires before it was created")
 	}
-	for _, pattern := range sortedKeys(r.Rules) {
+	for _, pattern := range slices.Sorted(maps.Keys(r.Rules)) {
 		if err := CheckRule(pattern, r.Rules[pattern]); err != nil {
 			return err
 		}
@@ -261,13 +262,4 @@ func parseHash(h string) (salt, digest []byte, err error) {
 		return nil, nil, errors.New("secret_hash: damaged salt or digest")
 	}
 	return salt, digest, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
