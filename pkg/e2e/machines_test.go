@@ -305,7 +305,9 @@ func eventuallyLogin(t *testing.T, m *machineStack, creds string) {
 
 func machineRefusals(t *testing.T, m *machineStack) {
 	now := time.Now()
-	good := func() map[string]any { return oidctest.GitHubClaims(machineAudience, "acme/app", "refs/heads/main", now) }
+	good := func() map[string]any {
+		return oidctest.GitHubClaims(machineAudience, "acme/app", "refs/heads/main", now)
+	}
 	with := func(name string, v any) map[string]any { c := good(); c[name] = v; return c }
 	stranger := oidctest.New(false)
 	defer stranger.Close()
