@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -94,33 +95,46 @@ func warnRobots(log *slog.Logger, robots *robot.Set, now time.Time) {
 // robotUseInterval is how often the robots' last logins are written out.
 const robotUseInterval = time.Minute
 
-// keepRobotUse writes the robots' last logins to the configured last-used
-// file once a minute when there is news, and once more at the end.
-func keepRobotUse(ctx context.Context, r *reloader, h *endpoint.Handler, log *slog.Logger) {
-	var written map[string]time.Time
-	save := func() {
-		path := r.Config().Robots.LastUsed
-		logins := h.RobotLogins()
-		if path == "" || maps.Equal(logins, written) {
-			return
-		}
-		if err := robot.SaveLastUsed(path, logins); err != nil {
-			log.Warn("cannot record the robots' last logins", "file", path, "err", err)
-			return
-		}
-		written = logins
-	}
+// robotUseWriter writes the robots' last logins to the configured
+// last-used file once a minute when there is news, and once more when
+// regtoken stops (Save, called after the drain).
+type robotUseWriter struct {
+	r   *reloader
+	h   *endpoint.Handler
+	log *slog.Logger
+
+	mu      sync.Mutex
+	written map[string]time.Time
+}
+
+// Run saves every robotUseInterval until ctx ends.
+func (w *robotUseWriter) Run(ctx context.Context) {
 	t := time.NewTicker(robotUseInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			save()
 			return
 		case <-t.C:
-			save()
+			w.Save()
 		}
 	}
+}
+
+// Save writes the last logins if a file is configured and they changed.
+func (w *robotUseWriter) Save() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	path := w.r.Config().Robots.LastUsed
+	logins := w.h.RobotLogins()
+	if path == "" || maps.Equal(logins, w.written) {
+		return
+	}
+	if err := robot.SaveLastUsed(path, logins); err != nil {
+		w.log.Warn("cannot record the robots' last logins", "file", path, "err", err)
+		return
+	}
+	w.written = logins
 }
 
 // machineCollector exports what the robots and the OIDC issuers of the

@@ -85,7 +85,8 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	}
 
 	go files.Run(ctx)
-	go keepRobotUse(ctx, reloads, h, log)
+	robotUse := &robotUseWriter{r: reloads, h: h, log: log}
+	go robotUse.Run(ctx)
 	go sweepThrottle(ctx, h.Throttle())
 	go watchdog(ctx)
 	sd.SdNotify(false, sd.SdNotifyReady) // outside systemd: nothing to tell, no error
@@ -93,7 +94,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 
 	waitForStop(ctx, reloads, group, log)
 	sd.SdNotify(false, sd.SdNotifyStopping)
-	return shutdown(group, operator, cfg.Limits.ShutdownTimeout, log)
+	err = shutdown(group, operator, cfg.Limits.ShutdownTimeout, log)
+	robotUse.Save()
+	return err
 }
 
 // waitForStop returns on SIGTERM/SIGINT or a failed listener, reloading on SIGHUP.

@@ -35,6 +35,12 @@ type direct struct {
 // tests do not wait for bcrypt.
 func startDirect(t *testing.T, users string) *direct {
 	t.Helper()
+	return startDirectWith(t, users, "")
+}
+
+// startDirectWith is startDirect with TOML appended to the configuration.
+func startDirectWith(t *testing.T, users, extra string) *direct {
+	t.Helper()
 	dir := harness.ShortDir(t)
 	key, cert := harness.KeyPair(t, dir)
 	d := &direct{dir: dir, users: filepath.Join(dir, "users.json")}
@@ -55,7 +61,7 @@ protocol = "http"
 address = "tcp:127.0.0.1:%d"
 [operator]
 listen = "tcp:127.0.0.1:%d"
-`, key, cert, port, opPort), 0o644)
+%s`, key, cert, port, opPort, extra), 0o644)
 	d.proc = harness.StartRegtoken(t, cfg, fmt.Sprintf("tcp:127.0.0.1:%d", port))
 	d.base = fmt.Sprintf("http://127.0.0.1:%d/v2/token", port)
 	d.operator = fmt.Sprintf("http://127.0.0.1:%d", opPort)
