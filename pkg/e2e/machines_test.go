@@ -37,6 +37,7 @@ type machineStack struct {
 	github, gitlab, k8s *oidctest.Issuer
 	robots, lastUsed    string
 	operator            string // http://127.0.0.1:PORT
+	wire                *harness.WireLog
 }
 
 func startMachineStack(t *testing.T, version string) *machineStack {
@@ -92,6 +93,7 @@ jwks_file = %q
   claims = { kubernetes.io.serviceaccount.name = "puller" }
   repositories = { "k8s/${kubernetes.io.namespace}/**" = ["pull"] }
 `, op, m.robots, m.lastUsed, m.github.URL, machineAudience, ca, m.gitlab.URL, machineAudience, k8sIssuer, machineAudience, jwks)})
+	m.wire = m.s.EnableWireLog(t)
 	return m
 }
 
@@ -205,6 +207,7 @@ func TestMachineIdentities(t *testing.T) {
 			t.Run("crane with a GitHub Actions token", func(t *testing.T) { machineCrane(t, m) })
 			t.Run("docker with a GitLab CI token", func(t *testing.T) { machineDocker(t, m) })
 			t.Run("skopeo with a Kubernetes token", func(t *testing.T) { machineSkopeo(t, m) })
+			t.Run("containerd with a Kubernetes token", func(t *testing.T) { machineContainerd(t, m) })
 			t.Run("refused tokens", func(t *testing.T) { machineRefusals(t, m) })
 			t.Run("key rotation", func(t *testing.T) { machineRotation(t, m) })
 			t.Run("token exchange", func(t *testing.T) { machineExchange(t, m) })
@@ -282,6 +285,22 @@ func machineSkopeo(t *testing.T, m *machineStack) {
 	out, ok = confSkopeoCopy(t, c, "docker://"+c.ref("k8s/ci/app:v1"), other, "oci:"+t.TempDir()+":v1", "")
 	if ok || !refused(out) {
 		t.Errorf("skopeo pull from another namespace's repository: ok=%v\n%s", ok, out)
+	}
+}
+
+// containerd, given credentials, asks by the OAuth2 POST password grant:
+// the pod's token travels as the password and is taken for what it is.
+func machineContainerd(t *testing.T, m *machineStack) {
+	c := &confStack{s: m.s, wire: m.wire}
+	d := confCtrd16.startDaemon(t, c)
+	token := m.k8sToken("ci", "puller")
+	w := c.watch(t, func() {
+		out, ok := d.pull(t, "pod", token, "k8s/ci/app:v1")
+		confMustPass(t, "ctr pull with the pod's token", out, ok)
+	})
+	confCtrd16.passwordGrant(t, w, "pod", "for k8s/ci/app", func(harness.WireRequest) bool { return true })
+	if out, ok := d.pull(t, "pod", m.k8sToken("prod", "puller"), "k8s/ci/app:v1"); ok {
+		t.Errorf("ctr pull with another namespace's token succeeded:\n%s", out)
 	}
 }
 
