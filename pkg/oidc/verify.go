@@ -3,6 +3,7 @@ package oidc
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -60,6 +61,7 @@ type Verifier struct {
 	issuers map[string]*trusted
 	names   []string
 	now     func() time.Time
+	memo    memo // tokens accepted, until they expire
 }
 
 // trusted is an issuer with its keys.
@@ -106,32 +108,47 @@ func (v *Verifier) KeyStats(name string) *KeyStats {
 // the issuer's rules. Refusals are *Error; the Login that comes with one names
 // issuer and subject as far as they are known.
 func (v *Verifier) Verify(ctx context.Context, raw string) (Login, error) {
+	now := v.now()
+	key := sha256.Sum256([]byte(raw))
+	if login, ok := v.memo.get(key, now); ok {
+		return login, nil
+	}
+	login, expires, err := v.verify(ctx, raw, now)
+	if err == nil {
+		v.memo.put(key, login, expires)
+	}
+	return login, err
+}
+
+// verify runs every check; expires is when the token stops being accepted.
+func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (Login, time.Time, error) {
 	msg, err := jws.ParseString(raw)
 	if err != nil || len(msg.Signatures()) != 1 || !LooksLikeJWT(raw) {
-		return Login{}, refuse(Malformed, "not a signed JWT")
+		return Login{}, time.Time{}, refuse(Malformed, "not a signed JWT")
 	}
 	claims, err := parseClaims(msg.Payload())
 	if err != nil {
-		return Login{}, refuse(Malformed, "the token's claims are not a JSON object: %v", err)
+		return Login{}, time.Time{}, refuse(Malformed, "the token's claims are not a JSON object: %v", err)
 	}
 	iss, _ := claims["iss"].(string)
 	t, ok := v.issuers[iss]
 	if !ok {
-		return Login{}, refuse(UnknownIssuer, "token issuer %q is not configured here", clip(iss))
+		return Login{}, time.Time{}, refuse(UnknownIssuer, "token issuer %q is not configured here", clip(iss))
 	}
 	login := Login{Issuer: t.Name}
 	login.Subject, _ = claims["sub"].(string)
 	if err := t.checkSignature(ctx, raw, msg.Signatures()[0].ProtectedHeaders()); err != nil {
-		return login, err
+		return login, time.Time{}, err
 	}
-	if err := t.validate(claims, v.now()); err != nil {
-		return login, err
+	if err := t.validate(claims, now); err != nil {
+		return login, time.Time{}, err
 	}
 	login, err = t.Apply(claims, v.file)
 	if err != nil {
-		return login, refuse(NoRule, "token of issuer %s with subject %q %v", t.Name, clip(login.Subject), err)
+		return login, time.Time{}, refuse(NoRule, "token of issuer %s with subject %q %v", t.Name, clip(login.Subject), err)
 	}
-	return login, nil
+	exp, _ := numericDate(claims["exp"])
+	return login, exp.Add(t.ClockSkew), nil
 }
 
 // parseClaims decodes the payload, numbers kept as written.

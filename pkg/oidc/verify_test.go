@@ -297,3 +297,56 @@ func TestLoginGroupsAndCatalog(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkVerify is the cost of one ID token: the first time (RS256
+// signature, claims, rules, with the keys in memory), and again (the memo).
+func BenchmarkVerify(b *testing.B) {
+	iss := oidctest.New(false)
+	defer iss.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := NewKeys(ctx).Verifier([]Issuer{githubIssuer(iss.URL)}, "regtoken.toml", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw := iss.Sign(oidctest.GitHubClaims(testAudience, "acme/app", "refs/heads/main", time.Now()))
+	b.Run("first", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := v.verify(ctx, raw, time.Now()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("again", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := v.Verify(ctx, raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// A remembered token is still refused once it expires.
+func TestMemoHonoursExpiry(t *testing.T) {
+	iss := oidctest.New(false)
+	defer iss.Close()
+	now := time.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := NewKeys(ctx).Verifier([]Issuer{githubIssuer(iss.URL)}, "regtoken.toml", func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := iss.Sign(oidctest.GitHubClaims(testAudience, "acme/app", "refs/heads/main", now)) // exp: now + 5m
+	for range 2 {
+		if _, err := v.Verify(ctx, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(5*time.Minute + DefaultClockSkew)
+	if _, err := v.Verify(ctx, raw); kind(err) != Expired {
+		t.Fatalf("a remembered token after its expiry: %v", err)
+	}
+}
