@@ -36,6 +36,7 @@ func LoadState(cfg *config.Config) (*endpoint.State, error) {
 		Issuer:          cfg.Token.Issuer,
 		Services:        cfg.Token.Services,
 		Lifetime:        cfg.Token.Lifetime,
+		ClockSkew:       token.DefaultClockSkew,
 		Realm:           cfg.Token.Issuer,
 		MaxScopes:       cfg.Limits.MaxScopes,
 		Refresh:         cfg.Refresh.Enabled,

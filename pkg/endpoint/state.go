@@ -15,6 +15,8 @@ type State struct {
 	Issuer   string
 	Services []string
 	Lifetime time.Duration
+	// ClockSkew backdates nbf and iat of every token (token.NewClaims).
+	ClockSkew time.Duration
 	// Realm names the realm in WWW-Authenticate: Basic realm="...".
 	Realm string
 	// MaxScopes bounds the resources one request may name.

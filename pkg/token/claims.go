@@ -81,26 +81,31 @@ func (c *ClaimSet) wire() wireClaimSet {
 	}
 }
 
-// notBeforeSkew backdates nbf so that a registry whose clock runs a little
-// behind ours does not reject a fresh token (moby/moby#22158; zot allows no
-// leeway at all). docker_auth uses the same 10 s.
-const notBeforeSkew = 10 * time.Second
+// DefaultClockSkew is how far nbf and iat are backdated when the
+// configuration does not say: a registry whose clock runs a little behind
+// ours must not see a fresh token as not yet valid (moby/moby#22158).
+// distribution allows 60 s of leeway on nbf and ignores iat, but zot allows
+// none on either, so the margin is what keeps zot working. docker_auth uses
+// the same 10 s for nbf.
+const DefaultClockSkew = 10 * time.Second
 
 // NewClaims returns the claims of an access token: exp = now+lifetime,
-// nbf = now-10s (clock skew), iat = now, all in whole seconds, and jti = 16
-// random bytes in unpadded base64url. A nil access list becomes empty, so
-// that the token of a login request (no scope) carries "access":[].
-func NewClaims(issuer, subject, audience string, access []ResourceActions, now time.Time, lifetime time.Duration) *ClaimSet {
+// nbf = iat = now-skew (so that a verifier whose clock is up to skew behind
+// accepts it at once), all in whole seconds, and jti = 16 random bytes in
+// unpadded base64url. A nil access list becomes empty, so that the token of
+// a login request (no scope) carries "access":[].
+func NewClaims(issuer, subject, audience string, access []ResourceActions, now time.Time, lifetime, skew time.Duration) *ClaimSet {
 	if access == nil {
 		access = []ResourceActions{}
 	}
+	backdated := now.Add(-skew).Unix()
 	return &ClaimSet{
 		Issuer:     issuer,
 		Subject:    subject,
 		Audience:   audience,
 		Expiration: now.Add(lifetime).Unix(),
-		NotBefore:  now.Add(-notBeforeSkew).Unix(),
-		IssuedAt:   now.Unix(),
+		NotBefore:  backdated,
+		IssuedAt:   backdated,
 		JWTID:      newJWTID(),
 		Access:     access,
 	}
