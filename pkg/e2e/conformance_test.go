@@ -17,25 +17,35 @@ import (
 )
 
 // TestConformance drives real clients (crane, skopeo, the docker CLI with a
-// real engine, curl for the original README's examples) through every flow
-// in confFlows against nginx + regtoken (SCGI) + registry 2.8 and
-// 3.1, one stack per registry, and prints the client × registry × flow table.
-// Any cell a client supports that does not pass fails the test.
+// real engine, oras, containerd, curl for the original README's examples)
+// through every flow in confFlows against nginx + regtoken (SCGI) +
+// registry 2.8, 3.1 and zot, one stack per registry, and prints the client ×
+// registry × flow table. Any cell a client supports that does not pass fails
+// the test. Without a zot binary (and without REGTOKEN_REQUIRE_ZOT) the zot
+// columns say they did not run, as the docker columns do without an engine.
 //
 // Rules: testdata/conformance (see its README.md). The nginx access log of
 // each stack (harness.WireLog) shows what the clients put on the wire, so the
 // rows about request shapes check the real requests, not what we assume.
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	versions := []string{harness.Registry28, harness.Registry3}
+	versions := []string{harness.Registry28, harness.Registry3, harness.RegistryZot}
 	tb := confNewTable(versions)
 	_, why := harness.DockerEngine(t)
 	engine := why == ""
 	if !engine {
 		t.Logf("THE DOCKER PART DID NOT RUN: %s. Its cells say %q.", why, confCellNoDocker)
 	}
+	_, whyNoZot := harness.Zot(t)
+	if whyNoZot != "" {
+		t.Logf("THE ZOT COLUMNS DID NOT RUN: %s. Their cells say %q.", whyNoZot, confCellNoZot)
+	}
 	t.Run("registries", func(t *testing.T) {
 		for _, v := range versions {
+			if v == harness.RegistryZot && whyNoZot != "" {
+				tb.notRun(v, confCellNoZot)
+				continue
+			}
 			t.Run("registry "+v, func(t *testing.T) {
 				t.Parallel()
 				confRunConformance(t, tb, v, engine)
@@ -50,6 +60,9 @@ func TestConformance(t *testing.T) {
 	fmt.Printf("\nregtoken conformance (client/registry × flow):\n\n%s\n", out)
 	if !engine {
 		fmt.Printf("The docker columns did not run: %s.\n", why)
+	}
+	if whyNoZot != "" {
+		fmt.Printf("The zot columns did not run: %s.\n", whyNoZot)
 	}
 	fmt.Printf("n/a cells:\n%s", tb.naNotes())
 	// go test shows a passing package's output only with -v; CI and README
@@ -78,6 +91,9 @@ type confClientSuite struct {
 	name        string
 	steps       map[string]func(t *testing.T, c *confStack)
 	unsupported map[string]string
+	// unsupportedOn are the flows that do not apply on one registry
+	// (harness.RegistryZot, ...) only, and why.
+	unsupportedOn map[string]map[string]string
 	// needsDocker marks the suite that cannot run without a Docker engine.
 	needsDocker bool
 }
@@ -132,7 +148,7 @@ func (c *confStack) runSuite(t *testing.T, suite confClientSuite) {
 		t.Logf("docker/%s did not run: no Docker engine (docker info failed)", c.version)
 	}
 	for _, f := range confFlows {
-		if why := suite.unsupported[f.id]; why != "" {
+		if why := suite.whyNA(f.id, c.version); why != "" {
 			c.results.setNA(f.id, suite.name, c.version, why)
 			continue
 		}
@@ -156,6 +172,32 @@ func (c *confStack) runSuite(t *testing.T, suite confClientSuite) {
 		}
 	}
 	c.as(t, "")
+}
+
+// whyNA says why flow does not apply to the client on registry version, or
+// "" when it does. A reason that holds on one registry only names it.
+func (suite confClientSuite) whyNA(flow, version string) string {
+	if why := suite.unsupported[flow]; why != "" {
+		return why
+	}
+	if why := suite.unsupportedOn[version][flow]; why != "" {
+		return confRegistryName(version) + ": " + why
+	}
+	return ""
+}
+
+// notRun fills every cell of registry version's columns that applies with
+// cell (a column that could not run), and the others with n/a.
+func (tb *confTable) notRun(version, cell string) {
+	for _, suite := range confAllSuites() {
+		for _, f := range confFlows {
+			if why := suite.whyNA(f.id, version); why != "" {
+				tb.setNA(f.id, suite.name, version, why)
+				continue
+			}
+			tb.set(f.id, confColumn(suite.name, version), cell)
+		}
+	}
 }
 
 // notApplicable ends a step whose flow this client turned out not to

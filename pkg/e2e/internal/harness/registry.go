@@ -14,13 +14,14 @@ import (
 
 // Registry versions the suite runs against.
 const (
-	Registry28 = "2.8" // Debian's docker-registry package
-	Registry3  = "3"   // distribution v3.1.2 from go install
+	Registry28  = "2.8" // Debian's docker-registry package
+	Registry3   = "3"   // distribution v3.1.2 from go install
+	RegistryZot = "zot" // zot, built by .ci/test.sh from the source beside the repository
 )
 
 // RegistryOptions configure a registry using token authentication.
 type RegistryOptions struct {
-	Version  string // Registry28 or Registry3
+	Version  string // Registry28, Registry3 or RegistryZot
 	Realm    string
 	Service  string
 	Issuer   string
@@ -36,6 +37,9 @@ type RegistryOptions struct {
 // connections: 127.0.0.1:PORT on a free loopback port, or o.Socket.
 func StartRegistry(t testing.TB, dir string, o RegistryOptions) (*Process, string) {
 	t.Helper()
+	if o.Version == RegistryZot {
+		return startZot(t, dir, o)
+	}
 	bin := Tool(t, map[string]string{Registry28: "docker-registry", Registry3: "registry"}[o.Version])
 	if bin == "" {
 		t.Fatalf("unknown registry version %q", o.Version)
