@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -402,3 +403,66 @@ func confWithMount(from string) func(harness.WireRequest) bool {
 
 // confWithoutMount matches a plain blob upload POST.
 func confWithoutMount(r harness.WireRequest) bool { return r.Query().Get("mount") == "" }
+
+// onZot reports whether the stack's registry is zot, whose answers differ
+// from distribution's where the wire shows them: see mountStatus and
+// refusal.
+func (c *confStack) onZot() bool { return c.version == harness.RegistryZot }
+
+// mountStatus is the registry's answer to a mount whose source the token
+// grants: 201 on distribution. zot mounts across repositories only out of
+// its dedupe cache, which the stack turns off (see harness.startZot): it
+// answers 202 and starts an upload instead, which the distribution spec
+// allows, and the client uploads into that session.
+func (c *confStack) mountStatus() int {
+	if c.onZot() {
+		return 202
+	}
+	return 201
+}
+
+// refusedMountStatus is the registry's answer to a mount whose source the
+// token leaves out: 401 on distribution. zot does not check a mount's source
+// under bearer auth, so it answers as to any mount (mountStatus); that the
+// grant left the source out is then checked at the token endpoint itself
+// (requireRefused).
+func (c *confStack) refusedMountStatus() int {
+	if c.onZot() {
+		return c.mountStatus()
+	}
+	return 401
+}
+
+// requireUploadAfterRefusedMount checks that the client uploaded to target
+// after its mount was refused: with a new upload (POST without mount, 202)
+// on distribution; on zot, into the session its mount POST opened.
+func (c *confStack) requireUploadAfterRefusedMount(t *testing.T, w confWire, target string) {
+	t.Helper()
+	if !c.onZot() {
+		w.require(t, "POST", "/v2/"+target+"/blobs/uploads/", 202, confWithoutMount)
+	}
+	w.require(t, "PUT", "", 201, func(r harness.WireRequest) bool {
+		return strings.HasPrefix(r.Path(), "/v2/"+target+"/blobs/uploads/")
+	})
+}
+
+// requireRefused asks the token endpoint for scope as user (password = user
+// name) and checks that the grant is empty: on zot, which does not check a
+// mount's source, this is where a refused source shows.
+func (c *confStack) requireRefused(t *testing.T, user, scope string) {
+	t.Helper()
+	_, cl := confToken(t, c, user+":"+user, "&scope="+url.QueryEscape(scope))
+	name := strings.TrimSuffix(strings.TrimPrefix(scope, "repository:"), ":pull")
+	confRequireGrants(t, cl, "repository:"+name+":")
+}
+
+// refusal is what a client prints when the registry refuses a request for
+// lack of a grant: distribution's words, or zot's where they differ (zot's
+// challenge carries no error="insufficient_scope", and its 401 body is a
+// bare error object that oras cannot read).
+func (c *confStack) refusal(distribution, zot []string) []string {
+	if c.onZot() {
+		return zot
+	}
+	return distribution
+}
