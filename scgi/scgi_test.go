@@ -3,17 +3,19 @@ package scgi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/regtoken/regtoken/pkg/gateway"
+	"github.com/regtoken/regtoken/pkg/limits"
 )
 
 // serveOne serves srv on a fresh unix socket, sends request on one
@@ -52,6 +54,9 @@ func exchange(t testing.TB, sock string, request []byte) string {
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
+// What SCGI adds to the shared core: its request head, the CGI status line,
+// and the Server fields. The rest of the serving (HEAD, 204, hop-by-hop
+// headers) is the gateway's, tested there once for every protocol.
 func TestServeGoldenReplies(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -109,31 +114,6 @@ func TestServeGoldenReplies(t *testing.T) {
 				io.WriteString(w, r.Header.Get("X-Dup")+"|"+r.Header.Get("Cookie"))
 			},
 			want: "Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\na, b|a=1; b=2",
-		},
-		{
-			name:    "HEAD has the length but no body",
-			request: []byte(netstring("CONTENT_LENGTH", "0", "SCGI", "1", "REQUEST_METHOD", "HEAD", "REQUEST_URI", "/")),
-			handler: func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "text/plain")
-				io.WriteString(w, "hello")
-			},
-			want: "Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n",
-		},
-		{
-			name:    "Transfer-Encoding from the handler stripped",
-			request: []byte(head),
-			handler: func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Transfer-Encoding", "chunked")
-				w.Header().Set("Content-Type", "text/plain")
-				io.WriteString(w, "ok")
-			},
-			want: "Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok",
-		},
-		{
-			name:    "204",
-			request: []byte(head),
-			handler: func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) },
-			want:    "Status: 204 No Content\r\n\r\n",
 		},
 		{
 			name: "body over MaxBodyBytes gets 413",
@@ -231,11 +211,14 @@ func BenchmarkSCGIServe(b *testing.B) {
 	}
 }
 
-// Refused requests are counted by reason, so they show in metrics.
-func TestRefusalsAreCounted(t *testing.T) {
-	var st gateway.Stats
-	srv := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), ErrorLog: quietLog(),
-		MaxBodyBytes: 4, Stats: &st}
+// A zero Server enforces the limits of the one table regtoken's listeners
+// use, so the standalone package and the service cannot disagree.
+func TestZeroServerTakesTheLimitsTable(t *testing.T) {
+	t.Parallel()
+	srv := &Server{ErrorLog: quietLog(), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprint(w, n)
+	})}
 	sock := filepath.Join(t.TempDir(), "scgi.sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
@@ -243,10 +226,29 @@ func TestRefusalsAreCounted(t *testing.T) {
 	}
 	go srv.Serve(l)
 	defer srv.Close()
-	exchange(t, sock, []byte("garbage"))
-	head := "CONTENT_LENGTH\x0010\x00SCGI\x001\x00REQUEST_METHOD\x00POST\x00"
-	exchange(t, sock, []byte(strconv.Itoa(len(head))+":"+head+",0123456789"))
-	if st.Malformed.Load() != 1 || st.BodyTooLarge.Load() != 1 {
-		t.Fatalf("malformed %d, body too large %d; want 1 and 1", st.Malformed.Load(), st.BodyTooLarge.Load())
+	post := func(n int64) string {
+		length := strconv.FormatInt(n, 10)
+		return exchange(t, sock, []byte(netstring("CONTENT_LENGTH", length, "SCGI", "1", "REQUEST_METHOD", "POST",
+			"REQUEST_URI", "/")+strings.Repeat("x", int(n))))
+	}
+	if got := post(limits.DefaultMaxBodyBytes); !strings.HasSuffix(got, "\r\n\r\n"+strconv.Itoa(limits.DefaultMaxBodyBytes)) {
+		t.Errorf("body of exactly the default limit: reply %.80q", got)
+	}
+	if got := post(limits.DefaultMaxBodyBytes + 1); !strings.HasPrefix(got, "Status: 413 ") {
+		t.Errorf("body one byte over the default limit: reply %.80q, want 413", got)
+	}
+}
+
+func TestProcessEnv(t *testing.T) {
+	t.Parallel()
+	envs := make(chan map[string]string, 1)
+	srv := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { envs <- ProcessEnv(r) })}
+	serveOne(t, srv, []byte(netstring("CONTENT_LENGTH", "0", "SCGI", "1", "REQUEST_METHOD", "GET",
+		"SCRIPT_NAME", "/auth", "DOCUMENT_ROOT", "/srv")))
+	if got := <-envs; got["SCRIPT_NAME"] != "/auth" || got["DOCUMENT_ROOT"] != "/srv" {
+		t.Errorf("ProcessEnv = %v", got)
+	}
+	if ProcessEnv(httptest.NewRequest("GET", "/", nil)) != nil {
+		t.Error("ProcessEnv of a request SCGI did not carry is not nil")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/regtoken/regtoken/pkg/gateway"
+	"github.com/regtoken/regtoken/pkg/limits"
 )
 
 // The SCGI request head (protocol.txt, Neil Schemenauer, 2008):
@@ -19,9 +20,8 @@ import (
 // applies, so no input makes us parse an unbounded number.
 const maxLengthDigits = 7
 
-// Errors returned by ReadHeaders, besides gateway.ErrHeaderTooLarge,
-// gateway.ErrBadContentLength, gateway.ErrConflictingContentLength and
-// io.ErrUnexpectedEOF for a stream that ends early.
+// Errors returned by ReadHeaders, besides io.ErrUnexpectedEOF for a stream
+// that ends early.
 var (
 	// ErrBadNetstring: the length prefix or the closing ',' is malformed.
 	ErrBadNetstring = errors.New("scgi: malformed netstring")
@@ -31,18 +31,25 @@ var (
 	ErrNoContentLength = errors.New("scgi: first header is not CONTENT_LENGTH")
 	// ErrNotSCGI: the header SCGI with value 1 is missing.
 	ErrNotSCGI = errors.New("scgi: SCGI=1 header missing")
-	// ErrHeaderTooLarge is gateway.ErrHeaderTooLarge.
+	// ErrHeaderTooLarge: the netstring is longer than the cap.
 	ErrHeaderTooLarge = gateway.ErrHeaderTooLarge
+	// ErrBadContentLength: CONTENT_LENGTH is not a decimal number.
+	ErrBadContentLength = gateway.ErrBadContentLength
+	// ErrConflictingContentLength: CONTENT_LENGTH appears twice with two
+	// values, so the body boundary is ambiguous.
+	ErrConflictingContentLength = gateway.ErrConflictingContentLength
 )
 
 // ReadHeaders reads one SCGI request head from br and returns its variables,
-// repeated names folded as gateway.AddVar describes (nginx before 1.23 repeats
-// them). It leaves br at the first body byte. The netstring may hold at most
-// maxBytes bytes (gateway.DefaultMaxHeaderBytes if maxBytes <= 0). It returns
-// io.EOF only if the stream ends before its first byte.
+// repeated names folded (nginx before 1.23 repeats them): HTTP_COOKIE values
+// joined with "; ", other HTTP_* values with ", ", and a repeated
+// CONTENT_LENGTH must carry the same number. It leaves br at the first body
+// byte. The netstring may hold at most maxBytes bytes
+// ([limits.DefaultMaxHeaderBytes] if maxBytes <= 0). It returns io.EOF only if
+// the stream ends before its first byte.
 func ReadHeaders(br *bufio.Reader, maxBytes int) (map[string]string, error) {
 	if maxBytes <= 0 {
-		maxBytes = gateway.DefaultMaxHeaderBytes
+		maxBytes = limits.DefaultMaxHeaderBytes
 	}
 	n, err := readLength(br, maxBytes)
 	if err != nil {
@@ -112,8 +119,8 @@ func parseHeaders(block string) (map[string]string, error) {
 		if i == 0 && name != "CONTENT_LENGTH" {
 			return nil, ErrNoContentLength
 		}
-		if name == "CONTENT_LENGTH" && !gateway.IsDigits(value) {
-			return nil, gateway.ErrBadContentLength
+		if name == "CONTENT_LENGTH" && !isDecimal(value) {
+			return nil, ErrBadContentLength // SCGI wants digits, even "0" on a GET
 		}
 		if name == "SCGI" {
 			sawSCGI = value == "1"
@@ -129,4 +136,9 @@ func parseHeaders(block string) (map[string]string, error) {
 		return nil, ErrNotSCGI
 	}
 	return env, nil
+}
+
+// isDecimal reports whether s is a non-empty run of ASCII digits.
+func isDecimal(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool { return r < '0' || r > '9' })
 }

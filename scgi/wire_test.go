@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/regtoken/regtoken/pkg/gateway"
 )
 
 // testdata holds nginx 1.22.1 captures (nginx-1.22-*.scgi, recorded from
@@ -107,10 +105,10 @@ var malformed = []struct {
 	{"missing-scgi", netstring("CONTENT_LENGTH", "0", "REQUEST_METHOD", "GET"), 0, ErrNotSCGI},
 	{"scgi-not-1", netstring("CONTENT_LENGTH", "0", "SCGI", "2"), 0, ErrNotSCGI},
 	{"content-length-not-first", netstring("SCGI", "1", "CONTENT_LENGTH", "0"), 0, ErrNoContentLength},
-	{"content-length-signed", netstring("CONTENT_LENGTH", "-1", "SCGI", "1"), 0, gateway.ErrBadContentLength},
-	{"content-length-empty", netstring("CONTENT_LENGTH", "", "SCGI", "1"), 0, gateway.ErrBadContentLength},
+	{"content-length-signed", netstring("CONTENT_LENGTH", "-1", "SCGI", "1"), 0, ErrBadContentLength},
+	{"content-length-empty", netstring("CONTENT_LENGTH", "", "SCGI", "1"), 0, ErrBadContentLength},
 	{"content-length-conflict", netstring("CONTENT_LENGTH", "0", "SCGI", "1", "CONTENT_LENGTH", "5"), 0,
-		gateway.ErrConflictingContentLength},
+		ErrConflictingContentLength},
 	{"empty-netstring", "0:,", 0, ErrNoContentLength},
 	{"leading-zero-length", "0" + head, 0, ErrBadNetstring},
 	{"eight-digit-length", "10000000:", 1 << 30, ErrBadNetstring},
@@ -199,7 +197,7 @@ func FuzzSCGIReadHeaders(f *testing.F) {
 			}
 			return
 		}
-		if !gateway.IsDigits(env["CONTENT_LENGTH"]) || env["SCGI"] != "1" {
+		if !isDecimal(env["CONTENT_LENGTH"]) || env["SCGI"] != "1" {
 			t.Fatalf("accepted without CONTENT_LENGTH digits and SCGI=1: %q", env)
 		}
 		for k := range env {

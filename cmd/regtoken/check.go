@@ -75,7 +75,7 @@ func checkSigner(cfg *config.Config, out io.Writer) int {
 }
 
 func checkRules(cfg *config.Config, out io.Writer) int {
-	rules, err := daemon.LoadRules(cfg.ACL)
+	rules, err := acl.Load(cfg.ACL)
 	if err != nil {
 		fmt.Fprintf(out, "ERROR rules: %v\n", err)
 		return 1

@@ -7,7 +7,6 @@ import (
 
 	"github.com/regtoken/regtoken/pkg/acl"
 	"github.com/regtoken/regtoken/pkg/config"
-	"github.com/regtoken/regtoken/pkg/daemon"
 	"github.com/regtoken/regtoken/pkg/token"
 )
 
@@ -29,7 +28,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
-	rules, err := daemon.LoadRules(cfg.ACL)
+	rules, err := acl.Load(cfg.ACL)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

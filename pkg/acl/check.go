@@ -2,8 +2,9 @@ package acl
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/regtoken/regtoken/pkg/token"
 )
 
 // Problem is something in the rule files that loads but is probably not
@@ -131,24 +132,12 @@ func sameLevelOutcome(a, b ruleEntry) string {
 	return "the result is their union [" + (a.actions | b.actions).String() + "]"
 }
 
-// Repository name grammar of distribution's reference package: lower-case
-// path components joined by "/", optionally after a host[:port] component.
-// As docker does, a first component counts as a host only if it has a "."
-// or a port or is localhost, so "Team/app" is reported rather than excused.
-var (
-	pathComponent   = `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`
-	domainComponent = `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`
-	hostComponent   = `(?:localhost(?::[0-9]+)?|` + domainComponent + `(?:\.` + domainComponent + `)+(?::[0-9]+)?|` +
-		domainComponent + `:[0-9]+)`
-	validName = regexp.MustCompile(`^(?:` + hostComponent + `/)?` + pathComponent + `(?:/` + pathComponent + `)*$`)
-)
-
-// maxNameLength is distribution's limit on repository names.
-const maxNameLength = 255
-
 // canMatchValidName reports whether some valid repository name matches key.
-// Replacing every wildcard and ${user} with one letter, or one digit (for a
-// port), is enough: one of them can stand wherever any valid text can.
+// Valid means what the token endpoint accepts in a scope, token's
+// ValidRepositoryName, so that check never calls a key dead that a request
+// can reach, nor the other way round. Replacing every wildcard and ${user}
+// with one letter, or one digit (for a port), is enough: one of them can
+// stand wherever any valid text can.
 func canMatchValidName(key string) bool {
 	if key == "*" {
 		return true
@@ -157,7 +146,7 @@ func canMatchValidName(key string) bool {
 		probe := strings.ReplaceAll(key, userVar, stand)
 		probe = strings.ReplaceAll(probe, "**", stand)
 		probe = strings.ReplaceAll(probe, "*", stand)
-		if len(probe) <= maxNameLength && validName.MatchString(probe) {
+		if token.ValidRepositoryName(probe) {
 			return true
 		}
 	}

@@ -3,6 +3,8 @@ package acl
 import (
 	"strings"
 	"testing"
+
+	"github.com/regtoken/regtoken/pkg/token"
 )
 
 func TestCheck(t *testing.T) {
@@ -18,10 +20,10 @@ func TestCheck(t *testing.T) {
     "comment": "unknown keys are ignored, but reported"
   },
   "": {"pass_hash": "` + fooHash + `"},
-  "Bob": {"pass_hash": "` + fooHash + `", "repositories": {"${user}/*": ["pull"]}, "groups": ["team"]}
+  "Bob": {"pass_hash": "` + fooHash + `", "repositories": {"apps/${user}": ["pull"]}, "groups": ["team"]}
 }`,
 		groups: `{"team": {"repositories": {"shared": ["pull", "push"], "home/${user}": ["pull"]}, "colour": "blue"}}`,
-		repos:  `{"backlist": false, "repositories": ["ok", "ok", "UPPER/*", "a/b"]}`,
+		repos:  `{"backlist": false, "repositories": ["ok", "ok", "team/UPPER-*", "a/b"]}`,
 	}.parse(t)
 
 	want := []struct{ file, key, message string }{
@@ -36,11 +38,11 @@ func TestCheck(t *testing.T) {
 		{"users.json", "team/x", "duplicate key"},
 		{"users.json", "comment", "unknown key"},
 		{"users.json", "shared", `group "team" has [pull,push]`},
-		{"users.json", "${user}/*", `never matches for user "Bob"`},
+		{"users.json", "apps/${user}", `never matches for user "Bob"`},
 		{"groups.json", "home/${user}", `never matches for user "Bob"`},
 		{"groups.json", "colour", "unknown key"},
 		{"repositories.json", "ok", "listed twice"},
-		{"repositories.json", "UPPER/*", "matches no valid repository name"},
+		{"repositories.json", "team/UPPER-*", "matches no valid repository name"},
 	}
 	got := r.Check()
 	for _, w := range want {
@@ -76,13 +78,28 @@ func TestCanMatchValidName(t *testing.T) {
 	}{
 		{"*", true}, {"some-image", true}, {"team/*", true}, {"team/**", true}, {"a/**/z", true},
 		{"${user}/*", true}, {"app-*", true}, {"a__b", true}, {"localhost:5000/app", true},
-		{"registry.example.com:*/app", true}, {"Example.com/app", true},
-		{"Team/app", false}, {"team//app", false}, {"team/", false}, {"/team", false}, {"-a", false},
+		{"registry.example.com:*/app", true}, {"Example.com/app", true}, {"[::1]:5000/*", true},
+		// "Team" reads as a host, as it does in the registry's own routes.
+		{"Team/app", true}, {"Team/App", false}, {"Team", false}, {"team//app", false}, {"team/", false}, {"/team", false}, {"-a", false},
 		{"a..b", false}, {"a*-", false}, {"app:latest", false}, {"a b", false},
 		{strings.Repeat("a", 256), false},
 	} {
 		if got := canMatchValidName(tt.key); got != tt.want {
 			t.Errorf("canMatchValidName(%q) = %v, want %v", tt.key, got, tt.want)
+		}
+	}
+}
+
+// A key without wildcards can match exactly when the token endpoint accepts
+// it as a name: the check has no grammar of its own that could drift from
+// the one scopes are parsed with.
+func TestCheckUsesTheScopeGrammar(t *testing.T) {
+	for _, name := range []string{
+		"app", "team/app", "Team/app", "localhost:5000/app", "[::1]/app", "[fe80::1]:5000/a/b",
+		"exa_mple.com/app", "Team", "team/App", "a..b", "[::1/app", "-team/app", strings.Repeat("a", 256),
+	} {
+		if got, want := canMatchValidName(name), token.ValidRepositoryName(name); got != want {
+			t.Errorf("canMatchValidName(%q) = %v, but the scope grammar says %v", name, got, want)
 		}
 	}
 }

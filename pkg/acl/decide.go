@@ -10,6 +10,12 @@ import (
 type Subject struct {
 	Name      string
 	Anonymous bool // Name is ignored when set; an empty Name is anonymous too
+	// Groups are groups an identity source vouches for (a directory's
+	// groups, mapped to groups.json names), added to those users.json gives.
+	Groups []string
+	// Grants are rules an identity source derived for this caller (from a
+	// workload token's claims), decided like the caller's own keys.
+	Grants []Grant
 }
 
 // Decision is the outcome for one resource.
@@ -83,8 +89,11 @@ func (r *Rules) decideZotCatalog(s Subject, requested []string) Decision {
 // empty name counts as anonymous: docker_auth used "" for anonymous, and a
 // users.json entry "" must not quietly become everyone's rules.
 func (r *Rules) subjectRules(s Subject) *subjectRules {
-	if s.Anonymous || s.Name == "" {
+	switch {
+	case s.Anonymous || s.Name == "":
 		return nil
+	case s.external():
+		return r.compileExternal(s)
 	}
 	return r.subjects[s.Name]
 }

@@ -131,13 +131,7 @@ func TestLoadMissingAndEmptyFiles(t *testing.T) {
 }
 
 func TestExtendedFixture(t *testing.T) {
-	dir := filepath.Join(testdata, "extended")
-	f := Files{
-		Users:        filepath.Join(dir, "users.json"),
-		Repositories: filepath.Join(dir, "repositories.json"),
-		Groups:       filepath.Join(dir, "groups.json"),
-		Htpasswd:     filepath.Join(dir, "htpasswd"),
-	}
+	f := extendedFiles()
 	r := load(t, f)
 
 	if got, want := r.Users(), []string{"bar", "carol", "dave", "erin", "foo"}; !slices.Equal(got, want) {

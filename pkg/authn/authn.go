@@ -1,276 +1,188 @@
-// Package authn checks passwords against bcrypt hashes without letting bcrypt
-// become the bottleneck.
-//
-// A bcrypt-cost-12 check costs about 230 ms of CPU, so a CI fleet that logs in a
-// hundred jobs at once would queue for tens of seconds. Verifier therefore
-//   - remembers successful checks for a short time under an HMAC of user,
-//     password and the stored hash, keyed by a secret drawn at start-up, so the
-//     memory holds nothing an attacker could use offline and a changed hash
-//     misses the cache at once;
-//   - admits a bounded number of concurrent bcrypt checks, with a bounded,
-//     deadline-limited queue, so a flood of wrong passwords cannot starve
-//     cached, refresh-token and anonymous requests; the checks run in a helper
-//     process at the lowest CPU priority when one is given (see Worker), and
-//     otherwise in-process on all cores but one;
-//   - runs a comparison against a dummy hash for unknown users, so response time
-//     does not reveal which users exist;
-//   - remembers refused passwords the same way, so that the same wrong password
-//     again (a client's retry, a fleet of jobs with a stale password) costs no
-//     bcrypt and is reported as a repeat, which a caller counting failed logins
-//     need not count twice. Known and unknown users are remembered alike, so
-//     the fast answer to a repeat tells nothing about who exists.
-//
-// It never stores a password or a hash it was not given, never logs, and
-// hands passwords to no one but its own helper process, over a pipe.
 package authn
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"errors"
-	stdhash "hash"
-	"runtime"
-	"sync"
-	"sync/atomic"
+	"net/http"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
+	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/throttle"
+	"github.com/regtoken/regtoken/pkg/token"
 )
 
-// ErrBusy means too many password checks are waiting; the caller should answer
-// 429 or 503 with Retry-After.
-var ErrBusy = errors.New("authn: too many password checks waiting")
-
-// Options tune a Verifier. Zero values take the defaults.
-type Options struct {
-	CacheTTL  time.Duration // how long a verified or refused password is remembered; default 5m
-	CacheSize int           // most remembered passwords, of each kind; default 10000
-	// Concurrency bounds the bcrypt checks running at once. The default is
-	// GOMAXPROCS with Compare set, and GOMAXPROCS-1 (at least 1) without:
-	// in-process checks on every P would stop the scheduler from polling the
-	// network, and every other request would wait for them.
-	Concurrency  int
-	MaxQueue     int           // checks that may wait for a slot; default 64 * Concurrency
-	QueueTimeout time.Duration // longest wait for a slot; default 5s
-	// Compare, when set, runs the comparisons instead of calling bcrypt
-	// in-process: Worker.Compare, which runs them in a helper process at
-	// the lowest CPU priority.
-	Compare func(ctx context.Context, hash []byte, password string) (bool, error)
-}
-
-// Stats counts what a Verifier did, for metrics.
-type Stats struct {
-	BcryptChecks atomic.Uint64
-	CacheHits    atomic.Uint64
-	Repeats      atomic.Uint64 // wrong passwords refused again from memory
-	Rejected     atomic.Uint64 // refused with ErrBusy
-}
-
-// Result is what a password check found.
-type Result int
+// Method is how credentials are meant, and how an Identity proved itself.
+type Method uint8
 
 const (
-	// Wrong: the password does not match, or the user is unknown.
-	Wrong Result = iota
-	// WrongAgain: the same user, stored hash and password were refused a
-	// moment ago (within CacheTTL). It is refused without bcrypt, and it is
-	// no new guess.
-	WrongAgain
-	// Right: the password matches.
-	Right
+	// Anonymous: no credentials.
+	Anonymous Method = iota
+	// Password: a user name and its password.
+	Password
+	// RefreshToken: a refresh token this service issued.
+	RefreshToken
+	// Basic is HTTP Basic auth, as Credentials only: a password, or a
+	// refresh token under an empty user name or "<token>" when refresh
+	// tokens are on. An Identity never has it: Authenticate tells which.
+	Basic
 )
 
-// Verifier checks passwords. It is safe for concurrent use.
-type Verifier struct {
-	opts    Options
-	secret  [32]byte
-	macs    sync.Pool // *keyedHash keyed with secret
-	cache   *cache    // verified passwords
-	refused *cache    // wrong passwords
-	slots   chan struct{}
-	waiting atomic.Int64
-	Stats   Stats
+// identityTokenUser is the user name docker's credential helpers store an
+// identity token under (docker/cli native_store.go). A client that sends it
+// in Basic auth means "the password is a refresh token".
+const identityTokenUser = "<token>"
 
-	dummyMu   sync.Mutex
-	dummies   map[int][]byte // bcrypt hash of a random password, per cost
-	dummyCost atomic.Int64
+// Credentials are what a token request presented, and for what.
+type Credentials struct {
+	Method Method // Anonymous (none), Basic, Password or RefreshToken
+	User   string // the user name of a password
+	Secret string // the password or the refresh token
+	// Client is the address the request came from (host:port): failed
+	// logins are counted per address and per user at an address.
+	Client string
+	// Service is the registry the token is for: a refresh token is good
+	// for the service it was issued for only.
+	Service string
 }
 
-// New returns a Verifier with a fresh random secret.
-func New(o Options) *Verifier {
-	if o.CacheTTL == 0 {
-		o.CacheTTL = 5 * time.Minute
+// BasicCredentials reads r's Basic auth, for service. No Authorization
+// header, or an empty user and password, mean anonymous.
+func BasicCredentials(r *http.Request, service string) Credentials {
+	c := Credentials{Client: r.RemoteAddr, Service: service}
+	user, password, ok := r.BasicAuth()
+	if ok && (user != "" || password != "") {
+		c.Method, c.User, c.Secret = Basic, user, password
 	}
-	if o.CacheSize == 0 {
-		o.CacheSize = 10000
-	}
-	if o.Concurrency == 0 {
-		o.Concurrency = runtime.GOMAXPROCS(0)
-		if o.Compare == nil {
-			o.Concurrency = max(1, o.Concurrency-1)
-		}
-	}
-	if o.MaxQueue == 0 {
-		o.MaxQueue = 64 * o.Concurrency
-	}
-	if o.QueueTimeout == 0 {
-		o.QueueTimeout = 5 * time.Second
-	}
-	v := &Verifier{
-		opts:    o,
-		cache:   newCache(o.CacheSize),
-		refused: newCache(o.CacheSize),
-		slots:   make(chan struct{}, o.Concurrency),
-		dummies: map[int][]byte{},
-	}
-	v.dummyCost.Store(int64(bcrypt.DefaultCost))
-	if _, err := rand.Read(v.secret[:]); err != nil {
-		panic("authn: no randomness: " + err.Error())
-	}
-	return v
+	return c
 }
 
-// SetDummyCost sets the bcrypt cost of the comparison run for unknown users; use
-// the cost most users' hashes have, so unknown and known users take as long.
-func (v *Verifier) SetDummyCost(cost int) {
-	if cost >= bcrypt.MinCost && cost <= bcrypt.MaxCost {
-		v.dummyCost.Store(int64(cost))
-	}
+// Identity is who a request authenticated as.
+//
+// With an error, Authenticate still fills Method, and Name and RefreshID as
+// far as the credentials tell them (the user name a password was sent for,
+// the subject of a genuine refresh token of ours that was refused), so that
+// a log can say who tried. Such an Identity grants nothing.
+type Identity struct {
+	// Name is the subject of the token; "" for anonymous callers.
+	Name   string
+	Method Method
+	// Groups are the groups the identity source puts Name in. The rules of
+	// the users file look them up by Name themselves; a source that knows
+	// groups the rules do not (a directory) sets GroupsFromSource, and
+	// Subject hands them over.
+	Groups           []string
+	GroupsFromSource bool
+	// Grants are rules an identity source derived for this caller (from a
+	// workload token's claims, say). Users of the files have none: their
+	// rules are in the files.
+	Grants []acl.Grant
+	// RefreshID is the jti of the refresh token presented, never the token:
+	// it lets an operator follow one token's use.
+	RefreshID string
+
+	passHash []byte // the hash the password matched, which refresh tokens are tied to
+	refresh  string // the refresh token presented, handed back unchanged
 }
 
-// Verify reports whether password matches hash. A nil hash means the user is
-// unknown: a comparison against a dummy hash still runs and the answer is false.
-func (v *Verifier) Verify(ctx context.Context, user string, hash []byte, password string) (bool, error) {
-	res, err := v.Check(ctx, user, hash, password)
-	return res == Right, err
+// Subject is the identity as the rules see it.
+func (id *Identity) Subject() acl.Subject {
+	s := acl.Subject{Name: id.Name, Anonymous: id.Method == Anonymous, Grants: id.Grants}
+	if id.GroupsFromSource {
+		s.Groups = id.Groups
+	}
+	return s
 }
 
-// Check is Verify that also tells a new wrong password from a repeated one.
-func (v *Verifier) Check(ctx context.Context, user string, hash []byte, password string) (Result, error) {
-	key := v.cacheKey(user, hash, password)
-	now := time.Now()
-	if v.cache.get(key, now) {
-		v.Stats.CacheHits.Add(1)
-		return Right, nil
+// Source is what authentication reads that a reload may change: the users,
+// and the key and issuer of refresh tokens. The endpoint hands over the one
+// of the configuration a request started with.
+type Source struct {
+	Users  *acl.Rules // the users file and htpasswd entries
+	Signer *token.Signer
+	Issuer string
+	// Refresh turns refresh tokens on; a new one lives RefreshLifetime
+	// (0: 90 days).
+	Refresh         bool
+	RefreshLifetime time.Duration
+}
+
+// Authenticator authenticates token requests. It is safe for concurrent use,
+// and lives as long as the process: what a reload changes comes with each
+// call, in a Source.
+type Authenticator struct {
+	verifier *Verifier
+	throttle *throttle.Limiter // nil allows every attempt
+	now      func() time.Time
+}
+
+// NewAuthenticator checks passwords with v, consults l before every password
+// check (nil: no throttling) and reads the time from now (nil: time.Now).
+// A nil v is a Verifier with the default Options.
+func NewAuthenticator(v *Verifier, l *throttle.Limiter, now func() time.Time) *Authenticator {
+	if v == nil {
+		v = New(Options{})
 	}
-	if v.refused.get(key, now) {
-		v.Stats.Repeats.Add(1)
-		return WrongAgain, nil
+	if now == nil {
+		now = time.Now
 	}
-	ok, err := v.compareOrDummy(ctx, hash, password)
+	return &Authenticator{verifier: v, throttle: l, now: now}
+}
+
+// Verifier returns the password verifier, for metrics.
+func (a *Authenticator) Verifier() *Verifier { return a.verifier }
+
+// Throttle returns the failed-login limiter, for metrics (may be nil).
+func (a *Authenticator) Throttle() *throttle.Limiter { return a.throttle }
+
+// Authenticate returns who presented c. Refused credentials come back as an
+// *Error; a context that ends while a password waits for bcrypt, as the
+// context's error.
+func (a *Authenticator) Authenticate(ctx context.Context, src *Source, c Credentials) (Identity, error) {
 	switch {
+	case c.Method == Anonymous:
+		return Identity{}, nil
+	case c.Method == RefreshToken:
+		return a.refreshIdentity(src, c.Secret, c.Service)
+	case c.Method == Basic && src.Refresh && (c.User == "" || c.User == identityTokenUser):
+		return a.refreshIdentity(src, c.Secret, c.Service)
+	case c.User == "": // a password for nobody: wrong, without a check
+		return Identity{Method: Password}, errWrongPassword
+	}
+	return a.checkPassword(ctx, src, c)
+}
+
+// checkPassword verifies c's password. A client that failed too often waits
+// first: it is refused without any password check, so a guesser learns
+// nothing and costs no bcrypt.
+func (a *Authenticator) checkPassword(ctx context.Context, src *Source, c Credentials) (Identity, error) {
+	id := Identity{Name: c.User, Method: Password}
+	now := a.now()
+	if wait := a.throttle.Check(c.User, c.Client, now); wait > 0 {
+		a.throttle.Hold(ctx, wait)
+		return id, throttled(wait)
+	}
+	u, known := src.Users.User(c.User)
+	var hash []byte
+	if known {
+		hash = u.PassHash
+	}
+	res, err := a.verifier.check(ctx, c.User, hash, c.Secret)
+	switch {
+	case errors.Is(err, errQueueFull):
+		return id, errBusy
 	case err != nil:
-		return Wrong, err
-	case ok:
-		v.cache.put(key, now.Add(v.opts.CacheTTL))
-		return Right, nil
-	default:
-		v.refused.put(key, now.Add(v.opts.CacheTTL))
-		return Wrong, nil
+		return id, err
+	case res == repeatedWrongPassword:
+		// The same wrong password as a moment ago is no new guess: containerd
+		// retries every refused POST as a GET at once, and a fleet of jobs
+		// with a stale password sends it many times. Counting each would
+		// throttle them after a few typos without slowing any guesser.
+		return id, errWrongPassword
+	case res == wrongPassword:
+		a.throttle.Failure(c.User, c.Client, now)
+		return id, errWrongPassword
 	}
+	a.throttle.Success(c.User, c.Client, now)
+	id.Groups, id.passHash = u.Groups, u.PassHash
+	return id, nil
 }
-
-// compareOrDummy compares against hash, or, for an unknown user (nil hash),
-// against a dummy hash so the answer takes as long, and is false.
-func (v *Verifier) compareOrDummy(ctx context.Context, hash []byte, password string) (bool, error) {
-	if hash == nil {
-		return false, v.compareDummy(ctx, password)
-	}
-	return v.compare(ctx, hash, password)
-}
-
-func (v *Verifier) cacheKey(user string, hash []byte, password string) [32]byte {
-	m, _ := v.macs.Get().(*keyedHash)
-	if m == nil {
-		m = &keyedHash{mac: hmac.New(sha256.New, v.secret[:])}
-	}
-	m.buf = append(m.buf[:0], user...)
-	m.buf = append(m.buf, 0)
-	m.buf = append(m.buf, hash...)
-	m.buf = append(m.buf, 0)
-	m.buf = append(m.buf, password...)
-	m.mac.Reset()
-	m.mac.Write(m.buf)
-	clear(m.buf) // no password left lying in the pool
-	var k [32]byte
-	m.mac.Sum(k[:0])
-	if cap(m.buf) <= 4<<10 {
-		v.macs.Put(m)
-	}
-	return k
-}
-
-// keyedHash is an HMAC with its input buffer, recycled by cacheKey:
-// hmac.New costs ten allocations, which would be most of a cached check.
-type keyedHash struct {
-	mac stdhash.Hash
-	buf []byte
-}
-
-func (v *Verifier) compare(ctx context.Context, hash []byte, password string) (bool, error) {
-	if err := v.acquire(ctx); err != nil {
-		return false, err
-	}
-	defer v.release()
-	v.Stats.BcryptChecks.Add(1)
-	if v.opts.Compare != nil {
-		return v.opts.Compare(ctx, hash, password)
-	}
-	return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil, nil
-}
-
-// Concurrency returns how many bcrypt checks may run at once.
-func (v *Verifier) Concurrency() int { return v.opts.Concurrency }
-
-func (v *Verifier) compareDummy(ctx context.Context, password string) error {
-	_, err := v.compare(ctx, v.dummy(int(v.dummyCost.Load())), password)
-	return err
-}
-
-// dummy returns a hash of a random password at the given cost, made once.
-func (v *Verifier) dummy(cost int) []byte {
-	v.dummyMu.Lock()
-	defer v.dummyMu.Unlock()
-	if h, ok := v.dummies[cost]; ok {
-		return h
-	}
-	var pw [18]byte
-	rand.Read(pw[:])
-	h, err := bcrypt.GenerateFromPassword(pw[:], cost)
-	if err != nil {
-		panic("authn: bcrypt: " + err.Error())
-	}
-	v.dummies[cost] = h
-	return h
-}
-
-// acquire waits for a bcrypt slot, giving up when the queue is full, the wait
-// exceeds QueueTimeout, or ctx ends.
-func (v *Verifier) acquire(ctx context.Context) error {
-	select {
-	case v.slots <- struct{}{}:
-		return nil
-	default:
-	}
-	if v.waiting.Add(1) > int64(v.opts.MaxQueue) {
-		v.waiting.Add(-1)
-		v.Stats.Rejected.Add(1)
-		return ErrBusy
-	}
-	defer v.waiting.Add(-1)
-	timer := time.NewTimer(v.opts.QueueTimeout)
-	defer timer.Stop()
-	select {
-	case v.slots <- struct{}{}:
-		return nil
-	case <-timer.C:
-		v.Stats.Rejected.Add(1)
-		return ErrBusy
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (v *Verifier) release() { <-v.slots }

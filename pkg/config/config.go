@@ -17,17 +17,25 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/limits"
+	"github.com/regtoken/regtoken/pkg/listen"
+	"github.com/regtoken/regtoken/pkg/throttle"
 )
 
-// Config is a validated configuration. Paths are absolute.
+// Config is a validated configuration. Paths are absolute. Where a package
+// has an options type of its own, Config holds that type, checked by that
+// package's Validate, so the daemon passes it on as it is.
 type Config struct {
 	File    string
 	Token   Token
-	ACL     ACL
+	ACL     acl.Files
 	Refresh Refresh
-	Listen  []Listener
-	Limits  Limits
-	// Throttle slows down password guessing (see package throttle).
+	Listen  []listen.Spec
+	// Limits have every default filled in.
+	Limits limits.Limits
+	// Throttle slows down password guessing.
 	Throttle Throttle
 	Log      Log
 	// Operator is the address of the HTTP listener for /metrics and /healthz
@@ -48,54 +56,17 @@ type Token struct {
 	AllowReadableKey bool
 }
 
-// ACL names the rule files (see package acl).
-type ACL struct {
-	Users            string
-	Repositories     string
-	Groups           string
-	Htpasswd         string
-	AnonymousCatalog bool
-}
-
 // Refresh configures the refresh tokens handed out to `docker login`.
 type Refresh struct {
 	Enabled  bool
 	Lifetime time.Duration
 }
 
-// Listener is one socket regtoken serves on.
-type Listener struct {
-	Protocol          string // scgi, uwsgi, fastcgi, http
-	Address           string // unix:PATH, tcp:HOST:PORT, systemd:NAME
-	Mode              os.FileMode
-	Owner             string
-	Group             string
-	TrustProxyHeaders bool
-}
-
-// Limits bound what one request may cost.
-type Limits struct {
-	MaxScopes         int
-	MaxHeaderBytes    int
-	MaxBodyBytes      int64
-	RequestTimeout    time.Duration
-	MaxConnections    int
-	ShutdownTimeout   time.Duration
-	BcryptConcurrency int
-}
-
-// Throttle is the failed-login policy. Zero values take package throttle's
-// defaults; a negative threshold turns that kind of key off.
+// Throttle is the failed-login policy, applied unless Enabled is false.
+// Zero policy fields take package throttle's defaults.
 type Throttle struct {
-	Enabled          bool
-	PairThreshold    int
-	AddressThreshold int
-	BaseDelay        time.Duration
-	MaxDelay         time.Duration
-	Decay            time.Duration
-	MaxEntries       int
-	Tarpit           time.Duration
-	TarpitSlots      int
+	Enabled bool
+	throttle.Policy
 }
 
 // Log configures the process log.
@@ -105,16 +76,11 @@ type Log struct {
 	Audit  bool   // one JSON line per token request
 }
 
-// Defaults used when the file leaves a key out.
+// Defaults used when the file leaves a key out; those of [limits] are
+// package limits' own, and those of [throttle] package throttle's.
 const (
 	DefaultLifetime        = 5 * time.Minute
 	DefaultRefreshLifetime = 90 * 24 * time.Hour
-	DefaultMaxScopes       = 32
-	DefaultMaxHeaderBytes  = 64 << 10
-	DefaultMaxBodyBytes    = 64 << 10
-	DefaultRequestTimeout  = 30 * time.Second
-	DefaultMaxConnections  = 1024
-	DefaultShutdownTimeout = 25 * time.Second
 )
 
 // Problems is every problem found in one configuration file.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/regtoken/regtoken/pkg/limits"
 )
 
 const full = `
@@ -66,8 +68,8 @@ func TestParseFull(t *testing.T) {
 	if !cfg.Refresh.Enabled || cfg.Refresh.Lifetime != DefaultRefreshLifetime {
 		t.Errorf("refresh defaults = %+v", cfg.Refresh)
 	}
-	if cfg.Limits.MaxScopes != DefaultMaxScopes || cfg.Limits.MaxBodyBytes != DefaultMaxBodyBytes {
-		t.Errorf("limit defaults = %+v", cfg.Limits)
+	if cfg.Limits != (limits.Limits{}).WithDefaults() {
+		t.Errorf("limits = %+v, want package limits' defaults", cfg.Limits)
 	}
 }
 
@@ -129,11 +131,16 @@ func TestProblems(t *testing.T) {
 		{"short lifetime", "[token]\nissuer='i'\nservices=['s']\nkey='k'\nlifetime='10s'\n[acl]\nusers='u'\n", []string{"token.lifetime: 10s is outside"}},
 		{"bad kid", "[token]\nissuer='i'\nservices=['s']\nkey='k'\nkid='x'\n[acl]\nusers='u'\n", []string{"token.kid"}},
 		{"bad listener", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[[listen]]\nprotocol='gopher'\naddress='udp:1'\nmode='999'\n",
-			[]string{"listen[0].protocol", "listen[0].address", "listen[0].mode"}},
+			[]string{`listen[0]: listen: unknown protocol "gopher"`, `listen[0]: listen: bad address "udp:1"`, "listen[0].mode"}},
+		{"mode on a tcp listener", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[[listen]]\nprotocol='scgi'\naddress='tcp:127.0.0.1:1'\nmode='0600'\n",
+			[]string{"listen[0]: listen: option does not apply to this listener: mode, owner and group need a unix: address"}},
+		{"bad limits", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[limits]\nmax_body_bytes=-1\nmax_header_bytes=2000000\nrequest_timeout='0s'\n",
+			[]string{"limits: out of range: max_body_bytes must not be negative", "max_header_bytes 2000000 is over", "limits.request_timeout: must be positive"}},
 		{"no rules", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n", []string{"acl: no rules"}},
 		{"tarpit slots take every connection", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[limits]\nmax_connections=100\n[throttle]\ntarpit_slots=100\n",
 			[]string{"throttle.tarpit_slots: 100 would let held guesses take every connection"}},
-		{"negative tarpit", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[throttle]\ntarpit='-1s'\n", []string{"throttle: delays must not be negative"}},
+		{"negative tarpit", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[throttle]\ntarpit='-1s'\n", []string{"throttle: invalid policy: tarpit -1s is negative"}},
+		{"max delay below base delay", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[throttle]\nbase_delay='1m'\nmax_delay='10s'\n", []string{"throttle: invalid policy: max delay 10s is below the base delay 1m0s"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/limits"
+	"github.com/regtoken/regtoken/pkg/listen"
 	"github.com/regtoken/regtoken/pkg/throttle"
 )
 
@@ -21,6 +24,26 @@ type validator struct {
 
 func (v *validator) problem(key, format string, args ...any) {
 	v.problems = append(v.problems, fmt.Sprintf("%s: %s: %s", v.file, key, fmt.Sprintf(format, args...)))
+}
+
+// invalid records what a package's own Validate returned, one problem per
+// joined error; key, when not empty, says where in the file. The packages'
+// messages already start with their package's name.
+func (v *validator) invalid(key string, err error) {
+	if err == nil {
+		return
+	}
+	errs := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	}
+	for _, e := range errs {
+		if key == "" {
+			v.problems = append(v.problems, fmt.Sprintf("%s: %v", v.file, e))
+		} else {
+			v.problem(key, "%v", e)
+		}
+	}
 }
 
 // path resolves p against the configuration file's directory.
@@ -103,11 +126,11 @@ func (v *validator) token(t tokenSection) Token {
 	return out
 }
 
-func (v *validator) acl(a aclSection) ACL {
+func (v *validator) acl(a aclSection) acl.Files {
 	if a.Users == "" && a.Htpasswd == "" && a.Repositories == "" {
 		v.problem("acl", "no rules: set acl.users (users.json) and/or acl.repositories (repositories.json)")
 	}
-	return ACL{
+	return acl.Files{
 		Users:            v.path(a.Users),
 		Repositories:     v.path(a.Repositories),
 		Groups:           v.path(a.Groups),
@@ -130,117 +153,85 @@ func (v *validator) refresh(r refreshSection) Refresh {
 	return out
 }
 
-var protocols = []string{"scgi", "uwsgi", "fastcgi", "http"}
-
-func (v *validator) listeners(ls []listenSection) []Listener {
-	var out []Listener
+func (v *validator) listeners(ls []listenSection) []listen.Spec {
+	var out []listen.Spec
 	for i, l := range ls {
-		key := fmt.Sprintf("listen[%d]", i)
-		out = append(out, v.listener(key, l))
+		out = append(out, v.listener(fmt.Sprintf("listen[%d]", i), l))
 	}
 	return out
 }
 
-func (v *validator) listener(key string, l listenSection) Listener {
-	out := Listener{
+// listener turns one [[listen]] table into a listen.Spec, which checks
+// itself. What is left here is the file's own business: the mode written as
+// an octal string, and unix socket paths relative to the file.
+func (v *validator) listener(key string, l listenSection) listen.Spec {
+	out := listen.Spec{
 		Protocol:          l.Protocol,
 		Address:           l.Address,
 		Owner:             l.Owner,
 		Group:             l.Group,
 		TrustProxyHeaders: l.TrustProxyHeaders,
-	}
-	if out.Protocol == "fcgi" {
-		out.Protocol = "fastcgi"
-	}
-	if !slices.Contains(protocols, out.Protocol) {
-		v.problem(key+".protocol", "%q is not one of %s", l.Protocol, strings.Join(protocols, ", "))
-	}
-	kind, rest, _ := strings.Cut(l.Address, ":")
-	switch {
-	case rest == "":
-		v.problem(key+".address", "%q: want unix:PATH, tcp:HOST:PORT or systemd:NAME", l.Address)
-	case kind == "unix":
-		out.Address = "unix:" + v.path(rest)
-		out.Mode = 0o660 // nginx's workers connect through their group
-	case kind == "tcp", kind == "systemd":
-	default:
-		v.problem(key+".address", "%q: want unix:PATH, tcp:HOST:PORT or systemd:NAME", l.Address)
+	}.Canonical()
+	if kind, path, _ := strings.Cut(l.Address, ":"); kind == "unix" && path != "" {
+		out.Address = "unix:" + v.path(path)
 	}
 	if l.Mode != "" {
 		m, err := strconv.ParseUint(l.Mode, 8, 32)
 		if err != nil || m > 0o777 {
 			v.problem(key+".mode", "%q is not an octal file mode like \"0660\"", l.Mode)
-		}
-		out.Mode = os.FileMode(m)
-		if kind != "unix" {
-			v.problem(key+".mode", "only unix sockets have a mode")
+		} else {
+			out.Mode = os.FileMode(m)
 		}
 	}
+	v.invalid(key, out.Validate())
 	return out
 }
 
-func (v *validator) limits(l limitsSection) Limits {
-	out := Limits{
-		MaxScopes:         orDefault(l.MaxScopes, DefaultMaxScopes),
-		MaxHeaderBytes:    orDefault(l.MaxHeaderBytes, DefaultMaxHeaderBytes),
-		MaxBodyBytes:      orDefault(l.MaxBodyBytes, DefaultMaxBodyBytes),
-		RequestTimeout:    DefaultRequestTimeout,
-		MaxConnections:    orDefault(l.MaxConnections, DefaultMaxConnections),
-		ShutdownTimeout:   DefaultShutdownTimeout,
+// limits checks the [limits] table with package limits' Validate and fills
+// in its defaults.
+func (v *validator) limits(l limitsSection) limits.Limits {
+	out := limits.Limits{
+		Transport: limits.Transport{
+			RequestTimeout: l.RequestTimeout.Duration,
+			MaxHeaderBytes: l.MaxHeaderBytes,
+			MaxBodyBytes:   l.MaxBodyBytes,
+			MaxConnections: l.MaxConnections,
+		},
+		MaxScopes:         l.MaxScopes,
+		ShutdownTimeout:   l.ShutdownTimeout.Duration,
 		BcryptConcurrency: l.BcryptConcurrency,
 	}
-	if l.RequestTimeout.set {
-		out.RequestTimeout = l.RequestTimeout.Duration
-	}
-	if l.ShutdownTimeout.set {
-		out.ShutdownTimeout = l.ShutdownTimeout.Duration
-	}
-	for key, n := range map[string]int64{
-		"limits.max_scopes": int64(l.MaxScopes), "limits.max_header_bytes": int64(l.MaxHeaderBytes),
-		"limits.max_body_bytes": l.MaxBodyBytes, "limits.max_connections": int64(l.MaxConnections),
-		"limits.bcrypt_concurrency": int64(l.BcryptConcurrency),
-	} {
-		if n < 0 {
-			v.problem(key, "must not be negative")
+	// Zero means "the default" to package limits; a timeout written as
+	// zero more likely means "none", which regtoken does not offer.
+	for _, d := range []struct {
+		key string
+		duration
+	}{{"limits.request_timeout", l.RequestTimeout}, {"limits.shutdown_timeout", l.ShutdownTimeout}} {
+		if d.set && d.Duration == 0 {
+			v.problem(d.key, "must be positive; leave it out for the default")
 		}
 	}
-	if out.MaxHeaderBytes > 1<<20 {
-		v.problem("limits.max_header_bytes", "%d is over 1 MiB", out.MaxHeaderBytes)
-	}
-	if out.RequestTimeout <= 0 || out.ShutdownTimeout <= 0 {
-		v.problem("limits", "timeouts must be positive")
-	}
-	return out
+	v.invalid("", out.Validate())
+	return out.WithDefaults()
 }
 
-func orDefault[T int | int64](v, def T) T {
-	if v == 0 {
-		return def
-	}
-	return v
-}
-
+// throttle checks the [throttle] table with package throttle's Validate;
+// the policy's zero fields keep meaning "the default" until throttle.New.
 func (v *validator) throttle(t throttleSection) Throttle {
 	out := Throttle{
-		Enabled:          t.Enabled == nil || *t.Enabled,
-		PairThreshold:    t.PairThreshold,
-		AddressThreshold: t.AddressThreshold,
-		BaseDelay:        t.BaseDelay.Duration,
-		MaxDelay:         t.MaxDelay.Duration,
-		Decay:            t.Decay.Duration,
-		MaxEntries:       t.MaxEntries,
-		Tarpit:           t.Tarpit.Duration,
-		TarpitSlots:      t.TarpitSlots,
+		Enabled: t.Enabled == nil || *t.Enabled,
+		Policy: throttle.Policy{
+			PairThreshold:    t.PairThreshold,
+			AddressThreshold: t.AddressThreshold,
+			BaseDelay:        t.BaseDelay.Duration,
+			MaxDelay:         t.MaxDelay.Duration,
+			Decay:            t.Decay.Duration,
+			MaxEntries:       t.MaxEntries,
+			Tarpit:           t.Tarpit.Duration,
+			TarpitSlots:      t.TarpitSlots,
+		},
 	}
-	if out.BaseDelay < 0 || out.MaxDelay < 0 || out.Decay < 0 || out.Tarpit < 0 {
-		v.problem("throttle", "delays must not be negative")
-	}
-	if out.MaxDelay > 0 && out.BaseDelay > out.MaxDelay {
-		v.problem("throttle.max_delay", "%s is below base_delay %s", out.MaxDelay, out.BaseDelay)
-	}
-	if out.MaxEntries < 0 {
-		v.problem("throttle.max_entries", "must not be negative")
-	}
+	v.invalid("", out.Policy.Validate())
 	return out
 }
 

@@ -55,18 +55,18 @@ func load(t *testing.T, path string) *config.Config {
 
 func TestLoadStateRefusesReadableKey(t *testing.T) {
 	cfg := load(t, fixture(t, 0o640))
-	if _, err := LoadState(cfg); !errors.Is(err, ErrKeyPermissions) {
-		t.Fatalf("a group-readable key: %v, want ErrKeyPermissions", err)
+	if _, err := loadState(cfg); !errors.Is(err, errKeyPermissions) {
+		t.Fatalf("a group-readable key: %v, want errKeyPermissions", err)
 	}
 	cfg.Token.AllowReadableKey = true
-	if _, err := LoadState(cfg); err != nil {
+	if _, err := loadState(cfg); err != nil {
 		t.Fatalf("allow_readable_key: %v", err)
 	}
 }
 
 func TestLoadState(t *testing.T) {
 	cfg := load(t, fixture(t, 0o600))
-	st, err := LoadState(cfg)
+	st, err := loadState(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,13 +81,13 @@ func TestLoadState(t *testing.T) {
 func TestReloaderKeepsLastGood(t *testing.T) {
 	path := fixture(t, 0o600)
 	cfg := load(t, path)
-	st, err := LoadState(cfg)
+	st, err := loadState(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := endpoint.New(st, endpoint.Options{})
 	var logs strings.Builder
-	r := NewReloader(path, cfg, StampFiles(path, cfg), h, slog.New(slog.NewTextHandler(&logs, nil)))
+	r := newReloader(path, cfg, stampFiles(path, cfg), h, slog.New(slog.NewTextHandler(&logs, nil)))
 
 	users := filepath.Join(filepath.Dir(path), "users.json")
 	good, _ := os.ReadFile(users)
@@ -98,7 +98,7 @@ func TestReloaderKeepsLastGood(t *testing.T) {
 	if h.State() != st {
 		t.Fatal("a failed reload replaced the state")
 	}
-	if s := r.Status(); !strings.Contains(s.Error, "users.json") || r.Failures.Load() != 1 {
+	if s := r.Status(); !strings.Contains(s.Error, "users.json") || r.failures.Load() != 1 {
 		t.Errorf("status after failure: %+v", s)
 	}
 	r.Reload("test again") // the same error is not logged twice
@@ -110,7 +110,7 @@ func TestReloaderKeepsLastGood(t *testing.T) {
 	if err := r.Reload("fixed"); err != nil {
 		t.Fatal(err)
 	}
-	if h.State() == st || r.Status().Error != "" || r.Successes.Load() != 1 {
+	if h.State() == st || r.Status().Error != "" || r.successes.Load() != 1 {
 		t.Error("a good reload did not swap the state or clear the error")
 	}
 	if d := h.State().Rules.Decide(acl.Subject{Name: "dave"}, "repository", "dave/x", []string{"push"}); len(d.Granted) != 1 {
@@ -121,14 +121,14 @@ func TestReloaderKeepsLastGood(t *testing.T) {
 func TestWatchedFiles(t *testing.T) {
 	path := fixture(t, 0o600)
 	cfg := load(t, path)
-	files := WatchedFiles(path, cfg)
+	files := watchedFiles(path, cfg)
 	if len(files) != 7 {
 		t.Errorf("watched %d files, want config, key, certificate and four rule files: %v", len(files), files)
 	}
 }
 
 func TestCertificateWarnings(t *testing.T) {
-	st, err := LoadState(load(t, fixture(t, 0o600)))
+	st, err := loadState(load(t, fixture(t, 0o600)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,20 +154,20 @@ func TestCertificateWarnings(t *testing.T) {
 func TestWatcherSeesEditRacingStartup(t *testing.T) {
 	path := fixture(t, 0o600)
 	cfg := load(t, path)
-	before := StampFiles(path, cfg)
-	st, err := LoadState(cfg)
+	before := stampFiles(path, cfg)
+	st, err := loadState(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := endpoint.New(st, endpoint.Options{})
-	r := NewReloader(path, cfg, before, h, slog.New(slog.DiscardHandler))
+	r := newReloader(path, cfg, before, h, slog.New(slog.DiscardHandler))
 
 	users := filepath.Join(filepath.Dir(path), "users.json")
 	b, _ := os.ReadFile(users)
 	os.WriteFile(users, append(b, '\n'), 0o644) // the edit, before the watcher exists
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go NewWatcher(r, slog.New(slog.DiscardHandler)).Run(ctx)
+	go newWatcher(r, slog.New(slog.DiscardHandler)).Run(ctx)
 
 	deadline := time.Now().Add(3 * time.Second)
 	for h.State() == st {
@@ -182,12 +182,12 @@ func TestWatcherSeesEditRacingStartup(t *testing.T) {
 func TestWatcherQuietAfterFailedReload(t *testing.T) {
 	path := fixture(t, 0o600)
 	cfg := load(t, path)
-	st, _ := LoadState(cfg)
+	st, _ := loadState(cfg)
 	h := endpoint.New(st, endpoint.Options{})
-	r := NewReloader(path, cfg, StampFiles(path, cfg), h, slog.New(slog.DiscardHandler))
+	r := newReloader(path, cfg, stampFiles(path, cfg), h, slog.New(slog.DiscardHandler))
 	os.WriteFile(path, []byte("[token\n"), 0o644)
 	r.Reload("test")
-	w := NewWatcher(r, slog.New(slog.DiscardHandler))
+	w := newWatcher(r, slog.New(slog.DiscardHandler))
 	if w.changed() {
 		t.Error("a broken configuration that was already reported counts as a new change")
 	}
@@ -204,9 +204,9 @@ func TestWatcherQuietAfterFailedReload(t *testing.T) {
 func TestWatcherFollowsFilesOfAFailedReload(t *testing.T) {
 	path := fixture(t, 0o600)
 	cfg := load(t, path)
-	st, _ := LoadState(cfg)
+	st, _ := loadState(cfg)
 	h := endpoint.New(st, endpoint.Options{})
-	r := NewReloader(path, cfg, StampFiles(path, cfg), h, slog.New(slog.DiscardHandler))
+	r := newReloader(path, cfg, stampFiles(path, cfg), h, slog.New(slog.DiscardHandler))
 	dir := filepath.Dir(path)
 	other := filepath.Join(dir, "other-users.json")
 	os.WriteFile(other, []byte("{\n\"foo\": [\n"), 0o644)
@@ -215,7 +215,7 @@ func TestWatcherFollowsFilesOfAFailedReload(t *testing.T) {
 	if err := r.Reload("test"); err == nil {
 		t.Fatal("a configuration naming a broken users file reloaded")
 	}
-	w := NewWatcher(r, slog.New(slog.DiscardHandler))
+	w := newWatcher(r, slog.New(slog.DiscardHandler))
 	if w.changed() {
 		t.Error("nothing changed since the failed reload, yet the watcher would reload again")
 	}

@@ -14,26 +14,26 @@ import (
 	"github.com/regtoken/regtoken/pkg/gateway"
 )
 
-// Metrics holds the collectors regtoken exports on the operator listener.
-type Metrics struct {
-	Registry *prometheus.Registry
-	Latency  *prometheus.HistogramVec
+// metrics holds the collectors regtoken exports on the operator listener.
+type metrics struct {
+	registry *prometheus.Registry
+	latency  *prometheus.HistogramVec
 }
 
-// NewMetrics registers regtoken's metrics. Counters that the endpoint and the
+// newMetrics registers regtoken's metrics. Counters that the endpoint and the
 // verifier already keep are read at scrape time rather than updated twice.
-func NewMetrics(h *endpoint.Handler, r *Reloader) *Metrics {
+func newMetrics(h *endpoint.Handler, r *reloader) *metrics {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := &Metrics{
-		Registry: reg,
-		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	m := &metrics{
+		registry: reg,
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "regtoken_request_duration_seconds",
 			Help:    "Time to answer a token request, by status code.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"status"}),
 	}
-	reg.MustRegister(m.Latency)
+	reg.MustRegister(m.latency)
 	counter := func(name, help string, f func() uint64, labels prometheus.Labels) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
 			func() float64 { return float64(f()) }))
@@ -60,8 +60,8 @@ func NewMetrics(h *endpoint.Handler, r *Reloader) *Metrics {
 			Name: "regtoken_throttle_entries", Help: "(user, address) pairs and addresses the throttle tracks.",
 		}, func() float64 { return float64(l.Stats.Entries()) }))
 	}
-	counter("regtoken_reloads_total", "Reloads by result.", r.Successes.Load, prometheus.Labels{"result": "success"})
-	counter("regtoken_reloads_total", "Reloads by result.", r.Failures.Load, prometheus.Labels{"result": "failure"})
+	counter("regtoken_reloads_total", "Reloads by result.", r.successes.Load, prometheus.Labels{"result": "success"})
+	counter("regtoken_reloads_total", "Reloads by result.", r.failures.Load, prometheus.Labels{"result": "failure"})
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "regtoken_config_age_seconds", Help: "Seconds since the configuration in use was loaded.",
 	}, func() float64 { return time.Since(r.Status().LoadedAt).Seconds() }))
@@ -85,13 +85,13 @@ func NewMetrics(h *endpoint.Handler, r *Reloader) *Metrics {
 	return m
 }
 
-// AddTransports exports the requests the transports refused, by reason.
-func (m *Metrics) AddTransports(st *gateway.Stats) {
+// addTransports exports the requests the transports refused, by reason.
+func (m *metrics) addTransports(st *gateway.Stats) {
 	for reason, c := range map[string]*atomic.Uint64{
 		"malformed": &st.Malformed, "body_too_large": &st.BodyTooLarge, "timed_out": &st.TimedOut,
 		"handler_panic": &st.Panics, "connection_limit_wait": &st.ConnsWaited,
 	} {
-		m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "regtoken_transport_rejected_total", Help: "Requests the transports refused or delayed before the token endpoint, by reason.",
 			ConstLabels: prometheus.Labels{"reason": reason},
 		}, func() float64 { return float64(c.Load()) }))
@@ -99,8 +99,8 @@ func (m *Metrics) AddTransports(st *gateway.Stats) {
 }
 
 // Observe records one request's latency; it is the endpoint's Observe hook.
-func (m *Metrics) Observe(status int, d time.Duration) {
-	m.Latency.WithLabelValues(statusLabel(status)).Observe(d.Seconds())
+func (m *metrics) Observe(status int, d time.Duration) {
+	m.latency.WithLabelValues(statusLabel(status)).Observe(d.Seconds())
 }
 
 func statusLabel(status int) string {
@@ -121,13 +121,13 @@ func statusLabel(status int) string {
 	return "other"
 }
 
-// OperatorHandler serves /metrics and /healthz. /healthz answers 200 while the
+// operatorHandler serves /metrics and /healthz. /healthz answers 200 while the
 // service serves tokens, with "status":"degraded" and the error while the
 // latest reload failed: restarting then would not help, since the broken file
 // would stop the new process from starting at all.
-func OperatorHandler(m *Metrics, r *Reloader, h *endpoint.Handler) http.Handler {
+func operatorHandler(m *metrics, r *reloader, h *endpoint.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		st := r.Status()
 		body := map[string]any{

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,111 +11,99 @@ import (
 	"github.com/regtoken/regtoken/pkg/endpoint"
 )
 
-// Reloader re-reads the configuration and every file it names, and swaps the
+// reloader re-reads the configuration and every file it names, and swaps the
 // endpoint's State only when all of them are good. A broken edit keeps the
 // last good State, is logged once, and is visible in /healthz and /metrics
 // until it is fixed.
-type Reloader struct {
+type reloader struct {
 	path    string
 	handler *endpoint.Handler
 	log     *slog.Logger
 
 	mu      sync.Mutex // one reload at a time
 	current atomic.Pointer[config.Config]
-	status  atomic.Pointer[ReloadStatus]
+	status  atomic.Pointer[reloadStatus]
 	// stamps describe the watched files as they were just before the
 	// latest reload read them, so an edit made while they were being read
 	// still counts as a change for the watcher.
-	stamps atomic.Pointer[FileStamps]
+	stamps atomic.Pointer[stamps]
 
-	Successes atomic.Uint64
-	Failures  atomic.Uint64
+	successes atomic.Uint64
+	failures  atomic.Uint64
 }
 
-// ReloadStatus is the outcome of the latest reload.
-type ReloadStatus struct {
+// reloadStatus is the outcome of the latest reload.
+type reloadStatus struct {
 	LoadedAt  time.Time // when the State in use was loaded
 	Error     string    // the latest reload's error; empty when it succeeded
 	ErrorTime time.Time
 }
 
-// NewReloader starts with cfg, whose State the handler already serves.
+// newReloader starts with cfg, whose State the handler already serves.
 // before describes the files as they were before that State was read (see
-// StampFiles); a later change to any of them triggers a reload.
-func NewReloader(path string, cfg *config.Config, before FileStamps, h *endpoint.Handler, log *slog.Logger) *Reloader {
-	r := &Reloader{path: path, handler: h, log: log}
+// stampFiles); a later change to any of them triggers a reload.
+func newReloader(path string, cfg *config.Config, before stamps, h *endpoint.Handler, log *slog.Logger) *reloader {
+	r := &reloader{path: path, handler: h, log: log}
 	r.current.Store(cfg)
 	r.stamps.Store(&before)
-	r.status.Store(&ReloadStatus{LoadedAt: time.Now()})
+	r.status.Store(&reloadStatus{LoadedAt: time.Now()})
 	return r
 }
 
 // Config is the configuration in use.
-func (r *Reloader) Config() *config.Config { return r.current.Load() }
+func (r *reloader) Config() *config.Config { return r.current.Load() }
 
 // Stamps describe the watched files as they were before the latest load
 // read them.
-func (r *Reloader) Stamps() FileStamps { return *r.stamps.Load() }
+func (r *reloader) Stamps() stamps { return *r.stamps.Load() }
 
 // Status is the outcome of the latest reload.
-func (r *Reloader) Status() ReloadStatus { return *r.status.Load() }
+func (r *reloader) Status() reloadStatus { return *r.status.Load() }
 
 // Reload loads everything again. why says what triggered it, for the log.
-func (r *Reloader) Reload(why string) error {
+func (r *reloader) Reload(why string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	before := StampFiles(r.path, r.Config())
+	before := stampFiles(r.path, r.Config())
 	r.stamps.Store(&before)
 	cfg, err := config.Load(r.path)
 	if err == nil {
 		// The new configuration may name other files; none of them has
 		// been read yet, so stamping them now is still "before".
-		now := StampFiles(r.path, cfg)
+		now := stampFiles(r.path, cfg)
 		now[r.path] = before[r.path]
 		r.stamps.Store(&now)
 		var st *endpoint.State
-		if st, err = LoadState(cfg); err == nil {
+		if st, err = loadState(cfg); err == nil {
 			r.apply(cfg, st, why)
 			return nil
 		}
 	}
-	r.Failures.Add(1)
+	r.failures.Add(1)
 	prev := r.status.Load()
 	if prev.Error != err.Error() { // log a broken file once, not on every event
 		r.log.Error("reload failed; still serving the last good configuration", "trigger", why, "err", err)
 	}
-	r.status.Store(&ReloadStatus{LoadedAt: prev.LoadedAt, Error: err.Error(), ErrorTime: time.Now()})
+	r.status.Store(&reloadStatus{LoadedAt: prev.LoadedAt, Error: err.Error(), ErrorTime: time.Now()})
 	return err
 }
 
-func (r *Reloader) apply(cfg *config.Config, st *endpoint.State, why string) {
+func (r *reloader) apply(cfg *config.Config, st *endpoint.State, why string) {
 	old := r.current.Load()
-	if !sameListeners(old.Listen, cfg.Listen) || old.Operator != cfg.Operator {
+	if !slices.Equal(old.Listen, cfg.Listen) || old.Operator != cfg.Operator {
 		r.log.Warn("listener changes take effect at the next restart", "trigger", why)
 	}
 	warnCertificate(r.log, st, time.Now())
 	r.handler.Swap(st)
 	r.handler.Verifier().SetDummyCost(typicalCost(st.Rules))
 	r.current.Store(cfg)
-	r.status.Store(&ReloadStatus{LoadedAt: time.Now()})
-	r.Successes.Add(1)
+	r.status.Store(&reloadStatus{LoadedAt: time.Now()})
+	r.successes.Add(1)
 	r.log.Info("configuration reloaded", "trigger", why, "users", len(st.Rules.Users()))
 }
 
-func sameListeners(a, b []config.Listener) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// WatchedFiles are the files whose change triggers a reload.
-func WatchedFiles(path string, cfg *config.Config) []string {
+// watchedFiles are the files whose change triggers a reload.
+func watchedFiles(path string, cfg *config.Config) []string {
 	files := []string{path, cfg.Token.Key, cfg.Token.Certificate, cfg.ACL.Users, cfg.ACL.Repositories, cfg.ACL.Groups, cfg.ACL.Htpasswd}
 	out := files[:0]
 	for _, f := range files {

@@ -15,11 +15,13 @@ import (
 	"syscall"
 	"time"
 
+	sd "github.com/coreos/go-systemd/v22/daemon"
+
 	"github.com/regtoken/regtoken/pkg/authn"
 	"github.com/regtoken/regtoken/pkg/config"
 	"github.com/regtoken/regtoken/pkg/endpoint"
+	"github.com/regtoken/regtoken/pkg/limits"
 	"github.com/regtoken/regtoken/pkg/listen"
-	"github.com/regtoken/regtoken/pkg/sdnotify"
 	"github.com/regtoken/regtoken/pkg/throttle"
 )
 
@@ -37,8 +39,8 @@ type Options struct {
 // configuration or any file it names is bad.
 func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	log := o.Log
-	before := StampFiles(o.ConfigPath, cfg)
-	st, err := LoadState(cfg)
+	before := stampFiles(o.ConfigPath, cfg)
+	st, err := loadState(cfg)
 	if err != nil {
 		return err
 	}
@@ -57,21 +59,21 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	verifier := authn.New(bcryptOpts)
 	verifier.SetDummyCost(typicalCost(st.Rules))
 	h := endpoint.New(st, endpoint.Options{Verifier: verifier, Throttle: newThrottle(cfg.Throttle), Log: log, Audit: o.Audit})
-	reloader := NewReloader(o.ConfigPath, cfg, before, h, log)
-	watcher := NewWatcher(reloader, log)
-	metrics := NewMetrics(h, reloader)
-	h.SetObserver(metrics.Observe)
+	reloads := newReloader(o.ConfigPath, cfg, before, h, log)
+	files := newWatcher(reloads, log)
+	m := newMetrics(h, reloads)
+	h.SetObserver(m.Observe)
 
 	specs := o.Listen
 	if len(specs) == 0 {
-		specs = Specs(cfg.Listen)
+		specs = cfg.Listen
 	}
-	group, specs, err := startListeners(specs, activated, h, cfg.Limits, log)
+	group, specs, err := startListeners(specs, activated, h, cfg.Limits.Transport, log)
 	if err != nil {
 		return err
 	}
-	metrics.AddTransports(&group.Stats)
-	operator, err := startOperator(cfg.Operator, OperatorHandler(metrics, reloader, h), log)
+	m.addTransports(&group.Stats)
+	operator, err := startOperator(cfg.Operator, operatorHandler(m, reloads, h), log)
 	if err != nil {
 		shutdown(group, nil, cfg.Limits.ShutdownTimeout, log)
 		return err
@@ -79,19 +81,19 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go watcher.Run(ctx)
+	go files.Run(ctx)
 	go sweepThrottle(ctx, h.Throttle())
 	go watchdog(ctx)
-	sdnotify.Ready()
+	sd.SdNotify(false, sd.SdNotifyReady) // outside systemd: nothing to tell, no error
 	log.Info("serving tokens", "listeners", describe(specs), "issuer", cfg.Token.Issuer, "services", cfg.Token.Services)
 
-	waitForStop(ctx, reloader, group, log)
-	sdnotify.Stopping()
+	waitForStop(ctx, reloads, group, log)
+	sd.SdNotify(false, sd.SdNotifyStopping)
 	return shutdown(group, operator, cfg.Limits.ShutdownTimeout, log)
 }
 
 // waitForStop returns on SIGTERM/SIGINT or a failed listener, reloading on SIGHUP.
-func waitForStop(ctx context.Context, r *Reloader, group *listen.Group, log *slog.Logger) {
+func waitForStop(ctx context.Context, r *reloader, group *listen.Group, log *slog.Logger) {
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(signals)
@@ -126,20 +128,23 @@ func shutdown(group *listen.Group, operator *http.Server, timeout time.Duration,
 	return nil
 }
 
-// watchdog pings systemd's watchdog at half its interval while the process runs.
+// watchdog pings systemd's watchdog at half its interval, as
+// sd_watchdog_enabled(3) advises, while the process runs. It returns at once
+// when the unit sets no WatchdogSec= (or the variables name another
+// process); a ping that fails is retried at the next tick.
 func watchdog(ctx context.Context) {
-	interval, ok := sdnotify.WatchdogInterval()
-	if !ok {
+	interval, err := sd.SdWatchdogEnabled(false)
+	if err != nil || interval <= 0 {
 		return
 	}
-	t := time.NewTicker(interval)
+	t := time.NewTicker(interval / 2)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			sdnotify.Watchdog()
+			sd.SdNotify(false, sd.SdNotifyWatchdog)
 		}
 	}
 }
@@ -188,17 +193,13 @@ func newThrottle(t config.Throttle) *throttle.Limiter {
 	if !t.Enabled {
 		return nil
 	}
-	return throttle.New(throttle.Policy{
-		PairThreshold: t.PairThreshold, AddressThreshold: t.AddressThreshold,
-		BaseDelay: t.BaseDelay, MaxDelay: t.MaxDelay, Decay: t.Decay, MaxEntries: t.MaxEntries,
-		Tarpit: t.Tarpit, TarpitSlots: t.TarpitSlots,
-	})
+	return throttle.New(t.Policy)
 }
 
 // startListeners opens every listener (taking sockets systemd passed us) and
 // serves h on each. With no listeners configured, every socket systemd passed
 // is served, its protocol taken from its FileDescriptorName.
-func startListeners(specs []listen.Spec, activated map[string][]net.Listener, h http.Handler, limits config.Limits, log *slog.Logger) (*listen.Group, []listen.Spec, error) {
+func startListeners(specs []listen.Spec, activated map[string][]net.Listener, h http.Handler, lim limits.Transport, log *slog.Logger) (*listen.Group, []listen.Spec, error) {
 	var err error
 	if len(specs) == 0 && len(activated) > 0 {
 		if specs, err = listen.ActivatedSpecs(activated); err != nil {
@@ -212,12 +213,7 @@ func startListeners(specs []listen.Spec, activated map[string][]net.Listener, h 
 	if err != nil {
 		return nil, nil, err
 	}
-	group, err := listen.Start(ls, h, log, listen.Limits{
-		Timeout:        limits.RequestTimeout,
-		MaxHeaderBytes: limits.MaxHeaderBytes,
-		MaxBodyBytes:   limits.MaxBodyBytes,
-		MaxConns:       limits.MaxConnections,
-	})
+	group, err := listen.Start(ls, h, log, lim)
 	if err != nil {
 		listen.Close(ls)
 		return nil, nil, err
@@ -239,15 +235,6 @@ func startOperator(addr string, h http.Handler, log *slog.Logger) (*http.Server,
 	go srv.Serve(l)
 	log.Info("operator endpoint", "address", addr, "paths", "/metrics /healthz")
 	return srv, nil
-}
-
-// Specs converts the configuration's listeners.
-func Specs(ls []config.Listener) []listen.Spec {
-	out := make([]listen.Spec, len(ls))
-	for i, l := range ls {
-		out[i] = listen.Spec{Protocol: l.Protocol, Address: l.Address, Mode: l.Mode, Owner: l.Owner, Group: l.Group, TrustProxyHeaders: l.TrustProxyHeaders}
-	}
-	return out
 }
 
 func describe(specs []listen.Spec) string {

@@ -15,17 +15,17 @@ type stamp struct {
 	exists  bool
 }
 
-// FileStamps describe a set of files by path, as the poller compares them.
-type FileStamps map[string]stamp
+// stamps describe a set of files by path, as the poller compares them.
+type stamps map[string]stamp
 
-// StampFiles describes the files cfg (read from path) names. Taken before
+// stampFiles describes the files cfg (read from path) names. Taken before
 // the files are read, it lets a watcher notice an edit that raced the read.
-func StampFiles(path string, cfg *config.Config) FileStamps {
-	return fileStamps(WatchedFiles(path, cfg))
+func stampFiles(path string, cfg *config.Config) stamps {
+	return stampPaths(watchedFiles(path, cfg))
 }
 
-func fileStamps(paths []string) FileStamps {
-	out := make(FileStamps, len(paths))
+func stampPaths(paths []string) stamps {
+	out := make(stamps, len(paths))
 	for _, p := range paths {
 		if fi, err := os.Stat(p); err == nil {
 			out[p] = stamp{size: fi.Size(), modTime: fi.ModTime(), exists: true}
@@ -36,7 +36,7 @@ func fileStamps(paths []string) FileStamps {
 	return out
 }
 
-func equalStamps(a, b FileStamps) bool {
+func equalStamps(a, b stamps) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -16,17 +16,17 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// ErrKeyPermissions means the private key file can be read by group or others.
-var ErrKeyPermissions = errors.New("private key is readable by group or others (chmod 600, as OpenSSH requires)")
+// errKeyPermissions means the private key file can be read by group or others.
+var errKeyPermissions = errors.New("private key is readable by group or others (chmod 600, as OpenSSH requires)")
 
-// LoadState reads the key, certificate and rule files cfg names and returns the
+// loadState reads the key, certificate and rule files cfg names and returns the
 // State the endpoint serves with. It changes nothing when any file is bad.
-func LoadState(cfg *config.Config) (*endpoint.State, error) {
+func loadState(cfg *config.Config) (*endpoint.State, error) {
 	signer, err := LoadSigner(cfg.Token)
 	if err != nil {
 		return nil, err
 	}
-	rules, err := LoadRules(cfg.ACL)
+	rules, err := acl.Load(cfg.ACL)
 	if err != nil {
 		return nil, err
 	}
@@ -42,17 +42,6 @@ func LoadState(cfg *config.Config) (*endpoint.State, error) {
 		Refresh:         cfg.Refresh.Enabled,
 		RefreshLifetime: cfg.Refresh.Lifetime,
 	}, nil
-}
-
-// LoadRules reads the rule files.
-func LoadRules(a config.ACL) (*acl.Rules, error) {
-	return acl.Load(acl.Files{
-		Users:            a.Users,
-		Repositories:     a.Repositories,
-		Groups:           a.Groups,
-		Htpasswd:         a.Htpasswd,
-		AnonymousCatalog: a.AnonymousCatalog,
-	})
 }
 
 // LoadSigner reads the signing key and its certificate chain.
@@ -94,7 +83,7 @@ func readKey(path string, allowReadable bool) ([]byte, error) {
 		return nil, err
 	}
 	if fi.Mode().Perm()&0o077 != 0 && !allowReadable {
-		return nil, fmt.Errorf("%s: %w (mode %04o)", path, ErrKeyPermissions, fi.Mode().Perm())
+		return nil, fmt.Errorf("%s: %w (mode %04o)", path, errKeyPermissions, fi.Mode().Perm())
 	}
 	return io.ReadAll(f)
 }

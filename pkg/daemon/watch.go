@@ -19,31 +19,31 @@ const debounce = 250 * time.Millisecond
 // some container bind mounts): every file is compared by size and mtime.
 const pollInterval = time.Second
 
-// Watcher reloads whenever one of the files the configuration names changes.
+// watcher reloads whenever one of the files the configuration names changes.
 // It watches the directories, not the files, because editors and config
 // management replace files by renaming a new one into place.
-type Watcher struct {
-	r       *Reloader
+type watcher struct {
+	r       *reloader
 	fs      *fsnotify.Watcher // nil where file watching is unavailable
 	watched map[string]bool
 }
 
-// NewWatcher starts watching at once, so that an edit made before Run's
+// newWatcher starts watching at once, so that an edit made before Run's
 // goroutine gets going is not lost; the poller compares against the files as
-// they were before the Reloader read them, which covers the gap before that.
-func NewWatcher(r *Reloader, log *slog.Logger) *Watcher {
+// they were before the reloader read them, which covers the gap before that.
+func newWatcher(r *reloader, log *slog.Logger) *watcher {
 	fs, err := fsnotify.NewWatcher()
 	if err != nil {
 		log.Warn("file watching unavailable; polling instead", "err", err)
 		fs = nil
 	}
-	w := &Watcher{r: r, fs: fs}
+	w := &watcher{r: r, fs: fs}
 	w.watchDirs()
 	return w
 }
 
 // Run reloads on changes until ctx ends.
-func (w *Watcher) Run(ctx context.Context) {
+func (w *watcher) Run(ctx context.Context) {
 	var events <-chan fsnotify.Event
 	if w.fs != nil {
 		defer w.fs.Close()
@@ -76,13 +76,13 @@ func (w *Watcher) Run(ctx context.Context) {
 // It compares the files that load read, which after a failed reload may be
 // those a new, broken configuration names rather than those of the one in
 // use: the fix is in those files.
-func (w *Watcher) changed() bool {
+func (w *watcher) changed() bool {
 	then := w.r.Stamps()
-	return !equalStamps(fileStamps(slices.Collect(maps.Keys(then))), then)
+	return !equalStamps(stampPaths(slices.Collect(maps.Keys(then))), then)
 }
 
 // watchDirs watches the directory of every file the latest load read.
-func (w *Watcher) watchDirs() {
+func (w *watcher) watchDirs() {
 	w.watched = map[string]bool{}
 	for f := range w.r.Stamps() {
 		w.watched[filepath.Clean(f)] = true

@@ -1,16 +1,18 @@
 package endpoint
 
 import (
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/authn"
 	"github.com/regtoken/regtoken/pkg/token"
 )
 
-// record collects what one request did, for the audit line and the counters.
-// It never holds a password or token.
+// record is what one request did, for the audit line and the counters. It
+// never holds a password or token.
 type record struct {
 	start     time.Time
 	client    string
@@ -29,6 +31,31 @@ type record struct {
 	// tokenReused: the answer carried a token signed earlier for the same
 	// grant (reuse.go).
 	tokenReused bool
+}
+
+// newRecord is the one place a request's record is made, from what its
+// steps returned: the request as parsed, the identity authentication found
+// (or, after a refusal, who the credentials claimed to be), and what the
+// answer carried. Steps that did not run left their results zero.
+func newRecord(start time.Time, r *http.Request, req *tokenRequest, id *authn.Identity, out *issued, status int, reason string) *record {
+	rec := &record{
+		start: start, client: r.RemoteAddr, method: r.Method,
+		user: id.Name, service: req.service, grantType: req.grantType, scopes: req.scopes,
+		decisions: out.decisions, status: status, reason: reason,
+		refreshID: id.RefreshID, refreshIssued: out.refresh.New, tokenReused: out.reused,
+	}
+	// grant_type says how the caller authenticated, on GET too; when
+	// authentication did not run, it is the POST's grant_type, if any.
+	switch id.Method {
+	case authn.Password:
+		rec.grantType = grantPassword
+	case authn.RefreshToken:
+		rec.grantType = grantRefreshToken
+	}
+	if out.refresh.ID != "" { // the refresh token handed out, new or presented
+		rec.refreshID = out.refresh.ID
+	}
+	return rec
 }
 
 // Stats counts requests by outcome, for metrics.

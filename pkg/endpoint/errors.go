@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"time"
 
+	"github.com/regtoken/regtoken/pkg/authn"
 	"github.com/regtoken/regtoken/pkg/throttle"
 )
 
@@ -22,23 +22,26 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
-var (
-	errBadCredentials = &Error{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED", Message: "incorrect username or password", OAuth: "invalid_grant"}
-	// errLoginWithoutCredentials answers a login (offline_token=true, what
-	// docker login sends) that carries no credentials. docker only logs in
-	// with credentials, so none arriving means a proxy dropped the
-	// Authorization header; an anonymous token here would make docker report
-	// "Login Succeeded" for any password.
-	errLoginWithoutCredentials = &Error{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED", OAuth: "invalid_request",
-		Message: "a login needs credentials and none arrived; if the client sent them, the proxy in front of regtoken dropped the Authorization header (Apache: CGIPassAuth On)"}
-	errBusy = &Error{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE", Message: "too many password checks in progress, retry shortly", RetryAfter: 1}
-)
+// errLoginWithoutCredentials answers a login that carries no credentials
+// (see Handler.authenticate).
+var errLoginWithoutCredentials = &Error{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED", OAuth: "invalid_request",
+	Message: "a login needs credentials and none arrived; if the client sent them, the proxy in front of regtoken dropped the Authorization header (Apache: CGIPassAuth On)"}
 
-// tooManyAttempts answers a client that must wait after failed logins. The
-// TOOMANYREQUESTS code and Retry-After are what docker and containerd show.
-func tooManyAttempts(wait time.Duration) *Error {
-	return &Error{Status: http.StatusTooManyRequests, Code: "TOOMANYREQUESTS", OAuth: "slow_down",
-		Message: "too many failed logins; retry after " + strconv.Itoa(throttle.RetryAfter(wait)) + " s", RetryAfter: throttle.RetryAfter(wait)}
+// authnError answers credentials that authn refused: 401 for wrong or
+// expired ones (invalid_grant: the client's stored credentials are no
+// good), 429 for a client that must wait after failed logins (the
+// TOOMANYREQUESTS code and Retry-After are what docker and containerd show),
+// 503 when they could not be checked now.
+func authnError(e *authn.Error) *Error {
+	switch e.Reason {
+	case authn.Throttled:
+		return &Error{Status: http.StatusTooManyRequests, Code: "TOOMANYREQUESTS", OAuth: "slow_down",
+			Message: e.Message, RetryAfter: throttle.RetryAfter(e.Wait)}
+	case authn.Unavailable:
+		return &Error{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE",
+			Message: e.Message, RetryAfter: throttle.RetryAfter(e.Wait)}
+	}
+	return &Error{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED", Message: e.Message, OAuth: "invalid_grant"}
 }
 
 func badRequest(msg string) *Error {

@@ -15,14 +15,13 @@ import (
 
 // Handler serves token requests. Create it with New.
 type Handler struct {
-	state    atomic.Pointer[State]
-	verifier *authn.Verifier
-	throttle *throttle.Limiter
-	log      *slog.Logger
-	audit    *auditLog // nil: no audit lines
-	now      func() time.Time
-	observe  func(status int, d time.Duration)
-	reuse    atomic.Pointer[reuseCache] // tokens of the current State, see reuse.go
+	state   atomic.Pointer[State]
+	authn   *authn.Authenticator
+	log     *slog.Logger
+	audit   *auditLog // nil: no audit lines
+	now     func() time.Time
+	observe func(status int, d time.Duration)
+	reuse   atomic.Pointer[reuseCache] // tokens of the current State, see reuse.go
 	// lastBareLogin is when a login without credentials was last logged
 	// (unix nanoseconds), so a misconfigured proxy shows in the log once a
 	// minute, not once per request.
@@ -32,6 +31,7 @@ type Handler struct {
 
 // Options are the parts of a Handler that do not change on reload.
 type Options struct {
+	// Verifier checks passwords; nil: one with authn's defaults.
 	Verifier *authn.Verifier
 	// Throttle slows down password guessing; nil allows every attempt.
 	Throttle *throttle.Limiter
@@ -42,12 +42,9 @@ type Options struct {
 
 // New returns a Handler serving with st until Swap replaces it.
 func New(st *State, o Options) *Handler {
-	h := &Handler{verifier: o.Verifier, throttle: o.Throttle, log: o.Log, now: o.Now}
+	h := &Handler{log: o.Log, now: o.Now}
 	if o.Audit != nil {
 		h.audit = &auditLog{w: o.Audit}
-	}
-	if h.verifier == nil {
-		h.verifier = authn.New(authn.Options{})
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -55,6 +52,7 @@ func New(st *State, o Options) *Handler {
 	if h.now == nil {
 		h.now = time.Now
 	}
+	h.authn = authn.NewAuthenticator(o.Verifier, o.Throttle, h.now)
 	h.state.Store(st)
 	return h
 }
@@ -71,48 +69,81 @@ func (h *Handler) Swap(st *State) { h.state.Store(st) }
 func (h *Handler) State() *State { return h.state.Load() }
 
 // Throttle returns the failed-login limiter, for metrics (may be nil).
-func (h *Handler) Throttle() *throttle.Limiter { return h.throttle }
+func (h *Handler) Throttle() *throttle.Limiter { return h.authn.Throttle() }
 
 // Verifier returns the password verifier, for metrics.
-func (h *Handler) Verifier() *authn.Verifier { return h.verifier }
+func (h *Handler) Verifier() *authn.Verifier { return h.authn.Verifier() }
 
-// ServeHTTP answers one token request.
+// ServeHTTP answers one token request. The steps run in the order a request
+// flows (parse, authenticate, grant and answer), each returning what it
+// found, and the audit record is made from those results once, at the end.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
 	st := h.state.Load()
-	rec := &record{start: start, client: r.RemoteAddr, method: r.Method}
-	var err error
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		err = h.serveGet(w, r, st, rec)
-	case http.MethodPost:
-		err = h.servePost(w, r, st, rec)
-	default:
-		w.Header().Set("Allow", "GET, HEAD, POST")
-		err = &Error{Status: http.StatusMethodNotAllowed, Code: "UNSUPPORTED", Message: "use GET or POST"}
+	var (
+		id  authn.Identity
+		out issued
+	)
+	req, err := parseRequest(w, r, st)
+	if err == nil {
+		id, err = h.authenticate(r.Context(), st, &req)
 	}
+	if err == nil {
+		out, err = h.issue(w, st, &id, &req)
+	}
+	status, reason := http.StatusOK, ""
 	if err != nil {
-		h.fail(w, r, st, rec, err)
+		status, reason = h.fail(w, st, err)
 	}
-	h.finish(rec)
+	h.finish(newRecord(start, r, &req, &id, &out, status, reason))
 }
 
-// fail writes err as the JSON error body clients show well.
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, st *State, rec *record, err error) {
+// authenticate asks authn who sent req. A login (offline_token=true, what
+// docker login sends) must carry credentials: docker only logs in with
+// them, so none arriving means a proxy dropped the Authorization header,
+// and an anonymous token would make docker report "Login Succeeded" for any
+// password.
+func (h *Handler) authenticate(ctx context.Context, st *State, req *tokenRequest) (authn.Identity, error) {
+	src := st.authnSource()
+	id, err := h.authn.Authenticate(ctx, &src, req.credentials)
+	if err == nil && req.login && id.Method == authn.Anonymous {
+		h.warnBareLogin()
+		return id, errLoginWithoutCredentials
+	}
+	return id, err
+}
+
+// warnBareLogin tells the operator, at most once a minute, that logins
+// arrive without credentials: the client sees a 401, but the cause, a proxy
+// that drops the Authorization header, is the operator's to fix.
+func (h *Handler) warnBareLogin() {
+	now := h.now().UnixNano()
+	last := h.lastBareLogin.Load()
+	if now-last < int64(time.Minute) || !h.lastBareLogin.CompareAndSwap(last, now) {
+		return
+	}
+	h.log.Warn("a login (offline_token=true) arrived without credentials; if clients sent them, " +
+		"the proxy in front of regtoken drops the Authorization header (Apache: CGIPassAuth On)")
+}
+
+// fail writes err as the JSON error body clients show well, and returns the
+// status and reason for the audit line.
+func (h *Handler) fail(w http.ResponseWriter, st *State, err error) (status int, reason string) {
 	var e *Error
-	if !errors.As(err, &e) {
-		if errors.Is(err, authn.ErrBusy) {
-			e = errBusy
-		} else if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			e = &Error{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE", Message: "request cancelled"}
-		} else {
-			h.log.Error("token request failed", "err", err)
-			e = &Error{Status: http.StatusInternalServerError, Code: "UNKNOWN", Message: "internal error"}
-		}
+	var refused *authn.Error
+	switch {
+	case errors.As(err, &e):
+	case errors.As(err, &refused):
+		e = authnError(refused)
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		e = &Error{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE", Message: "request cancelled"}
+	default:
+		h.log.Error("token request failed", "err", err)
+		e = &Error{Status: http.StatusInternalServerError, Code: "UNKNOWN", Message: "internal error"}
 	}
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+st.Realm+`"`)
 	}
-	rec.status, rec.reason = e.Status, e.Message
 	e.write(w)
+	return e.Status, e.Message
 }

@@ -2,6 +2,7 @@ package endpoint
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -364,5 +365,55 @@ func TestThrottledLogins(t *testing.T) {
 	}
 	if w := from("198.51.100.7", "foo"); w.Code != 200 {
 		t.Fatalf("the same user from another address is locked out: %d %s", w.Code, w.Body)
+	}
+}
+
+// A password that cannot be checked now (every bcrypt slot taken, the queue
+// timed out) is a 503 with Retry-After, and so is a request whose client went
+// away while it waited; other requests are served meanwhile.
+func TestPasswordCheckUnavailable(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	v := authn.New(authn.Options{Concurrency: 1, QueueTimeout: 10 * time.Millisecond,
+		Compare: func(ctx context.Context, hash []byte, password string) (bool, error) {
+			entered <- struct{}{}
+			<-release
+			return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil, nil
+		}})
+	h := New(testState(t), Options{Verifier: v})
+	first := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r := httptest.NewRequest("GET", tokenURL(), nil)
+		r.SetBasicAuth("foo", "foo")
+		h.ServeHTTP(first, r)
+	}()
+	<-entered // the only slot is taken
+
+	res := do(t, h, "GET", tokenURL(), "bar", "bar")
+	if res.status != 503 || res.header.Get("Retry-After") != "1" || !strings.Contains(res.raw, `"code":"UNAVAILABLE"`) ||
+		res.body["error"] != nil {
+		t.Errorf("busy: %d %v %s", res.status, res.header, res.raw)
+	}
+	if !strings.Contains(res.raw, "too many password checks in progress, retry shortly") {
+		t.Errorf("busy message: %s", res.raw)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := httptest.NewRequest("GET", tokenURL(), nil).WithContext(ctx)
+	r.SetBasicAuth("bar", "bar")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != 503 || !strings.Contains(w.Body.String(), "request cancelled") {
+		t.Errorf("cancelled: %d %s", w.Code, w.Body)
+	}
+	if res := do(t, h, "GET", tokenURL("repository:some-image:pull"), "", ""); res.status != 200 {
+		t.Errorf("anonymous request while passwords wait: %d", res.status)
+	}
+	close(release)
+	<-done
+	if first.Code != 200 {
+		t.Errorf("the password that held the slot: %d %s", first.Code, first.Body)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+
+	"github.com/regtoken/regtoken/pkg/authn"
 )
 
 // Grant types of the OAuth2 POST (distribution's oauth.md), also the
@@ -24,7 +26,7 @@ var (
 		Message: "grant_type must be password or refresh_token", OAuth: "unsupported_grant_type"}
 )
 
-// servePost answers the OAuth2 POST form: grant_type=password (username,
+// parsePost reads the OAuth2 POST form: grant_type=password (username,
 // password) or grant_type=refresh_token (refresh_token), with service,
 // client_id, scope (one space-separated field or several fields) and
 // access_type=offline to get a refresh token along.
@@ -32,43 +34,52 @@ var (
 // With refresh tokens off it answers a JSON 404: the one answer after which
 // containerd, BuildKit and crane fall back to GET (403 or 405 breaks them).
 // Errors are never 403 or 405 either, for the same reason.
-func (h *Handler) servePost(w http.ResponseWriter, r *http.Request, st *State, rec *record) error {
+func parsePost(w http.ResponseWriter, r *http.Request, st *State) (tokenRequest, error) {
 	if !st.Refresh {
-		return errOAuthDisabled
+		return tokenRequest{}, errOAuthDisabled
 	}
 	form, err := readForm(w, r)
 	if err != nil {
-		return err
+		return tokenRequest{}, err
 	}
 	grantType := form.Get("grant_type")
 	switch grantType {
 	case grantPassword, grantRefreshToken:
-		rec.grantType = grantType
 	case "":
-		return badRequest("grant_type is required")
+		return tokenRequest{}, badRequest("grant_type is required")
 	default:
-		rec.grantType = "unsupported"
-		return errUnsupportedGrant
+		return tokenRequest{grantType: "unsupported"}, errUnsupportedGrant
 	}
 	if form.Get("client_id") == "" {
-		return badRequest("client_id is required")
+		return tokenRequest{grantType: grantType}, badRequest("client_id is required")
 	}
 	req, err := parseTokenRequest(st, form.Get("service"), form["scope"])
+	req.grantType = grantType
 	if err != nil {
-		return err
+		return req, err
 	}
 	req.offline = form.Get("access_type") == "offline"
-	rec.service, rec.scopes = req.service, req.scopes
-	var c caller
-	if grantType == grantPassword {
-		c, err = h.passwordGrant(r, st, form, rec)
-	} else {
-		c, err = h.refreshGrant(st, form, req.service, rec)
+	req.credentials, err = grantCredentials(form, grantType)
+	req.credentials.Client, req.credentials.Service = r.RemoteAddr, req.service
+	return req, err
+}
+
+// grantCredentials reads the credentials of a password or refresh_token
+// grant. The password grant is checked exactly as Basic auth on GET; the
+// refresh_token grant runs no bcrypt.
+func grantCredentials(form url.Values, grantType string) (authn.Credentials, error) {
+	if grantType == grantRefreshToken {
+		jwt := form.Get("refresh_token")
+		if jwt == "" {
+			return authn.Credentials{}, badRequest("refresh_token is required for grant_type=refresh_token")
+		}
+		return authn.Credentials{Method: authn.RefreshToken, Secret: jwt}, nil
 	}
-	if err != nil {
-		return err
+	user, password := form.Get("username"), form.Get("password")
+	if user == "" || password == "" {
+		return authn.Credentials{}, badRequest("username and password are required for grant_type=password")
 	}
-	return h.issue(w, st, rec, c, req)
+	return authn.Credentials{Method: authn.Password, User: user, Secret: password}, nil
 }
 
 // readForm parses the URL query and the form body together: containers/image
@@ -84,23 +95,4 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 		return nil, badRequest("malformed form body")
 	}
 	return r.Form, nil
-}
-
-// passwordGrant checks username and password, exactly as Basic auth on GET.
-func (h *Handler) passwordGrant(r *http.Request, st *State, form url.Values, rec *record) (caller, error) {
-	user, password := form.Get("username"), form.Get("password")
-	if user == "" || password == "" {
-		return caller{}, badRequest("username and password are required for grant_type=password")
-	}
-	rec.user = user
-	return h.checkPassword(r.Context(), st, user, password, r.RemoteAddr)
-}
-
-// refreshGrant authenticates by the refresh_token field; no bcrypt runs.
-func (h *Handler) refreshGrant(st *State, form url.Values, service string, rec *record) (caller, error) {
-	jwt := form.Get("refresh_token")
-	if jwt == "" {
-		return caller{}, badRequest("refresh_token is required for grant_type=refresh_token")
-	}
-	return h.refreshCaller(st, jwt, service, rec)
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/regtoken/regtoken/pkg/acl"
 	"github.com/regtoken/regtoken/pkg/token"
 )
 
@@ -161,13 +162,13 @@ func accessKey(access []token.ResourceActions) string {
 
 // tokenFor returns a token for the grant: one signed within the reuse
 // window, or a new one. reused says which.
-func (h *Handler) tokenFor(st *State, c caller, service string, access []token.ResourceActions, now time.Time) (t signedToken, reused bool, err error) {
+func (h *Handler) tokenFor(st *State, subject acl.Subject, service string, access []token.ResourceActions, now time.Time) (t signedToken, reused bool, err error) {
 	cache := h.reuseCacheFor(st)
-	k := grantKey{anonymous: c.subject.Anonymous, subject: c.subject.Name, service: service, access: accessKey(access)}
+	k := grantKey{anonymous: subject.Anonymous, subject: subject.Name, service: service, access: accessKey(access)}
 	if t, ok := cache.get(k, now); ok {
 		return t, true, nil
 	}
-	claims := token.NewClaims(st.Issuer, c.subject.Name, service, access, now, st.Lifetime, st.ClockSkew)
+	claims := token.NewClaims(st.Issuer, subject.Name, service, access, now, st.Lifetime, st.ClockSkew)
 	jwt, err := st.Signer.Sign(claims)
 	if err != nil {
 		return signedToken{}, false, err

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/authn"
 	"github.com/regtoken/regtoken/pkg/token"
 )
 
@@ -33,4 +34,11 @@ func (s *State) acceptsService(service string) bool {
 		}
 	}
 	return false
+}
+
+// authnSource is the part of st that authentication reads: the users, and
+// the key and issuer of refresh tokens.
+func (s *State) authnSource() authn.Source {
+	return authn.Source{Users: s.Rules, Signer: s.Signer, Issuer: s.Issuer,
+		Refresh: s.Refresh, RefreshLifetime: s.RefreshLifetime}
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"path/filepath"
 	"testing"
+
+	"github.com/regtoken/regtoken/pkg/gateway"
 )
 
 // benchServer serves a fixed small JSON answer on a unix socket, as nginx
@@ -17,10 +19,11 @@ func benchServer(b *testing.B) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := &Server{ErrorLog: slog.New(slog.DiscardHandler), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"token":"x"}`)
-	})}
+	s := &Server{Config: gateway.Config{ErrorLog: slog.New(slog.DiscardHandler),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"token":"x"}`)
+		})}}
 	go s.Serve(l)
 	b.Cleanup(func() { s.Close() })
 	return sock

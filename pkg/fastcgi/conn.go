@@ -28,7 +28,7 @@ type conn struct {
 func newConn(nc net.Conn, srv *Server) *conn {
 	c := &conn{Conn: nc, srv: srv, accepted: time.Now(), open: make(map[uint16]struct{})}
 	src := bufio.NewReader(deadlineReader{c})
-	c.reader = newRecordReader(src, srv.maxHeaderBytes(), c)
+	c.reader = newRecordReader(src, srv.bounds().MaxHeaderBytes, c)
 	return c
 }
 
@@ -37,9 +37,7 @@ func (c *conn) Read(p []byte) (int, error) { return c.reader.Read(p) }
 // Write passes p on and then notes every END_REQUEST record in it; a
 // request counts as finished only once its last record is on the wire.
 func (c *conn) Write(p []byte) (int, error) {
-	if t := c.srv.Timeout; t > 0 {
-		c.Conn.SetWriteDeadline(time.Now().Add(t))
-	}
+	c.Conn.SetWriteDeadline(time.Now().Add(c.srv.bounds().RequestTimeout))
 	n, err := c.Conn.Write(p)
 	c.mu.Lock()
 	c.written.scan(p[:n], c.recordWritten)
@@ -94,12 +92,10 @@ func (c *conn) idle(grace time.Duration) bool {
 }
 
 // deadlineReader extends the read deadline before every read, which makes
-// Server.Timeout an idle timeout.
+// Limits.RequestTimeout an idle timeout.
 type deadlineReader struct{ c *conn }
 
 func (d deadlineReader) Read(p []byte) (int, error) {
-	if t := d.c.srv.Timeout; t > 0 {
-		d.c.Conn.SetReadDeadline(time.Now().Add(t))
-	}
+	d.c.Conn.SetReadDeadline(time.Now().Add(d.c.srv.bounds().RequestTimeout))
 	return d.c.Conn.Read(p)
 }

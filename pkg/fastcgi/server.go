@@ -11,40 +11,27 @@ import (
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/gateway"
+	"github.com/regtoken/regtoken/pkg/limits"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close. It is
 // http.ErrServerClosed, so callers can treat every front the same way.
 var ErrServerClosed = http.ErrServerClosed
 
-// DefaultMaxHeaderBytes caps the FastCGI parameter block of one request when
-// Server.MaxHeaderBytes is zero.
-const DefaultMaxHeaderBytes = 64 << 10
-
 // newConnGrace is how long Shutdown leaves a connection alone that has not
 // sent a single byte yet: its first request may be on the way. net/http
 // waits the same 5 seconds for connections in StateNew.
 const newConnGrace = 5 * time.Second
 
-// Server serves FastCGI requests to Handler. The zero value is not usable
-// until Handler is set; a Server must not be copied after first use.
+// Server serves FastCGI requests to Config.Handler (nil answers 404), which
+// sees an ordinary *http.Request, as built by net/http/cgi.RequestFromMap.
+// Config applies as on every transport: Limits.RequestTimeout bounds each
+// request and is also the idle limit of a connection (a read or write that
+// makes no progress for this long closes it); Limits.MaxHeaderBytes caps the
+// parameter block of one request (over it, the connection is closed and
+// nginx answers 502). A Server must not be copied after first use.
 type Server struct {
-	// Handler answers every request. It sees an ordinary *http.Request, as
-	// built by net/http/cgi.RequestFromMap.
-	Handler http.Handler
-
-	// ErrorLog receives connection-level problems. nil means slog.Default().
-	ErrorLog *slog.Logger
-
-	// Timeout bounds each request (its context gets this deadline) and is
-	// the idle limit of a connection: a read or write that makes no progress
-	// for this long closes it. Zero means no limit.
-	Timeout time.Duration
-
-	// MaxHeaderBytes caps the parameter block (CGI variables and request
-	// headers) of one request. Zero means DefaultMaxHeaderBytes. A request
-	// over the cap closes its connection; nginx answers 502.
-	MaxHeaderBytes int
+	gateway.Config
 
 	mu        sync.Mutex
 	closed    bool
@@ -56,7 +43,7 @@ type Server struct {
 // Shutdown or Close, after which it returns ErrServerClosed. Temporary accept
 // errors (for example EMFILE) are retried with a back-off, as net/http does.
 func (s *Server) Serve(l net.Listener) error {
-	tl := &listener{Listener: l, srv: s}
+	tl := &listener{Listener: s.Config.LimitListener(l), srv: s}
 	if !s.track(tl) {
 		return ErrServerClosed
 	}
@@ -101,11 +88,12 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) handler() http.Handler {
-	h := s.Handler
-	if h == nil {
-		h = http.NotFoundHandler()
+	c := s.Config
+	if c.Handler == nil {
+		c.Handler = http.NotFoundHandler()
 	}
-	return gateway.BufferResponses(withRequestURI(h), s.Timeout, s.logger())
+	c.Handler = withRequestURI(c.Handler)
+	return c.WrapHandler()
 }
 
 // withRequestURI sets RequestURI, which cgi.RequestFromMap leaves empty and
@@ -126,12 +114,8 @@ func (s *Server) logger() *slog.Logger {
 	return slog.Default()
 }
 
-func (s *Server) maxHeaderBytes() int {
-	if s.MaxHeaderBytes > 0 {
-		return s.MaxHeaderBytes
-	}
-	return DefaultMaxHeaderBytes
-}
+// bounds are the transport limits with the defaults filled in.
+func (s *Server) bounds() limits.Transport { return s.Limits.WithDefaults() }
 
 func (s *Server) isClosed() bool {
 	s.mu.Lock()

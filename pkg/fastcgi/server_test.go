@@ -12,6 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/regtoken/regtoken/pkg/gateway"
+	"github.com/regtoken/regtoken/pkg/limits"
 )
 
 // start serves h on a fresh loopback port and returns the address and a
@@ -39,7 +42,7 @@ var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 })
 
 func TestRequestReachesHandler(t *testing.T) {
-	addr, _ := start(t, &Server{Handler: echo})
+	addr, _ := start(t, &Server{Config: gateway.Config{Handler: echo}})
 	params := getParams("POST", "/v2/token?x=1",
 		pair{"CONTENT_TYPE", "application/x-www-form-urlencoded"},
 		pair{"CONTENT_LENGTH", "11"},
@@ -86,7 +89,7 @@ func TestStatusAndLength(t *testing.T) {
 			io.WriteString(w, "hello")
 		}
 	})
-	addr, _ := start(t, &Server{Handler: h})
+	addr, _ := start(t, &Server{Config: gateway.Config{Handler: h}})
 	for _, tc := range []struct {
 		method, uri string
 		status      int
@@ -117,13 +120,15 @@ func TestPanicGives500AndServerLives(t *testing.T) {
 		io.WriteString(w, "ok")
 	})
 	var log lockedBuffer
-	addr, _ := start(t, &Server{Handler: h, ErrorLog: slog.New(slog.NewTextHandler(&log, nil))})
+	var st gateway.Stats
+	addr, _ := start(t, &Server{Config: gateway.Config{Handler: h, Stats: &st,
+		ErrorLog: slog.New(slog.NewTextHandler(&log, nil))}})
 	resp := roundTrip(t, addr, fcgiRequest{params: getParams("GET", "/panic")})
 	if resp.status != 500 || resp.header.Get("X-Half") != "" {
 		t.Errorf("panic: got %v", resp)
 	}
-	if !strings.Contains(log.String(), "panicked") {
-		t.Errorf("panic not logged: %q", log.String())
+	if !strings.Contains(log.String(), "handler panic") || st.Panics.Load() != 1 {
+		t.Errorf("panic not logged or not counted (%d): %q", st.Panics.Load(), log.String())
 	}
 	if resp := roundTrip(t, addr, fcgiRequest{params: getParams("GET", "/")}); resp.body != "ok" {
 		t.Errorf("after panic: got %v", resp)
@@ -152,14 +157,14 @@ func TestRequestHasDeadline(t *testing.T) {
 		dl, ok := r.Context().Deadline()
 		fmt.Fprint(w, ok && time.Until(dl) > 0 && time.Until(dl) <= time.Minute)
 	})
-	addr, _ := start(t, &Server{Handler: h, Timeout: time.Minute})
+	addr, _ := start(t, &Server{Config: gateway.Config{Handler: h, Limits: limits.Transport{RequestTimeout: time.Minute}}})
 	if resp := roundTrip(t, addr, fcgiRequest{params: getParams("GET", "/")}); resp.body != "true" {
 		t.Errorf("request context has no deadline within Timeout: %v", resp)
 	}
 }
 
 func TestParamsOverCapCloseConnection(t *testing.T) {
-	addr, _ := start(t, &Server{Handler: echo, MaxHeaderBytes: 4096})
+	addr, _ := start(t, &Server{Config: gateway.Config{Handler: echo, Limits: limits.Transport{MaxHeaderBytes: 4096}}})
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +179,7 @@ func TestParamsOverCapCloseConnection(t *testing.T) {
 }
 
 func TestIdleTimeoutClosesConnection(t *testing.T) {
-	addr, _ := start(t, &Server{Handler: echo, Timeout: 100 * time.Millisecond})
+	addr, _ := start(t, &Server{Config: gateway.Config{Handler: echo, Limits: limits.Transport{RequestTimeout: 100 * time.Millisecond}}})
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -188,14 +193,14 @@ func TestIdleTimeoutClosesConnection(t *testing.T) {
 
 // slowServer starts a server whose handler waits for release (or 300 ms).
 func slowServer(t *testing.T, started chan<- struct{}, release <-chan struct{}) (*Server, string, <-chan error) {
-	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s := &Server{Config: gateway.Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		started <- struct{}{}
 		select {
 		case <-release:
 		case <-time.After(300 * time.Millisecond):
 		}
 		io.WriteString(w, "finished")
-	})}
+	})}}
 	addr, done := start(t, s)
 	return s, addr, done
 }
@@ -234,7 +239,7 @@ func TestShutdownDrainsInFlight(t *testing.T) {
 }
 
 func TestShutdownClosesKeptConnections(t *testing.T) {
-	s := &Server{Handler: echo}
+	s := &Server{Config: gateway.Config{Handler: echo}}
 	addr, _ := start(t, s)
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -281,7 +286,7 @@ func TestShutdownGivesUpAtDeadline(t *testing.T) {
 }
 
 func TestServeAfterCloseFails(t *testing.T) {
-	s := &Server{Handler: echo}
+	s := &Server{Config: gateway.Config{Handler: echo}}
 	s.Close()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -58,65 +57,43 @@ func putBuffers(b *connBuffers) {
 
 // serveConn serves the one request a connection carries, then closes it.
 func (s *Server) serveConn(c net.Conn) {
-	defer s.releaseSlot()
 	defer s.trackConn(c, false)
 	defer c.Close()
 
-	deadline := time.Now().Add(s.cfg.Timeout)
+	deadline := time.Now().Add(s.cfg.Limits.RequestTimeout)
 	c.SetDeadline(deadline)
 	ctx, cancel := context.WithDeadline(s.baseCtx, deadline)
 	defer cancel()
 	bufs := getBuffers(c)
 	defer putBuffers(bufs)
 
-	env, err := s.proto.ReadHeaders(bufs.br, s.cfg.MaxHeaderBytes)
+	env, err := s.proto.ReadHeaders(bufs.br, s.cfg.Limits.MaxHeaderBytes)
 	if err != nil {
 		s.rejectHead(c, bufs, err)
 		return
 	}
-	req, reqBody, err := newRequest(ctx, cancel, env, bufs.br, s.cfg.MaxBodyBytes)
+	req, reqBody, err := newRequest(ctx, cancel, env, bufs.br)
 	if err != nil {
-		s.rejectRequest(c, bufs, env, err)
+		s.cfg.Stats.Malformed.Add(1)
+		s.logConn(slog.LevelWarn, "gateway: malformed request", c, env, err)
+		s.sendError(c, bufs, http.StatusBadRequest)
 		return
 	}
 	w := newResponse(&bufs.body)
-	aborted := s.runHandler(w, req)
+	aborted := s.cfg.serve(w, req)
 	// From here on the pooled buffers must be out of the handler's reach.
 	unread := reqBody.detach()
 	if aborted {
 		w.finished = true
 		return // http.ErrAbortHandler: drop the connection without a reply
 	}
-	sendBody := w.finish(&bufs.head, s.proto.AppendStatusLine, req.Method)
+	sendBody := w.finish(&bufs.head, s.statusPrefix, req.Method)
 	if err := s.send(c, bufs, sendBody); err != nil {
 		s.logConn(slog.LevelWarn, "gateway: writing response failed", c, env, err)
 		return
 	}
+	// A refused body (413) is swallowed here too, within bounds.
 	drain(bufs.br, unread)
-}
-
-// runHandler calls the handler, turning a panic into a 500 reply so one bad
-// request cannot take the server down. It reports whether the handler
-// aborted with http.ErrAbortHandler.
-func (s *Server) runHandler(w *response, r *http.Request) (aborted bool) {
-	defer func() {
-		p := recover()
-		if p == nil {
-			return
-		}
-		if p == http.ErrAbortHandler {
-			aborted = true
-			return
-		}
-		// Only the path: the query string and headers may carry credentials.
-		s.cfg.Stats.Panics.Add(1)
-		s.cfg.ErrorLog.Error("gateway: handler panic", "protocol", s.proto.Name,
-			"remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path,
-			"panic", p, "stack", string(debug.Stack()))
-		w.reset(http.StatusInternalServerError)
-	}()
-	s.cfg.Handler.ServeHTTP(w, r)
-	return false
 }
 
 // rejectHead handles a request head that could not be read. A peer that
@@ -135,27 +112,11 @@ func (s *Server) rejectHead(c net.Conn, bufs *connBuffers, err error) {
 	s.sendError(c, bufs, http.StatusBadRequest)
 }
 
-// rejectRequest answers variables that do not make a servable request:
-// 413 for an oversized body (after swallowing it, within bounds), else 400.
-func (s *Server) rejectRequest(c net.Conn, bufs *connBuffers, env map[string]string, err error) {
-	if !errors.Is(err, ErrBodyTooLarge) {
-		s.cfg.Stats.Malformed.Add(1)
-		s.logConn(slog.LevelWarn, "gateway: malformed request", c, env, err)
-		s.sendError(c, bufs, http.StatusBadRequest)
-		return
-	}
-	s.cfg.Stats.BodyTooLarge.Add(1)
-	s.logConn(slog.LevelInfo, "gateway: request body too large", c, env, err)
-	s.sendError(c, bufs, http.StatusRequestEntityTooLarge)
-	length, _ := parseLength(env["CONTENT_LENGTH"])
-	drain(bufs.br, length)
-}
-
 // sendError writes a short plain-text reply with the given status.
 func (s *Server) sendError(c net.Conn, bufs *connBuffers, code int) {
 	w := newResponse(&bufs.body)
 	w.reset(code)
-	w.finish(&bufs.head, s.proto.AppendStatusLine, http.MethodGet)
+	w.finish(&bufs.head, s.statusPrefix, http.MethodGet)
 	s.send(c, bufs, true)
 }
 
@@ -184,7 +145,8 @@ func drain(br *bufio.Reader, unread int64) {
 	}
 }
 
-// logConn logs one line about a connection: protocol, peer, reason. The
+// logConn logs one line about a connection: peer and reason (the logger
+// names the protocol). The
 // peer is REMOTE_ADDR when known; on a unix socket the connection's own
 // address only says "@". Variable values are never logged.
 func (s *Server) logConn(level slog.Level, msg string, c net.Conn, env map[string]string, err error) {
@@ -192,8 +154,7 @@ func (s *Server) logConn(level slog.Level, msg string, c net.Conn, env map[strin
 	if remote == "" && c.RemoteAddr() != nil {
 		remote = c.RemoteAddr().String()
 	}
-	s.cfg.ErrorLog.Log(context.Background(), level, msg,
-		"protocol", s.proto.Name, "remote", remote, "err", err)
+	s.cfg.ErrorLog.Log(context.Background(), level, msg, "remote", remote, "err", err)
 }
 
 func isTimeout(err error) bool {

@@ -1,19 +1,26 @@
-// Package gateway is the serving half shared by the SCGI and uwsgi responders
-// (packages scgi and uwsgi). Both protocols carry one request per connection:
-// a block of CGI variables, then exactly CONTENT_LENGTH bytes of body, then a
-// response and a close. Only the framing of the variables and the first line
-// of the response differ, so each protocol supplies those two pieces as a
-// [Protocol] and everything else lives here once:
+// Package gateway is the core that regtoken's four transports share, so that
+// a request is bounded, answered and counted the same way whichever protocol
+// carried it:
 //
-//   - [Server]: the accept loop with a connection cap, an absolute
-//     per-connection deadline, retry on temporary accept errors, and
-//     graceful [Server.Shutdown];
-//   - turning the variables into an *http.Request with
-//     net/http/cgi.RequestFromMap, plus the fixes that function leaves to its
-//     caller (RequestURI, Host fallback, hop-by-hop headers, a bounded body);
-//   - a fully buffered http.ResponseWriter that always sends Content-Length
-//     and never chunks, because nginx passes chunk framing from SCGI and uwsgi
-//     upstreams through to the client as body bytes.
+//   - [Config]: the handler, the limits (read from package limits, the one
+//     table), the error log and the [Stats] of refused requests;
+//   - one connection cap ([Config.LimitListener]), one body limit and one
+//     panic recovery, and one buffered http.ResponseWriter that always sends
+//     an exact Content-Length and never chunks (nginx passes chunk framing
+//     from SCGI and uwsgi upstreams through to the client as body bytes);
+//   - [Server], for the one-request-per-connection protocols SCGI and uwsgi:
+//     the accept loop with retry on temporary errors, an absolute
+//     per-connection deadline, graceful [Server.Shutdown], and the CGI
+//     variables turned into an *http.Request with
+//     net/http/cgi.RequestFromMap plus the fixes that function leaves to its
+//     caller (RequestURI, Host fallback, hop-by-hop headers, a bounded body).
+//     Each protocol supplies its wire format as a [Protocol];
+//   - [Config.WrapHandler], the same limits, recovery and buffering for the
+//     FastCGI and HTTP fronts, whose servers come from the standard library.
+//
+// Its exported names serve those two sides only: the protocol packages
+// (Protocol, AddVar, ReadString, Env and the errors) and the listeners.
+// Package scgi, which other programs may import, shows none of its types.
 //
 // The package must not know about any one protocol's wire format, must not
 // read the environment or configuration files, and must never log request

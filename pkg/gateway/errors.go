@@ -10,8 +10,8 @@ import (
 // gateway listeners side by side can test every Serve result the same way.
 var ErrServerClosed = http.ErrServerClosed
 
-// Errors for requests that cannot be served. The server answers
-// [ErrBodyTooLarge] with 413 and every other one with 400.
+// Errors for request heads that cannot be served; the server answers them
+// with 400. (A body over the limit is a servable request, answered 413.)
 var (
 	// ErrHeaderTooLarge: the variable block is larger than MaxHeaderBytes.
 	ErrHeaderTooLarge = errors.New("gateway: request variables exceed the size limit")
@@ -23,8 +23,6 @@ var (
 	// ErrBadVariables: the variables do not describe an HTTP request
 	// (no REQUEST_METHOD, bad SERVER_PROTOCOL, unparsable REQUEST_URI).
 	ErrBadVariables = errors.New("gateway: CGI variables do not form a request")
-	// ErrBodyTooLarge: CONTENT_LENGTH exceeds MaxBodyBytes.
-	ErrBodyTooLarge = errors.New("gateway: request body exceeds the size limit")
 )
 
 // errWriteAfterReturn is returned by a ResponseWriter used after its handler

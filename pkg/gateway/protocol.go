@@ -8,27 +8,30 @@ import (
 	"strings"
 )
 
-// Protocol is what one gateway protocol contributes to a [Server]: how to read
-// the request variables and how to start the response.
-type Protocol struct {
-	// Name labels log lines, e.g. "scgi" or "uwsgi".
-	Name string
+// Protocol is what one gateway protocol contributes to a [Server]: how to
+// read a request's variables and how to start its response. Packages scgi
+// and uwsgi each export one; their methods use only standard types, so a
+// protocol package exposes nothing of this one.
+type Protocol interface {
+	// Name labels log lines, e.g. "scgi".
+	Name() string
 
-	// ReadHeaders reads one request head from br and returns its variables,
-	// leaving br positioned at the first body byte. It returns io.EOF, and
-	// only io.EOF, when the peer closed the connection before sending a byte.
-	// Errors must not quote variable values.
-	ReadHeaders func(br *bufio.Reader, maxBytes int) (map[string]string, error)
+	// ReadHeaders reads one request head from br and returns its
+	// variables, leaving br at the first body byte. The variable block may
+	// hold at most maxBytes bytes ([ErrHeaderTooLarge] beyond). It returns
+	// io.EOF, and only io.EOF, when the peer closed the connection before
+	// sending a byte. Errors must not quote variable values.
+	ReadHeaders(br *bufio.Reader, maxBytes int) (map[string]string, error)
 
-	// AppendStatusLine appends the first line of the response head,
-	// including its CRLF, to dst.
-	AppendStatusLine func(dst []byte, code int) []byte
+	// StatusPrefix starts the first line of every response, before
+	// "NNN Reason\r\n": "Status: " makes the CGI header SCGI expects,
+	// "HTTP/1.1 " the raw status line uwsgi expects.
+	StatusPrefix() string
 }
 
-// AppendStatusLine appends prefix, the three-digit code, a reason phrase and
-// CRLF to dst: with prefix "Status: " it makes the CGI-style line SCGI
-// expects, with "HTTP/1.1 " the raw status line uwsgi expects.
-func AppendStatusLine(dst []byte, prefix string, code int) []byte {
+// appendStatusLine appends prefix, the three-digit code, a reason phrase
+// and CRLF to dst.
+func appendStatusLine(dst []byte, prefix string, code int) []byte {
 	dst = append(dst, prefix...)
 	dst = strconv.AppendInt(dst, int64(code), 10)
 	dst = append(dst, ' ')
@@ -42,8 +45,9 @@ func AppendStatusLine(dst []byte, prefix string, code int) []byte {
 	return append(dst, "\r\n"...)
 }
 
-// ReadString reads exactly n bytes from br and returns them as one string.
-// Parsers slice keys and values out of that string, so a whole variable block
+// ReadString reads exactly n bytes from br and returns them as one string,
+// for a [Protocol] to read its variable block with. Parsers slice keys and
+// values out of that string, so a whole variable block
 // costs a single allocation. A short read returns io.ErrUnexpectedEOF (or
 // the underlying error, e.g. a timeout).
 func ReadString(br *bufio.Reader, n int) (string, error) {
@@ -63,7 +67,7 @@ func ReadString(br *bufio.Reader, n int) (string, error) {
 	return b.String(), nil
 }
 
-// AddVar stores key=value in env, folding a repeated key the way nginx 1.23
+// AddVar stores key=value in env for a [Protocol], folding a repeated key the way nginx 1.23
 // and later do itself (older nginx sends repeated request headers as
 // repeated keys, and a plain map would keep only the last one):
 //
@@ -105,7 +109,7 @@ func parseLength(s string) (int64, error) {
 	if s == "" {
 		return 0, nil
 	}
-	if !IsDigits(s) {
+	if !isDigits(s) {
 		return 0, ErrBadContentLength
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
@@ -115,8 +119,8 @@ func parseLength(s string) (int64, error) {
 	return n, nil
 }
 
-// IsDigits reports whether s is a non-empty run of ASCII decimal digits.
-func IsDigits(s string) bool {
+// isDigits reports whether s is a non-empty run of ASCII decimal digits.
+func isDigits(s string) bool {
 	if s == "" {
 		return false
 	}

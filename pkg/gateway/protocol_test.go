@@ -21,8 +21,8 @@ func TestAppendStatusLine(t *testing.T) {
 		{"HTTP/1.1 ", 299, "HTTP/1.1 299 status code 299\r\n"},
 	}
 	for _, tt := range tests {
-		if got := string(AppendStatusLine(nil, tt.prefix, tt.code)); got != tt.want {
-			t.Errorf("AppendStatusLine(%q, %d) = %q, want %q", tt.prefix, tt.code, got, tt.want)
+		if got := string(appendStatusLine(nil, tt.prefix, tt.code)); got != tt.want {
+			t.Errorf("appendStatusLine(%q, %d) = %q, want %q", tt.prefix, tt.code, got, tt.want)
 		}
 	}
 }

@@ -14,11 +14,12 @@ import (
 type envKey struct{}
 
 // Env returns the CGI variables the request arrived with, repeated keys
-// already folded (see [AddVar]). It keeps what http.Request has no field for:
-// SERVER_NAME, SERVER_PORT, DOCUMENT_URI, PATH_INFO, SCRIPT_NAME, REMOTE_USER.
-// The map holds credentials (HTTP_AUTHORIZATION, HTTP_COOKIE): never log it
-// whole. Callers must not modify it. Env returns nil for requests that did
-// not come through a gateway [Server].
+// already folded (see [AddVar]), for a protocol package's ProcessEnv. It
+// keeps what http.Request has no field for: SERVER_NAME, SERVER_PORT,
+// DOCUMENT_URI, PATH_INFO, SCRIPT_NAME, REMOTE_USER. The map holds
+// credentials (HTTP_AUTHORIZATION, HTTP_COOKIE): never log it whole. Callers
+// must not modify it. Env returns nil for requests that did not come through
+// a gateway [Server].
 func Env(r *http.Request) map[string]string {
 	env, _ := r.Context().Value(envKey{}).(map[string]string)
 	return env
@@ -38,13 +39,10 @@ var hopHeaders = []string{
 // the connection is gone. env is completed in place (SERVER_PROTOCOL and
 // HTTP_HOST defaults).
 func newRequest(ctx context.Context, cancel context.CancelFunc, env map[string]string,
-	br *bufio.Reader, maxBody int64) (*http.Request, *body, error) {
+	br *bufio.Reader) (*http.Request, *body, error) {
 	length, err := parseLength(env["CONTENT_LENGTH"])
 	if err != nil {
 		return nil, nil, err
-	}
-	if length > maxBody {
-		return nil, nil, fmt.Errorf("%w: CONTENT_LENGTH %d > %d", ErrBodyTooLarge, length, maxBody)
 	}
 	if env["SERVER_PROTOCOL"] == "" {
 		env["SERVER_PROTOCOL"] = "HTTP/1.1" // hand-written configs omit it; RequestFromMap needs it

@@ -32,15 +32,15 @@ func nginxGET() map[string]string {
 	}
 }
 
-func build(t *testing.T, env map[string]string, body string, maxBody int64) (*http.Request, *body, error) {
+func build(t *testing.T, env map[string]string, body string) (*http.Request, *body, error) {
 	t.Helper()
 	br := bufio.NewReader(strings.NewReader(body))
-	return newRequest(context.Background(), func() {}, env, br, maxBody)
+	return newRequest(context.Background(), func() {}, env, br)
 }
 
 func TestNewRequestFromNginxVariables(t *testing.T) {
 	t.Parallel()
-	r, _, err := build(t, nginxGET(), "", DefaultMaxBodyBytes)
+	r, _, err := build(t, nginxGET(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestNewRequestDefaults(t *testing.T) {
 		"HTTPS":          "on",
 		"CONTENT_LENGTH": "",
 	}
-	r, _, err := build(t, env, "", DefaultMaxBodyBytes)
+	r, _, err := build(t, env, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestNewRequestChunkedOriginBody(t *testing.T) {
 		"REQUEST_URI":            "/v2/token",
 		"SERVER_PROTOCOL":        "HTTP/1.1",
 	}
-	r, _, err := build(t, env, payload+"NEXT", DefaultMaxBodyBytes)
+	r, _, err := build(t, env, payload+"NEXT")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestNewRequestBodyIsExactlyContentLength(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"REQUEST_METHOD": "POST", "REQUEST_URI": "/", "CONTENT_LENGTH": "11"}
 	br := bufio.NewReader(strings.NewReader("hello worldEXTRA"))
-	r, b, err := newRequest(context.Background(), func() {}, env, br, 100)
+	r, b, err := newRequest(context.Background(), func() {}, env, br)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestNewRequestTruncatedBodyCancels(t *testing.T) {
 	env := map[string]string{"REQUEST_METHOD": "POST", "REQUEST_URI": "/", "CONTENT_LENGTH": "10"}
 	cancelled := false
 	br := bufio.NewReader(strings.NewReader("abc"))
-	r, b, err := newRequest(context.Background(), func() { cancelled = true }, env, br, 100)
+	r, b, err := newRequest(context.Background(), func() { cancelled = true }, env, br)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,13 +190,12 @@ func TestNewRequestRejects(t *testing.T) {
 		{"signed length", base("CONTENT_LENGTH", "+5"), ErrBadContentLength},
 		{"word length", base("CONTENT_LENGTH", "abc"), ErrBadContentLength},
 		{"overflowing length", base("CONTENT_LENGTH", "99999999999999999999"), ErrBadContentLength},
-		{"body over limit", base("CONTENT_LENGTH", "101"), ErrBodyTooLarge},
 		{"no method", map[string]string{"REQUEST_URI": "/"}, ErrBadVariables},
 		{"bad protocol", base("SERVER_PROTOCOL", "SPDY"), ErrBadVariables},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, _, err := build(t, tt.env, "", 100); !errors.Is(err, tt.want) {
+			if _, _, err := build(t, tt.env, ""); !errors.Is(err, tt.want) {
 				t.Errorf("err = %v, want %v", err, tt.want)
 			}
 		})
@@ -208,7 +207,7 @@ func TestNewRequestRejects(t *testing.T) {
 func TestNewRequestErrorHidesValues(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"REQUEST_METHOD": "GET", "REQUEST_URI": "/%zz?password=hunter2"}
-	_, _, err := build(t, env, "", 100)
+	_, _, err := build(t, env, "")
 	if !errors.Is(err, ErrBadVariables) {
 		t.Fatalf("err = %v, want ErrBadVariables", err)
 	}

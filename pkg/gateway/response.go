@@ -7,15 +7,22 @@ import (
 	"strconv"
 )
 
-// response is a fully buffered http.ResponseWriter. Nothing reaches the
-// connection until the handler returns; then the head is written with an
-// exact Content-Length. Buffering is what makes that possible, and the
-// replies of a token endpoint are small.
+// response is the one buffered http.ResponseWriter of every transport.
+// Nothing reaches the client until the handler returns; then the head goes
+// out with an exact Content-Length, and never with chunked framing: nginx
+// passes chunk framing from SCGI and uwsgi upstreams through to the client
+// as body bytes, and would chunk a FastCGI reply that lacks a length.
+// Buffering is what makes that possible, and the replies of a token
+// endpoint are small.
+//
+// The SCGI and uwsgi server writes the head itself ([response.finish]); the
+// FastCGI and HTTP fronts hand the result to their standard-library writer
+// ([response.sendTo]).
 type response struct {
 	header      http.Header
 	code        int
 	wroteHeader bool
-	body        *bytes.Buffer // pooled; see finished
+	body        *bytes.Buffer // pooled on SCGI and uwsgi; see finished
 	finished    bool          // handler returned: body may belong to another connection now
 }
 
@@ -26,7 +33,7 @@ func newResponse(body *bytes.Buffer) *response {
 func (w *response) Header() http.Header { return w.header }
 
 // WriteHeader records the status code. Informational codes (1xx) are
-// ignored: these protocols carry exactly one response head.
+// ignored: a gateway response has exactly one head.
 func (w *response) WriteHeader(code int) {
 	if code < 100 || code > 999 {
 		panic(fmt.Sprintf("invalid WriteHeader code %v", code)) // as net/http does
@@ -65,8 +72,8 @@ func (w *response) startBody() error {
 	return nil
 }
 
-// reset replaces whatever a panicking handler left behind with a plain
-// error reply.
+// reset replaces whatever the handler left behind (or, for a request
+// refused before the handler, nothing) with a plain error reply.
 func (w *response) reset(code int) {
 	w.header = make(http.Header)
 	w.body.Reset()
@@ -97,35 +104,63 @@ var unsentHeaders = map[string]bool{
 	"Upgrade":           true,
 }
 
-// finish ends the handler's use of w and writes the response head to head,
-// using statusLine for its first line. It reports whether the buffered body
-// must follow the head: not for HEAD requests, 204 or 304.
-func (w *response) finish(head *bytes.Buffer, statusLine func([]byte, int) []byte, method string) (sendBody bool) {
+// complete ends the handler's use of w: it settles the status and the
+// Content-Type, and reports whether the head carries a Content-Length and
+// whether the body follows the head (neither for 204 and 304; no body for
+// HEAD).
+func (w *response) complete(method string) (hasLength, sendBody bool) {
 	w.finished = true
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	head.Write(statusLine(head.AvailableBuffer(), w.code))
-	allowed := bodyAllowed(w.code)
-	if _, typed := w.header["Content-Type"]; allowed && !typed && w.body.Len() > 0 {
+	if !bodyAllowed(w.code) {
+		return false, false
+	}
+	if _, typed := w.header["Content-Type"]; !typed && w.body.Len() > 0 {
 		w.header.Set("Content-Type", http.DetectContentType(w.body.Bytes()))
 	}
-	w.header.WriteSubset(head, unsentHeaders) // replaces CR/LF in values, drops invalid names
-	if allowed {
-		w.writeContentLength(head, method)
-	}
-	head.WriteString("\r\n")
-	return allowed && method != http.MethodHead
+	return true, method != http.MethodHead
 }
 
-// writeContentLength writes the length of the buffered body, except that a
-// HEAD handler which wrote nothing may state the length a GET would have.
-func (w *response) writeContentLength(head *bytes.Buffer, method string) {
-	head.WriteString("Content-Length: ")
-	if v := w.header.Get("Content-Length"); method == http.MethodHead && w.body.Len() == 0 && IsDigits(v) {
-		head.WriteString(v)
-	} else {
-		head.Write(strconv.AppendInt(head.AvailableBuffer(), int64(w.body.Len()), 10))
+// appendLength appends the Content-Length to announce: the length of the
+// buffered body, except that a HEAD handler which wrote nothing may state
+// the length a GET would have.
+func (w *response) appendLength(dst []byte, method string) []byte {
+	if v := w.header.Get("Content-Length"); method == http.MethodHead && w.body.Len() == 0 && isDigits(v) {
+		return append(dst, v...)
+	}
+	return strconv.AppendInt(dst, int64(w.body.Len()), 10)
+}
+
+// finish writes the response head to head, its first line starting with
+// statusPrefix, and reports whether the buffered body must follow.
+func (w *response) finish(head *bytes.Buffer, statusPrefix string, method string) (sendBody bool) {
+	hasLength, sendBody := w.complete(method)
+	head.Write(appendStatusLine(head.AvailableBuffer(), statusPrefix, w.code))
+	w.header.WriteSubset(head, unsentHeaders) // replaces CR/LF in values, drops invalid names
+	if hasLength {
+		head.WriteString("Content-Length: ")
+		head.Write(w.appendLength(head.AvailableBuffer(), method))
+		head.WriteString("\r\n")
 	}
 	head.WriteString("\r\n")
+	return sendBody
+}
+
+// sendTo hands the response to a standard-library ResponseWriter.
+func (w *response) sendTo(out http.ResponseWriter, method string) {
+	hasLength, sendBody := w.complete(method)
+	h := out.Header()
+	for k, v := range w.header {
+		if !unsentHeaders[k] {
+			h[k] = v
+		}
+	}
+	if hasLength {
+		h.Set("Content-Length", string(w.appendLength(nil, method)))
+	}
+	out.WriteHeader(w.code)
+	if sendBody && w.body.Len() > 0 {
+		out.Write(w.body.Bytes()) // a write error means the client left
+	}
 }

@@ -7,15 +7,13 @@ import (
 	"testing"
 )
 
-var uwsgiLine = func(dst []byte, code int) []byte { return AppendStatusLine(dst, "HTTP/1.1 ", code) }
-
 // render runs handler against a response and returns what would go on the wire.
 func render(t *testing.T, method string, handler func(w http.ResponseWriter)) string {
 	t.Helper()
 	var head, body bytes.Buffer
 	w := newResponse(&body)
 	handler(w)
-	sendBody := w.finish(&head, uwsgiLine, method)
+	sendBody := w.finish(&head, "HTTP/1.1 ", method)
 	if sendBody {
 		head.Write(body.Bytes())
 	}
@@ -91,7 +89,7 @@ func TestResponseWriteAfterReturnFails(t *testing.T) {
 	t.Parallel()
 	var head, body bytes.Buffer
 	w := newResponse(&body)
-	w.finish(&head, uwsgiLine, "GET")
+	w.finish(&head, "HTTP/1.1 ", "GET")
 	if _, err := w.Write([]byte("late")); err == nil {
 		t.Fatal("Write after finish succeeded")
 	}

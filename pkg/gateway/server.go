@@ -3,64 +3,18 @@ package gateway
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"syscall"
 	"time"
 )
 
-// Defaults for zero [Config] fields.
-const (
-	DefaultMaxHeaderBytes = 64 << 10
-	DefaultMaxBodyBytes   = 1 << 20
-	DefaultTimeout        = 30 * time.Second
-	DefaultMaxConns       = 1024
-)
-
-// Config holds a [Server]'s settings. Zero fields take the defaults above.
-type Config struct {
-	Handler        http.Handler  // nil means http.DefaultServeMux
-	MaxHeaderBytes int           // cap on the variable block
-	MaxBodyBytes   int64         // larger CONTENT_LENGTH is answered with 413
-	Timeout        time.Duration // absolute deadline per connection: read, handle, write
-	ErrorLog       *slog.Logger  // nil means slog.Default()
-	MaxConns       int           // connections served at once; more wait in the listen backlog
-	Stats          *Stats        // counts refused requests by reason; nil: counted privately
-}
-
-func (c Config) withDefaults() Config {
-	if c.Handler == nil {
-		c.Handler = http.DefaultServeMux
-	}
-	if c.MaxHeaderBytes <= 0 {
-		c.MaxHeaderBytes = DefaultMaxHeaderBytes
-	}
-	if c.MaxBodyBytes <= 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if c.Timeout <= 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.ErrorLog == nil {
-		c.ErrorLog = slog.Default()
-	}
-	if c.MaxConns <= 0 {
-		c.MaxConns = DefaultMaxConns
-	}
-	if c.Stats == nil {
-		c.Stats = new(Stats)
-	}
-	return c
-}
-
 // Server serves one request per connection for a [Protocol]. It may serve
 // several listeners at once; Shutdown and Close affect all of them.
 type Server struct {
-	proto Protocol
-	cfg   Config
-	slots chan struct{} // one token per connection being served (MaxConns)
+	proto        Protocol
+	statusPrefix string
+	cfg          Config
 
 	// baseCtx parents every request context; cancelling it tells handlers
 	// that their connection is being force-closed.
@@ -70,33 +24,35 @@ type Server struct {
 	mu        sync.Mutex
 	closing   bool
 	done      chan struct{} // closed when closing becomes true
-	listeners map[*onceCloseListener]struct{}
+	listeners map[net.Listener]struct{}
 	conns     map[net.Conn]struct{}
 	inFlight  sync.WaitGroup // one count per tracked conn; Add only while !closing
 }
 
 // NewServer returns a server for p configured by c.
 func NewServer(p Protocol, c Config) *Server {
-	c = c.withDefaults()
+	c = c.WithDefaults()
+	c.ErrorLog = c.ErrorLog.With("protocol", p.Name())
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		proto:      p,
-		cfg:        c,
-		slots:      make(chan struct{}, c.MaxConns),
-		baseCtx:    ctx,
-		cancelBase: cancel,
-		done:       make(chan struct{}),
-		listeners:  make(map[*onceCloseListener]struct{}),
-		conns:      make(map[net.Conn]struct{}),
+		proto:        p,
+		statusPrefix: p.StatusPrefix(),
+		cfg:          c,
+		baseCtx:      ctx,
+		cancelBase:   cancel,
+		done:         make(chan struct{}),
+		listeners:    make(map[net.Listener]struct{}),
+		conns:        make(map[net.Conn]struct{}),
 	}
 }
 
-// Serve accepts connections on l and serves each in its own goroutine until
-// Shutdown or Close, when it returns [ErrServerClosed]. Other accept errors
-// end Serve, except temporary ones (EMFILE and the like), which are retried
-// with backoff as net/http does. Serve closes l when it returns.
+// Serve accepts connections on l, at most Limits.MaxConnections at once,
+// and serves each in its own goroutine until Shutdown or Close, when it
+// returns [ErrServerClosed]. Other accept errors end Serve, except temporary
+// ones (EMFILE and the like), which are retried with backoff as net/http
+// does. Serve closes l when it returns.
 func (s *Server) Serve(l net.Listener) error {
-	ol := &onceCloseListener{Listener: l}
+	ol := s.cfg.LimitListener(l) // Serve and Shutdown may both close it
 	defer ol.Close()
 	if !s.trackListener(ol, true) {
 		return ErrServerClosed
@@ -105,12 +61,8 @@ func (s *Server) Serve(l net.Listener) error {
 
 	var backoff time.Duration
 	for {
-		if !s.takeSlot() {
-			return ErrServerClosed
-		}
 		c, err := ol.Accept()
 		if err != nil {
-			s.releaseSlot()
 			if s.isClosing() {
 				return ErrServerClosed
 			}
@@ -118,8 +70,7 @@ func (s *Server) Serve(l net.Listener) error {
 				return err
 			}
 			backoff = nextBackoff(backoff)
-			s.cfg.ErrorLog.Error("gateway: accept failed; retrying",
-				"protocol", s.proto.Name, "err", err, "retry_in", backoff)
+			s.cfg.ErrorLog.Error("gateway: accept failed; retrying", "err", err, "retry_in", backoff)
 			if !s.sleep(backoff) {
 				return ErrServerClosed
 			}
@@ -128,7 +79,6 @@ func (s *Server) Serve(l net.Listener) error {
 		backoff = 0
 		if !s.trackConn(c, true) {
 			c.Close()
-			s.releaseSlot()
 			return ErrServerClosed
 		}
 		go s.serveConn(c)
@@ -195,7 +145,7 @@ func (s *Server) isClosing() bool {
 	return s.closing
 }
 
-func (s *Server) trackListener(l *onceCloseListener, add bool) bool {
+func (s *Server) trackListener(l net.Listener, add bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !add {
@@ -227,25 +177,6 @@ func (s *Server) trackConn(c net.Conn, add bool) bool {
 	return true
 }
 
-// takeSlot waits for room under MaxConns before the next Accept, so excess
-// connections wait in the kernel's listen queue rather than in memory.
-func (s *Server) takeSlot() bool {
-	select {
-	case s.slots <- struct{}{}:
-		return true
-	default:
-	}
-	s.cfg.Stats.ConnsWaited.Add(1)
-	select {
-	case s.slots <- struct{}{}:
-		return true
-	case <-s.done:
-		return false
-	}
-}
-
-func (s *Server) releaseSlot() { <-s.slots }
-
 // sleep waits d unless the server starts closing first.
 func (s *Server) sleep(d time.Duration) bool {
 	t := time.NewTimer(d)
@@ -275,16 +206,4 @@ func isTemporary(err error) bool {
 	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// onceCloseListener lets Serve and Shutdown both close the listener.
-type onceCloseListener struct {
-	net.Listener
-	once sync.Once
-	err  error
-}
-
-func (l *onceCloseListener) Close() error {
-	l.once.Do(func() { l.err = l.Listener.Close() })
-	return l.err
 }

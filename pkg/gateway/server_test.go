@@ -17,40 +17,45 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/regtoken/regtoken/pkg/limits"
 )
 
 // lineProtocol is a stand-in wire format so the server can be tested
 // without SCGI or uwsgi: one line of space-separated KEY=VALUE pairs, then
 // the body; the reply starts with an HTTP/1.1 status line, so
 // http.ReadResponse can parse it.
-var lineProtocol = Protocol{
-	Name: "line",
-	ReadHeaders: func(br *bufio.Reader, maxBytes int) (map[string]string, error) {
-		line, err := br.ReadString('\n')
-		switch {
-		case err == io.EOF && line == "":
-			return nil, io.EOF
-		case err == io.EOF:
-			return nil, io.ErrUnexpectedEOF
-		case err != nil:
+type lineProtocol struct{}
+
+func (lineProtocol) Name() string         { return "line" }
+func (lineProtocol) StatusPrefix() string { return "HTTP/1.1 " }
+
+func (lineProtocol) ReadHeaders(br *bufio.Reader, maxBytes int) (map[string]string, error) {
+	line, err := br.ReadString('\n')
+	switch {
+	case err == io.EOF && line == "":
+		return nil, io.EOF
+	case err == io.EOF:
+		return nil, io.ErrUnexpectedEOF
+	case err != nil:
+		return nil, err
+	case len(line) > maxBytes:
+		return nil, ErrHeaderTooLarge
+	}
+	env := map[string]string{}
+	for _, f := range strings.Fields(line) {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return nil, errors.New("line: pair without '='")
+		}
+		if err := AddVar(env, k, v); err != nil {
 			return nil, err
-		case len(line) > maxBytes:
-			return nil, ErrHeaderTooLarge
 		}
-		env := map[string]string{}
-		for _, f := range strings.Fields(line) {
-			k, v, ok := strings.Cut(f, "=")
-			if !ok {
-				return nil, errors.New("line: pair without '='")
-			}
-			if err := AddVar(env, k, v); err != nil {
-				return nil, err
-			}
-		}
-		return env, nil
-	},
-	AppendStatusLine: func(dst []byte, code int) []byte { return AppendStatusLine(dst, "HTTP/1.1 ", code) },
+	}
+	return env, nil
 }
+
+func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 const getLine = "REQUEST_METHOD=GET REQUEST_URI=/v2/token HTTP_HOST=reg.example REMOTE_ADDR=192.0.2.7\n"
 
@@ -84,7 +89,7 @@ func start(t *testing.T, cfg Config) *testServer {
 	t.Helper()
 	ts := &testServer{log: new(syncBuffer), served: make(chan error, 1)}
 	cfg.ErrorLog = slog.New(slog.NewTextHandler(ts.log, nil))
-	ts.Server = NewServer(lineProtocol, cfg)
+	ts.Server = NewServer(lineProtocol{}, cfg)
 	ts.sock = filepath.Join(t.TempDir(), "s.sock")
 	l, err := net.Listen("unix", ts.sock)
 	if err != nil {
@@ -288,7 +293,7 @@ func TestServerAbortHandlerDropsConnection(t *testing.T) {
 func TestServerCutsTricklingClientAtTimeout(t *testing.T) {
 	t.Parallel()
 	const timeout = 200 * time.Millisecond
-	ts := start(t, Config{Timeout: timeout, Handler: http.NotFoundHandler()})
+	ts := start(t, Config{Limits: limits.Transport{RequestTimeout: timeout}, Handler: http.NotFoundHandler()})
 	c := ts.dial(t)
 	begin := time.Now()
 	go func() {
@@ -311,7 +316,7 @@ func TestServerCutsTricklingClientAtTimeout(t *testing.T) {
 
 func TestServerBodyTooLarge(t *testing.T) {
 	t.Parallel()
-	ts := start(t, Config{MaxBodyBytes: 10, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := start(t, Config{Limits: limits.Transport{MaxBodyBytes: 10}, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Error("handler called for an oversized body")
 	})})
 	resp, _ := ts.roundTrip(t, "REQUEST_METHOD=POST REQUEST_URI=/ CONTENT_LENGTH=11\n"+strings.Repeat("x", 11))
@@ -324,7 +329,7 @@ func TestServerMaxConns(t *testing.T) {
 	t.Parallel()
 	gate := make(chan struct{})
 	var running, peak atomic.Int32
-	ts := start(t, Config{MaxConns: 1, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := start(t, Config{Limits: limits.Transport{MaxConnections: 1}, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := running.Add(1)
 		defer running.Add(-1)
 		if n > peak.Load() {
@@ -337,7 +342,7 @@ func TestServerMaxConns(t *testing.T) {
 	io.WriteString(second, getLine)
 	time.Sleep(200 * time.Millisecond)
 	if n := running.Load(); n != 1 {
-		t.Errorf("%d handlers running with MaxConns 1", n)
+		t.Errorf("%d handlers running with MaxConnections 1", n)
 	}
 	close(gate)
 	readReply(t, first)
@@ -367,7 +372,7 @@ func TestServerContextEndsWithConnection(t *testing.T) {
 
 func TestServeAfterShutdown(t *testing.T) {
 	t.Parallel()
-	s := NewServer(lineProtocol, Config{})
+	s := NewServer(lineProtocol{}, Config{})
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -412,7 +417,7 @@ func TestServerRetriesTemporaryAcceptErrors(t *testing.T) {
 	l := &flakyListener{conns: make(chan net.Conn, 1), closed: make(chan struct{})}
 	l.failures.Store(3)
 	logs := new(syncBuffer)
-	s := NewServer(lineProtocol, Config{
+	s := NewServer(lineProtocol{}, Config{
 		ErrorLog: slog.New(slog.NewTextHandler(logs, nil)),
 		Handler:  http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
 	})
@@ -453,5 +458,17 @@ func TestServerCloseDropsActiveConnections(t *testing.T) {
 	}
 	if err := <-ts.served; !errors.Is(err, ErrServerClosed) {
 		t.Errorf("Serve = %v, want ErrServerClosed", err)
+	}
+}
+
+// Refused requests are counted by reason, so they show in metrics.
+func TestServerCountsRefusals(t *testing.T) {
+	t.Parallel()
+	var st Stats
+	ts := start(t, Config{Stats: &st, Limits: limits.Transport{MaxBodyBytes: 4}, Handler: http.NotFoundHandler()})
+	ts.roundTrip(t, "garbage\n")
+	ts.roundTrip(t, "REQUEST_METHOD=POST REQUEST_URI=/ CONTENT_LENGTH=10\n0123456789")
+	if st.Malformed.Load() != 1 || st.BodyTooLarge.Load() != 1 {
+		t.Errorf("malformed %d, body too large %d; want 1 and 1", st.Malformed.Load(), st.BodyTooLarge.Load())
 	}
 }

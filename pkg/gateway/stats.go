@@ -11,5 +11,5 @@ type Stats struct {
 	BodyTooLarge atomic.Uint64 // declared bodies over MaxBodyBytes: 413
 	TimedOut     atomic.Uint64 // connections cut at their deadline before a request was read
 	Panics       atomic.Uint64 // handler panics answered with 500
-	ConnsWaited  atomic.Uint64 // accepts delayed because MaxConns connections were being served
+	ConnsWaited  atomic.Uint64 // accepts delayed because Limits.MaxConnections connections were open
 }

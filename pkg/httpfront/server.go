@@ -1,6 +1,7 @@
 package httpfront
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net"
@@ -14,17 +15,17 @@ import (
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = http.ErrServerClosed
 
-// Defaults for zero fields.
-const (
-	DefaultReadHeaderTimeout = 5 * time.Second
-	DefaultMaxHeaderBytes    = 64 << 10
-)
+// DefaultReadHeaderTimeout applies when ReadHeaderTimeout is zero.
+const DefaultReadHeaderTimeout = 5 * time.Second
 
-// Server serves HTTP/1.1 requests to Handler. Fields must be set before the
-// first Serve; a Server must not be copied after first use.
+// Server serves HTTP/1.1 requests to Config.Handler (nil answers 404).
+// Config applies as on every transport: Limits.RequestTimeout bounds reading
+// a whole request, writing its response, and the idle time between requests
+// on a kept-alive connection, and is the request context's deadline;
+// Limits.MaxHeaderBytes caps the request head. Fields must be set before
+// the first Serve; a Server must not be copied after first use.
 type Server struct {
-	// Handler answers every request.
-	Handler http.Handler
+	gateway.Config
 
 	// TrustProxyHeaders makes the client address come from X-Real-IP, or
 	// else the last X-Forwarded-For entry (the one nginx appended), and
@@ -33,21 +34,9 @@ type Server struct {
 	// handler runs, so nothing downstream can trust them by mistake.
 	TrustProxyHeaders bool
 
-	// ErrorLog receives net/http's connection errors. nil means slog.Default().
-	ErrorLog *slog.Logger
-
 	// ReadHeaderTimeout bounds reading a request head; zero means
 	// DefaultReadHeaderTimeout.
 	ReadHeaderTimeout time.Duration
-
-	// Timeout bounds reading a whole request, writing its response, and the
-	// idle time between requests on a kept-alive connection; the request's
-	// context also gets this deadline. Zero means no limit beyond
-	// ReadHeaderTimeout.
-	Timeout time.Duration
-
-	// MaxHeaderBytes caps the request head; zero means DefaultMaxHeaderBytes.
-	MaxHeaderBytes int
 
 	once sync.Once
 	srv  *http.Server
@@ -68,7 +57,9 @@ func (s *Server) Serve(l net.Listener) error {
 		l.Close()
 		return ErrServerClosed
 	}
-	l = &onceCloseListener{Listener: l}
+	// Shutdown closes l first (to stop accepting) and net/http closes it
+	// again; the limit listener closes once, so that is no error.
+	l = s.Config.LimitListener(l)
 	s.listeners = append(s.listeners, l)
 	s.mu.Unlock()
 	err := srv.Serve(l)
@@ -157,15 +148,16 @@ func (s *Server) server() *http.Server {
 		if log == nil {
 			log = slog.Default()
 		}
+		lim := s.Limits.WithDefaults()
 		s.fresh = make(map[net.Conn]struct{})
 		s.srv = &http.Server{
 			ConnState:         s.trackState,
-			Handler:           s.handler(log),
-			ReadHeaderTimeout: orDefault(s.ReadHeaderTimeout, DefaultReadHeaderTimeout),
-			ReadTimeout:       s.Timeout,
-			WriteTimeout:      s.Timeout,
-			IdleTimeout:       s.Timeout,
-			MaxHeaderBytes:    orDefault(s.MaxHeaderBytes, DefaultMaxHeaderBytes),
+			Handler:           s.handler(),
+			ReadHeaderTimeout: cmp.Or(s.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+			ReadTimeout:       lim.RequestTimeout,
+			WriteTimeout:      lim.RequestTimeout,
+			IdleTimeout:       lim.RequestTimeout,
+			MaxHeaderBytes:    lim.MaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
 	})
@@ -173,37 +165,16 @@ func (s *Server) server() *http.Server {
 }
 
 // handler puts the wrappers around Handler: proxy headers first, so the
-// buffered handler already sees the client's address.
-func (s *Server) handler(log *slog.Logger) http.Handler {
-	h := s.Handler
-	if h == nil {
-		h = http.NotFoundHandler()
+// gateway's handler (limits, recovery, buffering) already sees the client's
+// address.
+func (s *Server) handler() http.Handler {
+	c := s.Config
+	if c.Handler == nil {
+		c.Handler = http.NotFoundHandler()
 	}
-	h = gateway.BufferResponses(h, s.Timeout, log)
+	h := c.WrapHandler()
 	if s.TrustProxyHeaders {
 		return useProxyHeaders(h)
 	}
 	return dropProxyHeaders(h)
-}
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
-}
-
-// onceCloseListener closes its listener once: Shutdown closes it first (to
-// stop accepting) and net/http closes it again, which must not turn a clean
-// drain into a "use of closed network connection" error.
-type onceCloseListener struct {
-	net.Listener
-	once sync.Once
-	err  error
-}
-
-func (l *onceCloseListener) Close() error {
-	l.once.Do(func() { l.err = l.Listener.Close() })
-	return l.err
 }

@@ -12,6 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/regtoken/regtoken/pkg/gateway"
+	"github.com/regtoken/regtoken/pkg/limits"
 )
 
 // start serves s on a unix socket in a temp dir and returns a client for it.
@@ -36,10 +39,10 @@ func start(t *testing.T, s *Server) (*http.Client, <-chan error) {
 
 func TestLargeResponseHasContentLength(t *testing.T) {
 	big := strings.Repeat("x", 10000) // far past net/http's 2 KiB chunking threshold
-	client, _ := start(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	client, _ := start(t, &Server{Config: gateway.Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(big[:5000]))
 		w.Write([]byte(big[5000:]))
-	})})
+	})}})
 	resp, err := client.Get("http://regtoken/v2/token")
 	if err != nil {
 		t.Fatal(err)
@@ -52,9 +55,9 @@ func TestLargeResponseHasContentLength(t *testing.T) {
 }
 
 func TestRemoteAddrFromTrustedProxy(t *testing.T) {
-	client, _ := start(t, &Server{TrustProxyHeaders: true, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	client, _ := start(t, &Server{TrustProxyHeaders: true, Config: gateway.Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, r.RemoteAddr)
-	})})
+	})}})
 	req, _ := http.NewRequest("GET", "http://regtoken/", nil)
 	req.Header.Set("X-Forwarded-For", "203.0.113.5, 127.0.0.1")
 	resp, err := client.Do(req)
@@ -69,10 +72,10 @@ func TestRemoteAddrFromTrustedProxy(t *testing.T) {
 }
 
 func TestPanicGives500(t *testing.T) {
-	client, _ := start(t, &Server{
+	client, _ := start(t, &Server{Config: gateway.Config{
 		ErrorLog: slog.New(slog.DiscardHandler),
 		Handler:  http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }),
-	})
+	}})
 	resp, err := client.Get("http://regtoken/")
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +87,7 @@ func TestPanicGives500(t *testing.T) {
 }
 
 func TestHeaderLimit(t *testing.T) {
-	client, _ := start(t, &Server{MaxHeaderBytes: 1024, Handler: http.NotFoundHandler()})
+	client, _ := start(t, &Server{Config: gateway.Config{Limits: limits.Transport{MaxHeaderBytes: 1024}, Handler: http.NotFoundHandler()}})
 	req, _ := http.NewRequest("GET", "http://regtoken/", nil)
 	req.Header.Set("Cookie", strings.Repeat("c", 8192))
 	resp, err := client.Do(req)
@@ -99,11 +102,11 @@ func TestHeaderLimit(t *testing.T) {
 
 func TestShutdownDrains(t *testing.T) {
 	started := make(chan struct{}, 4)
-	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s := &Server{Config: gateway.Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		started <- struct{}{}
 		time.Sleep(300 * time.Millisecond)
 		io.WriteString(w, "finished")
-	})}
+	})}}
 	client, served := start(t, s)
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
@@ -142,10 +145,10 @@ func TestShutdownDrains(t *testing.T) {
 func TestShutdownGivesUpAtDeadline(t *testing.T) {
 	started, release := make(chan struct{}), make(chan struct{})
 	defer close(release)
-	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s := &Server{Config: gateway.Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(started)
 		<-release
-	})}
+	})}}
 	client, _ := start(t, s)
 	go client.Get("http://regtoken/")
 	<-started
@@ -165,7 +168,7 @@ func TestShutdownAnswersConnectionsAcceptedBefore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
+	s := &Server{Config: gateway.Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}}
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(l) }()
 	c, err := net.Dial("unix", path)

@@ -5,16 +5,14 @@ import (
 	"net"
 	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"syscall"
+
+	"github.com/coreos/go-systemd/v22/activation"
 )
 
-// listenFDsStart is SD_LISTEN_FDS_START: passed sockets begin at fd 3.
-const listenFDsStart = 3
-
-// activationEnv lists the variables of sd_listen_fds(3); LISTEN_PIDFDID is
-// set by systemd 254 and later.
+// activationEnv lists the variables of sd_listen_fds(3). activation.Files
+// unsets the first three; LISTEN_PIDFDID, which systemd 254 and later also
+// sets, is left to us.
 var activationEnv = []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PIDFDID"}
 
 // Activated returns the listening sockets systemd passed to this process,
@@ -31,26 +29,15 @@ var activationEnv = []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "LIST
 //
 // The listeners do not remove their socket files on Close: systemd owns
 // them.
+//
+// go-systemd's activation.Files reads the protocol. Its ListenersWithNames
+// is not used: it skips an fd that is no listener without a word (and
+// leaves it open), and takes a connected socket from Accept=yes for one.
 func Activated() (map[string][]net.Listener, error) {
-	defer unsetActivationEnv()
-	pid, err := strconv.Atoi(os.Getenv("LISTEN_PID"))
-	if err != nil || pid != os.Getpid() {
+	files := activation.Files(true)
+	unsetActivationEnv()
+	if len(files) == 0 {
 		return nil, nil
-	}
-	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
-	if err != nil || n <= 0 {
-		return nil, fmt.Errorf("listen: LISTEN_FDS=%q is not a positive number", os.Getenv("LISTEN_FDS"))
-	}
-	names := strings.Split(os.Getenv("LISTEN_FDNAMES"), ":")
-	files := make([]*os.File, n)
-	for i := range files {
-		fd := listenFDsStart + i
-		syscall.CloseOnExec(fd)
-		name := "LISTEN_FD_" + strconv.Itoa(fd)
-		if i < len(names) && names[i] != "" {
-			name = names[i]
-		}
-		files[i] = os.NewFile(uintptr(fd), name)
 	}
 	return listenersFromFiles(files)
 }

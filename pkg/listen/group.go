@@ -9,56 +9,16 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/regtoken/regtoken/pkg/fastcgi"
 	"github.com/regtoken/regtoken/pkg/gateway"
 	"github.com/regtoken/regtoken/pkg/httpfront"
+	"github.com/regtoken/regtoken/pkg/limits"
 	"github.com/regtoken/regtoken/pkg/uwsgi"
 	"github.com/regtoken/regtoken/scgi"
 )
 
-// Defaults for zero Limits fields; the same as package gateway's, so every
-// transport enforces the same limits.
-const (
-	DefaultTimeout        = 30 * time.Second
-	DefaultMaxHeaderBytes = 64 << 10
-	DefaultMaxBodyBytes   = 1 << 20
-	DefaultMaxConns       = 1024
-)
-
-// Limits apply to every listener alike.
-type Limits struct {
-	// Timeout bounds a request from its first byte to its last response
-	// byte (the request context gets this deadline too), and how long a
-	// kept-alive HTTP or FastCGI connection may idle.
-	Timeout time.Duration
-	// MaxHeaderBytes caps the request head (HTTP) or variable block
-	// (SCGI netstring, uwsgi vars, FastCGI params).
-	MaxHeaderBytes int
-	// MaxBodyBytes caps the request body; a larger declared body gets 413.
-	MaxBodyBytes int64
-	// MaxConns caps the connections served at once, per listener.
-	MaxConns int
-}
-
-func (l Limits) withDefaults() Limits {
-	if l.Timeout <= 0 {
-		l.Timeout = DefaultTimeout
-	}
-	if l.MaxHeaderBytes <= 0 {
-		l.MaxHeaderBytes = DefaultMaxHeaderBytes
-	}
-	if l.MaxBodyBytes <= 0 {
-		l.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if l.MaxConns <= 0 {
-		l.MaxConns = DefaultMaxConns
-	}
-	return l
-}
-
-// server is what scgi.Server, uwsgi.Server, fastcgi.Server and
+// server is what the gateway core (SCGI, uwsgi), fastcgi.Server and
 // httpfront.Server have in common.
 type server interface {
 	Serve(net.Listener) error
@@ -81,21 +41,23 @@ type Group struct {
 }
 
 // Start starts a server for each listener, speaking its spec's protocol to
-// handler; log receives the servers' connection-level errors (nil means
-// slog.Default()). From now on the group owns the listeners: Shutdown and
-// Close close them (removing unix socket files regtoken created, never
-// activated ones).
-func Start(listeners []Listener, handler http.Handler, log *slog.Logger, limits Limits) (*Group, error) {
+// handler within lim (zero fields take the defaults of package limits), each
+// listener with its own connection cap; log receives the servers'
+// connection-level errors (nil means slog.Default()). From now on the group
+// owns the listeners: Shutdown and Close close them (removing unix socket
+// files regtoken created, never activated ones).
+func Start(listeners []Listener, handler http.Handler, log *slog.Logger, lim limits.Transport) (*Group, error) {
 	if handler == nil {
 		return nil, errors.New("listen: Start needs a handler")
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	limits = limits.withDefaults()
 	g := &Group{errs: make(chan error, len(listeners))}
+	cfg := gateway.Config{Handler: handler, Limits: lim, Stats: &g.Stats}
 	for _, l := range listeners {
-		srv, err := newServer(l.Spec, handler, log, limits, &g.Stats)
+		cfg.ErrorLog = log.With("listener", l.Spec.String())
+		srv, err := newServer(l.Spec, cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -103,39 +65,33 @@ func Start(listeners []Listener, handler http.Handler, log *slog.Logger, limits 
 	}
 	for i, l := range listeners {
 		g.done.Add(1)
-		go g.serve(g.servers[i], l, limits)
+		go g.serve(g.servers[i], l)
 	}
 	return g, nil
 }
 
-func newServer(s Spec, h http.Handler, log *slog.Logger, lim Limits, st *gateway.Stats) (server, error) {
-	log = log.With("listener", s.String())
+// newServer returns the server for s's protocol. All four take the same
+// Config, so they enforce the same limits in the same way and count what
+// they refuse in the same Stats.
+func newServer(s Spec, cfg gateway.Config) (server, error) {
 	switch canonicalProtocol(s.Protocol) {
 	case SCGI:
-		return &scgi.Server{Handler: h, ErrorLog: log, Timeout: lim.Timeout,
-			MaxHeaderBytes: lim.MaxHeaderBytes, MaxBodyBytes: lim.MaxBodyBytes, MaxConns: lim.MaxConns, Stats: st}, nil
+		return gateway.NewServer(scgi.Protocol{}, cfg), nil
 	case UWSGI:
-		return &uwsgi.Server{Handler: h, ErrorLog: log, Timeout: lim.Timeout,
-			MaxHeaderBytes: lim.MaxHeaderBytes, MaxBodyBytes: lim.MaxBodyBytes, MaxConns: lim.MaxConns, Stats: st}, nil
+		return gateway.NewServer(uwsgi.Protocol{}, cfg), nil
 	case FastCGI:
-		return &fastcgi.Server{Handler: limitBody(h, lim.MaxBodyBytes, st), ErrorLog: log,
-			Timeout: lim.Timeout, MaxHeaderBytes: lim.MaxHeaderBytes}, nil
+		return &fastcgi.Server{Config: cfg}, nil
 	case HTTP:
-		return &httpfront.Server{Handler: limitBody(h, lim.MaxBodyBytes, st), ErrorLog: log,
-			Timeout: lim.Timeout, MaxHeaderBytes: lim.MaxHeaderBytes, TrustProxyHeaders: s.TrustProxyHeaders}, nil
+		return &httpfront.Server{Config: cfg, TrustProxyHeaders: s.TrustProxyHeaders}, nil
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnknownProtocol, s.Protocol)
 }
 
 // serve runs one server until it stops; a stop that Shutdown or Close did
 // not ask for is a failure.
-func (g *Group) serve(srv server, l Listener, lim Limits) {
+func (g *Group) serve(srv server, l Listener) {
 	defer g.done.Done()
-	var nl net.Listener = l.Listener
-	if p := canonicalProtocol(l.Spec.Protocol); p == FastCGI || p == HTTP {
-		nl = limitConns(nl, lim.MaxConns, &g.Stats) // scgi and uwsgi enforce MaxConns themselves
-	}
-	err := srv.Serve(nl)
+	err := srv.Serve(l.Listener)
 	if g.stopping.Load() {
 		return
 	}

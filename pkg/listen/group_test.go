@@ -13,13 +13,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/regtoken/regtoken/pkg/limits"
 )
 
 var allProtocols = []string{SCGI, UWSGI, FastCGI, HTTP}
 
 // startAll opens one unix socket per protocol in dir and starts a Group
 // serving h on all of them.
-func startAll(t *testing.T, dir string, h http.Handler, lim Limits) (*Group, map[string]string) {
+func startAll(t *testing.T, dir string, h http.Handler, lim limits.Transport) (*Group, map[string]string) {
 	t.Helper()
 	paths := make(map[string]string)
 	var specs []Spec
@@ -44,7 +46,7 @@ func TestEveryProtocolReachesHandler(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s %s", r.Method, r.URL.Query().Get("q"))
 	})
-	g, paths := startAll(t, t.TempDir(), h, Limits{})
+	g, paths := startAll(t, t.TempDir(), h, limits.Transport{})
 	for _, p := range allProtocols {
 		status, body, err := rawGet(p, "unix", paths[p], "/v2/token?q="+p)
 		if err != nil || status != 200 || body != "GET "+p {
@@ -72,7 +74,7 @@ func TestDrainOnShutdown(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 		io.WriteString(w, "drained")
 	})
-	g, paths := startAll(t, t.TempDir(), h, Limits{})
+	g, paths := startAll(t, t.TempDir(), h, limits.Transport{})
 	var wg sync.WaitGroup
 	results := make(chan string, 4*perProtocol)
 	for _, p := range allProtocols {
@@ -112,7 +114,7 @@ func TestDrainOnShutdown(t *testing.T) {
 }
 
 func TestServerFailureIsReported(t *testing.T) {
-	g, _ := startAll(t, t.TempDir(), http.NotFoundHandler(), Limits{})
+	g, _ := startAll(t, t.TempDir(), http.NotFoundHandler(), limits.Transport{})
 	// Closing a listener behind the group's back makes its server stop.
 	g.servers[0].Close()
 	select {

@@ -73,36 +73,46 @@ func ParseFlag(s string) (Spec, error) {
 	if !ok {
 		return Spec{}, fmt.Errorf("%w: %q is not PROTOCOL=ADDRESS", ErrBadAddress, s)
 	}
-	spec := Spec{Protocol: canonicalProtocol(proto), Address: addr}
+	spec := Spec{Protocol: proto, Address: addr}.Canonical()
 	return spec, spec.Validate()
+}
+
+// Canonical returns s with its protocol's canonical name: lower case, and
+// "fcgi" as "fastcgi".
+func (s Spec) Canonical() Spec {
+	s.Protocol = canonicalProtocol(s.Protocol)
+	return s
 }
 
 // String gives the spec back in ParseFlag's form.
 func (s Spec) String() string { return s.Protocol + "=" + s.Address }
 
 // Validate checks the protocol, the address, and that the options fit the
-// address.
+// address. It reports every problem it finds, joined; test them with
+// errors.Is.
 func (s Spec) Validate() error {
+	var errs []error
 	if !isProtocol(canonicalProtocol(s.Protocol)) {
-		return fmt.Errorf("%w %q (want scgi, uwsgi, fastcgi or http)", ErrUnknownProtocol, s.Protocol)
+		errs = append(errs, fmt.Errorf("%w %q (want scgi, uwsgi, fastcgi or http)", ErrUnknownProtocol, s.Protocol))
 	}
 	scheme, rest, err := s.split()
-	if err != nil {
-		return err
-	}
-	if err := validateTarget(scheme, rest); err != nil {
-		return fmt.Errorf("%w %q: %v", ErrBadAddress, s.Address, err)
+	if err == nil {
+		if err := validateTarget(scheme, rest); err != nil {
+			errs = append(errs, fmt.Errorf("%w %q: %v", ErrBadAddress, s.Address, err))
+		}
+	} else {
+		errs = append(errs, err)
 	}
 	if scheme != schemeUnix && (s.Mode != 0 || s.Owner != "" || s.Group != "") {
-		return fmt.Errorf("%w: mode, owner and group need a unix: address, not %q", ErrNotApplicable, s.Address)
+		errs = append(errs, fmt.Errorf("%w: mode, owner and group need a unix: address, not %q", ErrNotApplicable, s.Address))
 	}
 	if s.Mode&^os.ModePerm != 0 {
-		return fmt.Errorf("%w: mode %v has more than permission bits", ErrNotApplicable, s.Mode)
+		errs = append(errs, fmt.Errorf("%w: mode %v has more than permission bits", ErrNotApplicable, s.Mode))
 	}
 	if s.TrustProxyHeaders && canonicalProtocol(s.Protocol) != HTTP {
-		return fmt.Errorf("%w: proxy headers only exist on http listeners, not %s", ErrNotApplicable, s.Protocol)
+		errs = append(errs, fmt.Errorf("%w: proxy headers only exist on http listeners, not %s", ErrNotApplicable, s.Protocol))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // split returns the address scheme and what follows it.

@@ -67,3 +67,14 @@ func TestSpecString(t *testing.T) {
 		t.Errorf("got %q, %v", s, err)
 	}
 }
+
+// Validate reports every problem of a spec at once, so the configuration
+// can name them all in one pass.
+func TestValidateReportsEveryProblem(t *testing.T) {
+	err := Spec{Protocol: "gopher", Address: "udp:1", Mode: 0o600}.Validate()
+	for _, want := range []error{ErrUnknownProtocol, ErrBadAddress, ErrNotApplicable} {
+		if !errors.Is(err, want) {
+			t.Errorf("Validate() = %v, lacks %v", err, want)
+		}
+	}
+}

@@ -50,7 +50,7 @@ func regtokenSetup(t *testing.T, withCert bool, services ...string) Regtoken {
 	return Regtoken{
 		File: "regtoken.toml", Issuer: "regtoken", Services: services,
 		Listeners: []Listener{{"scgi", "unix:/run/regtoken/regtoken.sock"}, {"scgi", "tcp:127.0.0.1:5001"}},
-		Lifetime: 5 * time.Minute, ClockSkew: token.DefaultClockSkew,
+		Lifetime:  5 * time.Minute, ClockSkew: token.DefaultClockSkew,
 		Signing: func(service string) Signing {
 			s := sg
 			for _, other := range services {

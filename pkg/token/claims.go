@@ -9,7 +9,7 @@ import (
 
 // ResourceActions is one entry of the "access" claim (distribution's
 // ResourceActions). The class field is left out: distribution ignores it
-// and scope.md asks token services not to send it.
+// and its scope spec (scope.md) asks token services not to send it.
 type ResourceActions struct {
 	Type    string   `json:"type"`
 	Name    string   `json:"name"`
@@ -17,7 +17,8 @@ type ResourceActions struct {
 }
 
 // MarshalJSON encodes nil Actions as [] rather than null: an empty grant is
-// a valid answer (token.md), and [] is what other token services send.
+// a valid answer (distribution's token.md), and [] is what other token
+// services send.
 func (ra ResourceActions) MarshalJSON() ([]byte, error) {
 	return json.Marshal(ra.wire())
 }

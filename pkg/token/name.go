@@ -16,8 +16,13 @@ const maxNameLength = 255
 //	path-component := [a-z0-9]+ (separator [a-z0-9]+)*
 //	separator      := '.' | '_' | '__' | '-'+
 //
-// and is at most 255 bytes long. It is hand-written rather than a regexp
-// because it runs for every scope of every token request.
+// and is at most 255 bytes long. A first component such as "Team" counts as
+// a host, so "Team/app" is valid: the registry's own routes accept it.
+//
+// This is regtoken's one copy of the grammar: the rule check of package acl
+// asks it too, so a rule key is never called dead that a scope can reach. It
+// is hand-written rather than a regexp because it runs for every scope of
+// every token request.
 func ValidRepositoryName(name string) bool {
 	if name == "" || len(name) > maxNameLength {
 		return false

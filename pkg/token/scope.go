@@ -48,7 +48,7 @@ func (s Scope) String() string {
 //
 // The type (and an optional "(class)", which is dropped because distribution
 // ignores it) must match [a-z0-9]+, and every action [a-z*]+, as in
-// scope.md. The name may be anything without whitespace, control characters
+// distribution's scope.md. The name may be anything without whitespace, control characters
 // or invalid UTF-8, which could not travel in a space-separated scope list
 // anyway. It may be empty, and a repository name need not pass
 // [ValidRepositoryName]: zot asks "repository::pull" for its catalog, and a

@@ -34,7 +34,9 @@ type Signer struct {
 }
 
 // header is the JOSE header of every token. "jwk" is deliberately absent:
-// registry 2.8 and 3.x interpret it differently (token-protocol.md §4.4).
+// registry 2.8 trusts an embedded key that 3.x refuses unless the key names
+// the kid of a trusted one, so the same token would pass one and fail the
+// other.
 type header struct {
 	Alg string   `json:"alg"`
 	Typ string   `json:"typ"`

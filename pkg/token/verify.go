@@ -20,8 +20,8 @@ const maxVerifyLength = 64 << 10
 
 // Verify checks that compact is a compact JWS signed by this signer's key
 // with this signer's algorithm, and returns its payload. It checks nothing
-// inside the payload (exp, aud, ...): that is the caller's job. The token
-// endpoint uses it to read the refresh tokens it issued.
+// inside the payload (exp, aud, ...): that is the caller's job. Package
+// authn uses it to read the refresh tokens it issued.
 //
 // A token verified once is remembered (see verifiedMemo), so presenting it
 // again costs a SHA-256 instead of a signature check.

@@ -1,12 +1,16 @@
-// Package uwsgi implements the responder side of the uwsgi binary protocol
-// for any http.Handler, so nginx's uwsgi_pass and Apache's mod_proxy_uwsgi
-// can talk to a Go service directly, with existing uWSGI-era nginx configs
-// (uwsgi_modifier1 30, UWSGI_* params) working unchanged.
+// Package uwsgi is the wire format of the uwsgi binary protocol, so nginx's
+// uwsgi_pass and Apache's mod_proxy_uwsgi can talk to a Go service
+// directly, with existing uWSGI-era nginx configs (uwsgi_modifier1 30,
+// UWSGI_* params) working unchanged.
 //
-// The wire format (a 4-byte packet header, then little-endian
+// The request head (a 4-byte packet header, then little-endian
 // length-prefixed variables, then CONTENT_LENGTH bytes of body) is parsed
-// here; serving, limits, deadlines, graceful shutdown and the buffered
-// response come from package gateway and are shared with package scgi.
+// here, in wire.go. [Protocol] hands it to the gateway core that serves SCGI
+// the same way, which supplies serving, limits, deadlines, graceful
+// shutdown, panic recovery and the buffered response:
+//
+//	gateway.NewServer(uwsgi.Protocol{}, gateway.Config{Handler: h}).Serve(l)
+//
 // Responses start with a raw "HTTP/1.1 NNN Reason" line: nginx would pass a
 // CGI "Status:" header on to the client, and Apache answers it with 502.
 //
@@ -14,75 +18,18 @@
 // never log variable values: HTTP_AUTHORIZATION and HTTP_COOKIE arrive there.
 package uwsgi
 
-import (
-	"context"
-	"log/slog"
-	"net"
-	"net/http"
-	"sync"
-	"time"
+import "bufio"
 
-	"github.com/regtoken/regtoken/pkg/gateway"
-)
+// Protocol is uwsgi as a value for the gateway core (gateway.Protocol).
+type Protocol struct{}
 
-// ErrServerClosed is returned by Serve after Shutdown or Close. It is
-// http.ErrServerClosed.
-var ErrServerClosed = gateway.ErrServerClosed
+// Name is "uwsgi".
+func (Protocol) Name() string { return "uwsgi" }
 
-// protocol is what uwsgi contributes to the shared gateway server.
-var protocol = gateway.Protocol{
-	Name:        "uwsgi",
-	ReadHeaders: ReadHeaders,
-	AppendStatusLine: func(dst []byte, code int) []byte {
-		return gateway.AppendStatusLine(dst, "HTTP/1.1 ", code)
-	},
+// ReadHeaders reads one request head, as the function [ReadHeaders] does.
+func (Protocol) ReadHeaders(br *bufio.Reader, maxBytes int) (map[string]string, error) {
+	return ReadHeaders(br, maxBytes)
 }
 
-// Serve accepts uwsgi connections on l and serves each with handler until l
-// fails; see [Server.Serve]. A nil handler means http.DefaultServeMux.
-func Serve(l net.Listener, handler http.Handler) error {
-	return (&Server{Handler: handler}).Serve(l)
-}
-
-// Server is a uwsgi server. Zero fields take the defaults of package
-// gateway. Fields must not change once Serve, Shutdown or Close was called.
-type Server struct {
-	Handler        http.Handler  // nil means http.DefaultServeMux
-	MaxHeaderBytes int           // cap on the vars block (the protocol's own limit is 65535)
-	MaxBodyBytes   int64         // default 1 MiB; larger CONTENT_LENGTH gets 413
-	Timeout        time.Duration // absolute per-connection deadline, default 30 s
-	ErrorLog       *slog.Logger  // malformed streams and panics; nil means slog.Default()
-	MaxConns       int           // connections served at once, default 1024
-	// Stats, when set, counts refused requests by reason (may be shared).
-	Stats *gateway.Stats
-
-	once sync.Once
-	gw   *gateway.Server
-}
-
-func (s *Server) gateway() *gateway.Server {
-	s.once.Do(func() {
-		s.gw = gateway.NewServer(protocol, gateway.Config{
-			Handler:        s.Handler,
-			MaxHeaderBytes: s.MaxHeaderBytes,
-			MaxBodyBytes:   s.MaxBodyBytes,
-			Timeout:        s.Timeout,
-			ErrorLog:       s.ErrorLog,
-			MaxConns:       s.MaxConns,
-			Stats:          s.Stats,
-		})
-	})
-	return s.gw
-}
-
-// Serve accepts connections on l, one goroutine and one request per
-// connection, until Shutdown or Close, when it returns ErrServerClosed.
-// Serve closes l when it returns.
-func (s *Server) Serve(l net.Listener) error { return s.gateway().Serve(l) }
-
-// Shutdown closes the listeners, waits for requests in flight, and when ctx
-// ends first, closes the remaining connections and returns ctx.Err().
-func (s *Server) Shutdown(ctx context.Context) error { return s.gateway().Shutdown(ctx) }
-
-// Close closes the listeners and every connection immediately.
-func (s *Server) Close() error { return s.gateway().Close() }
+// StatusPrefix is "HTTP/1.1 ": a uwsgi response starts with a raw status line.
+func (Protocol) StatusPrefix() string { return "HTTP/1.1 " }

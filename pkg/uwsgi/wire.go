@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/regtoken/regtoken/pkg/gateway"
+	"github.com/regtoken/regtoken/pkg/limits"
 )
 
 // The uwsgi request head (uwsgi-docs Protocol.rst), all sizes little endian:
@@ -27,8 +28,7 @@ const (
 	defaultVarsPerHead = 32 // nginx sends ~20 params plus the request headers
 )
 
-// Errors returned by ReadHeaders, besides gateway.ErrHeaderTooLarge,
-// gateway.ErrConflictingContentLength and io.ErrUnexpectedEOF for a stream
+// Errors returned by ReadHeaders, besides io.ErrUnexpectedEOF for a stream
 // that ends early.
 var (
 	// ErrBadModifier: modifier1 is neither 0 nor 30, so the packet is not a
@@ -36,20 +36,23 @@ var (
 	ErrBadModifier = errors.New("uwsgi: unsupported modifier1")
 	// ErrBadVars: the vars block is not a sequence of sized pairs.
 	ErrBadVars = errors.New("uwsgi: malformed vars block")
-	// ErrHeaderTooLarge is gateway.ErrHeaderTooLarge.
+	// ErrHeaderTooLarge: the vars block is larger than the cap.
 	ErrHeaderTooLarge = gateway.ErrHeaderTooLarge
+	// ErrConflictingContentLength: CONTENT_LENGTH appears twice with two
+	// values, so the body boundary is ambiguous.
+	ErrConflictingContentLength = gateway.ErrConflictingContentLength
 )
 
 // ReadHeaders reads one uwsgi request head from br and returns its
-// variables, repeated keys folded as gateway.AddVar describes. UWSGI_* vars
-// (uWSGI's own settings in old configs) are dropped, except that
-// UWSGI_SCHEME=https sets HTTPS=on as uWSGI does. modifier2 is ignored. It
+// variables, repeated keys folded as nginx 1.23 and later fold them itself.
+// UWSGI_* vars (uWSGI's own settings in old configs) are dropped, except
+// that UWSGI_SCHEME=https sets HTTPS=on as uWSGI does. modifier2 is ignored. It
 // leaves br at the first body byte. The vars block may hold at most maxBytes
-// bytes (gateway.DefaultMaxHeaderBytes if maxBytes <= 0). It returns io.EOF
+// bytes ([limits.DefaultMaxHeaderBytes] if maxBytes <= 0). It returns io.EOF
 // only if the stream ends before its first byte.
 func ReadHeaders(br *bufio.Reader, maxBytes int) (map[string]string, error) {
 	if maxBytes <= 0 {
-		maxBytes = gateway.DefaultMaxHeaderBytes
+		maxBytes = limits.DefaultMaxHeaderBytes
 	}
 	var head [4]byte
 	if _, err := io.ReadFull(br, head[:]); err != nil {

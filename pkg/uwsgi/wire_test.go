@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/regtoken/regtoken/pkg/gateway"
 )
 
 // testdata holds nginx 1.22.1 captures (nginx-1.22-*.uwsgi, recorded from
@@ -136,7 +134,7 @@ var malformed = []struct {
 	{"value-size-cut-off", packet(0, vars("REQUEST_METHOD", "GET")+"\x03\x00KEY\x01"), 0, ErrBadVars},
 	{"empty-key", packet(0, vars("REQUEST_METHOD", "GET", "", "v")), 0, ErrBadVars},
 	{"content-length-conflict", packet(0, vars("CONTENT_LENGTH", "3", "CONTENT_LENGTH", "4")), 0,
-		gateway.ErrConflictingContentLength},
+		ErrConflictingContentLength},
 	{"over-cap", get, 16, ErrHeaderTooLarge},
 }
 

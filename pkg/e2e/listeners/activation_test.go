@@ -18,9 +18,11 @@ import (
 	"testing"
 	"time"
 
+	sd "github.com/coreos/go-systemd/v22/daemon"
+
 	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
+	"github.com/regtoken/regtoken/pkg/limits"
 	"github.com/regtoken/regtoken/pkg/listen"
-	"github.com/regtoken/regtoken/pkg/sdnotify"
 )
 
 // TestHelperProcess is the service that systemd-socket-activate starts in
@@ -65,13 +67,13 @@ func activatedService() error {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "activated pid %d", os.Getpid())
 	})
-	g, err := listen.Start(ls, h, slog.New(slog.NewTextHandler(os.Stderr, nil)), listen.Limits{})
+	g, err := listen.Start(ls, h, slog.New(slog.NewTextHandler(os.Stderr, nil)), limits.Transport{})
 	if err != nil {
 		return err
 	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM)
-	if err := sdnotify.Ready(); err != nil {
+	if _, err := sd.SdNotify(false, sd.SdNotifyReady); err != nil {
 		return err
 	}
 	select {
@@ -79,7 +81,7 @@ func activatedService() error {
 	case err := <-g.Errors():
 		return err
 	}
-	if err := sdnotify.Stopping(); err != nil {
+	if _, err := sd.SdNotify(false, sd.SdNotifyStopping); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

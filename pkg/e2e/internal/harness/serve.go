@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/regtoken/regtoken/pkg/limits"
 	"github.com/regtoken/regtoken/pkg/listen"
 )
 
@@ -19,7 +20,7 @@ func Serve(t testing.TB, h http.Handler, specs ...listen.Spec) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := listen.Start(ls, h, slog.New(slog.DiscardHandler), listen.Limits{})
+	g, err := listen.Start(ls, h, slog.New(slog.DiscardHandler), limits.Transport{})
 	if err != nil {
 		listen.Close(ls)
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package listen
+package gateway
 
 import (
 	"errors"
@@ -10,15 +10,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regtoken/regtoken/pkg/gateway"
+	"github.com/regtoken/regtoken/pkg/limits"
 )
 
-func TestLimitBody(t *testing.T) {
+// The body limit of the standard-library transports, which SCGI and uwsgi
+// share through Server (TestServerBodyTooLarge).
+func TestWrapHandlerLimitsBody(t *testing.T) {
 	var readErr error
-	var st gateway.Stats
-	h := limitBody(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, readErr = io.ReadAll(r.Body)
-	}), 10, &st)
+	var st Stats
+	h := Config{Limits: limits.Transport{MaxBodyBytes: 10}, Stats: &st, ErrorLog: quietLog(),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, readErr = io.ReadAll(r.Body)
+		})}.WrapHandler()
 
 	declared := httptest.NewRequest("POST", "/", strings.NewReader("12345678901"))
 	rec := httptest.NewRecorder()
@@ -50,8 +53,8 @@ func TestLimitConns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st gateway.Stats
-	l := limitConns(inner, 1, &st)
+	var st Stats
+	l := Config{Limits: limits.Transport{MaxConnections: 1}, Stats: &st}.LimitListener(inner)
 	defer l.Close()
 	for range 2 {
 		c, err := net.Dial("tcp", inner.Addr().String())
@@ -93,7 +96,7 @@ func TestLimitListenerCloseUnblocksAccept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := limitConns(inner, 1, &gateway.Stats{})
+	l := Config{Limits: limits.Transport{MaxConnections: 1}}.LimitListener(inner)
 	c, _ := net.Dial("tcp", inner.Addr().String())
 	defer c.Close()
 	held, err := l.Accept()
@@ -103,7 +106,12 @@ func TestLimitListenerCloseUnblocksAccept(t *testing.T) {
 	defer held.Close()
 	done := make(chan error, 1)
 	go func() { _, err := l.Accept(); done <- err }()
-	l.Close()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Errorf("second Close: %v; a server and its Shutdown both close", err)
+	}
 	select {
 	case err := <-done:
 		if !errors.Is(err, net.ErrClosed) {

@@ -1,4 +1,4 @@
-package endpoint
+package authn
 
 import (
 	"crypto/rand"
@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
-	"net/http"
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/acl"
@@ -36,13 +35,8 @@ const refreshAudiencePrefix = "regtoken-refresh:"
 // tokenUseRefresh marks a refresh token's payload.
 const tokenUseRefresh = "refresh"
 
-// defaultRefreshLifetime applies when the State leaves RefreshLifetime zero.
+// defaultRefreshLifetime applies when the Source leaves RefreshLifetime zero.
 const defaultRefreshLifetime = 90 * 24 * time.Hour
-
-// identityTokenUser is the user name docker's credential helpers store an
-// identity token under (docker/cli native_store.go). A client that sends it
-// in Basic auth means "the password is a refresh token".
-const identityTokenUser = "<token>"
 
 // refreshClaims is the payload of a refresh token.
 type refreshClaims struct {
@@ -56,53 +50,80 @@ type refreshClaims struct {
 	Fingerprint string `json:"fp"`  // see fingerprint
 }
 
-// Refresh token errors. Every one is a 401 invalid_grant: the client's
-// stored token is no good and the user must log in again, which is what
-// docker prints for a 401 ("Stored credentials invalid or expired").
-var (
-	errRefreshInvalid = &Error{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED",
-		Message: "invalid refresh token", OAuth: "invalid_grant"}
-	errNotRefreshToken = &Error{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED",
-		Message: "not a refresh token (an access token cannot be used to refresh)", OAuth: "invalid_grant"}
-	errRefreshExpired = &Error{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED",
-		Message: "refresh token expired; log in again", OAuth: "invalid_grant"}
-	errRefreshRevoked = &Error{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED",
-		Message: "refresh token revoked (user removed, password changed, or tokens revoked); log in again", OAuth: "invalid_grant"}
-	errRefreshService = &Error{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED",
-		Message: "refresh token was issued for another service", OAuth: "invalid_grant"}
-)
+// Refresh is the refresh token handed out along with an access token.
+type Refresh struct {
+	Token string // "" for none
+	ID    string // its jti, which a log may show (never the token)
+	New   bool   // signed now, rather than the one the caller presented
+}
 
-// newRefreshToken signs a refresh token for user, bound to service.
-func (h *Handler) newRefreshToken(st *State, user acl.User, service string) (string, *refreshClaims, error) {
-	now := h.now()
+// RefreshFor returns the refresh token to hand id along with a token for
+// service: the one it presented (refresh tokens are never rotated), a new
+// one after a password check, and none for anonymous callers, who have
+// nothing to refresh, or with refresh tokens off.
+func (a *Authenticator) RefreshFor(src *Source, id *Identity, service string) (Refresh, error) {
+	switch {
+	case !src.Refresh || id.Method == Anonymous || id.Name == "":
+		return Refresh{}, nil
+	case id.refresh != "":
+		return Refresh{Token: id.refresh, ID: id.RefreshID}, nil
+	}
+	jwt, claims, err := a.newRefreshToken(src, id.Name, id.passHash, service)
+	if err != nil {
+		return Refresh{}, err
+	}
+	return Refresh{Token: jwt, ID: claims.JWTID, New: true}, nil
+}
+
+// refreshIdentity authenticates by a refresh token, for service.
+func (a *Authenticator) refreshIdentity(src *Source, jwt, service string) (Identity, error) {
+	id := Identity{Method: RefreshToken}
+	if !src.Refresh {
+		return id, errRefreshInvalid
+	}
+	u, claims, err := a.checkRefreshToken(src, jwt, service)
+	if claims != nil { // signed by us: worth naming even when refused
+		id.Name, id.RefreshID = claims.Subject, claims.JWTID
+	}
+	if err != nil {
+		return id, err
+	}
+	id.Groups, id.passHash, id.refresh = u.Groups, u.PassHash, jwt
+	return id, nil
+}
+
+// newRefreshToken signs a refresh token for user, whose password matched
+// passHash, bound to service.
+func (a *Authenticator) newRefreshToken(src *Source, user string, passHash []byte, service string) (string, *refreshClaims, error) {
+	now := a.now()
 	c := &refreshClaims{
 		Use:         tokenUseRefresh,
-		Issuer:      st.Issuer,
-		Subject:     user.Name,
+		Issuer:      src.Issuer,
+		Subject:     user,
 		Audience:    refreshAudiencePrefix + service,
-		Expiration:  now.Add(refreshLifetime(st)).Unix(),
+		Expiration:  now.Add(refreshLifetime(src)).Unix(),
 		IssuedAt:    now.Unix(),
 		JWTID:       newRefreshID(),
-		Fingerprint: fingerprint(user.Name, user.PassHash),
+		Fingerprint: fingerprint(user, passHash),
 	}
 	payload, err := json.Marshal(c)
 	if err != nil {
 		return "", nil, err
 	}
-	jwt, err := st.Signer.SignJSON(payload)
+	jwt, err := src.Signer.SignJSON(payload)
 	return jwt, c, err
 }
 
 // checkRefreshToken returns the user a refresh token speaks for, if it was
 // signed by our key, is a refresh token, is for service, has not expired,
-// and still matches the user's entry in the current rules. It never runs
+// and still matches the user's entry in the current users. It never runs
 // bcrypt: that is the point of refresh tokens.
 //
 // The claims come back whenever the token is a genuine refresh token of
-// ours, even when it is refused (expired, revoked, other service), so the
-// audit line can say whose token it was.
-func (h *Handler) checkRefreshToken(st *State, jwt, service string) (acl.User, *refreshClaims, error) {
-	payload, err := st.Signer.Verify(jwt)
+// ours, even when it is refused (expired, revoked, other service), so a log
+// can say whose token it was.
+func (a *Authenticator) checkRefreshToken(src *Source, jwt, service string) (acl.User, *refreshClaims, error) {
+	payload, err := src.Signer.Verify(jwt)
 	if err != nil {
 		return acl.User{}, nil, errRefreshInvalid
 	}
@@ -113,14 +134,14 @@ func (h *Handler) checkRefreshToken(st *State, jwt, service string) (acl.User, *
 	switch {
 	case c.Use != tokenUseRefresh:
 		return acl.User{}, nil, errNotRefreshToken
-	case c.Issuer != st.Issuer || c.Subject == "":
+	case c.Issuer != src.Issuer || c.Subject == "":
 		return acl.User{}, nil, errRefreshInvalid
 	case c.Audience != refreshAudiencePrefix+service:
 		return acl.User{}, &c, errRefreshService
-	case h.now().Unix() >= c.Expiration:
+	case a.now().Unix() >= c.Expiration:
 		return acl.User{}, &c, errRefreshExpired
 	}
-	u, ok := st.Rules.User(c.Subject)
+	u, ok := src.Users.User(c.Subject)
 	if !ok || !stillValid(u, &c) {
 		return acl.User{}, &c, errRefreshRevoked
 	}
@@ -156,9 +177,9 @@ func fingerprint(user string, passHash []byte) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:12])
 }
 
-func refreshLifetime(st *State) time.Duration {
-	if st.RefreshLifetime > 0 {
-		return st.RefreshLifetime
+func refreshLifetime(src *Source) time.Duration {
+	if src.RefreshLifetime > 0 {
+		return src.RefreshLifetime
 	}
 	return defaultRefreshLifetime
 }

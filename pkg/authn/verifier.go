@@ -1,0 +1,267 @@
+package authn
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	stdhash "hash"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// errQueueFull means too many password checks are waiting (Authenticate
+// turns it into an Unavailable refusal).
+var errQueueFull = errors.New("authn: too many password checks waiting")
+
+// Options tune a Verifier. Zero values take the defaults.
+type Options struct {
+	CacheTTL  time.Duration // how long a verified or refused password is remembered; default 5m
+	CacheSize int           // most remembered passwords, of each kind; default 10000
+	// Concurrency bounds the bcrypt checks running at once. The default is
+	// GOMAXPROCS with Compare set, and GOMAXPROCS-1 (at least 1) without:
+	// in-process checks on every P would stop the scheduler from polling the
+	// network, and every other request would wait for them.
+	Concurrency  int
+	MaxQueue     int           // checks that may wait for a slot; default 64 * Concurrency
+	QueueTimeout time.Duration // longest wait for a slot; default 5s
+	// Compare, when set, runs the comparisons instead of calling bcrypt
+	// in-process: Worker.Compare, which runs them in a helper process at
+	// the lowest CPU priority.
+	Compare func(ctx context.Context, hash []byte, password string) (bool, error)
+}
+
+// Stats counts what a Verifier did, for metrics.
+type Stats struct {
+	BcryptChecks atomic.Uint64
+	CacheHits    atomic.Uint64
+	Repeats      atomic.Uint64 // wrong passwords refused again from memory
+	Rejected     atomic.Uint64 // refused because too many checks were waiting
+}
+
+// checkResult is what a password check found.
+type checkResult int
+
+const (
+	// wrongPassword: the password does not match, or the user is unknown.
+	wrongPassword checkResult = iota
+	// repeatedWrongPassword: the same user, stored hash and password were
+	// refused a moment ago (within CacheTTL). It is refused without bcrypt,
+	// and it is no new guess.
+	repeatedWrongPassword
+	// rightPassword: the password matches.
+	rightPassword
+)
+
+// Verifier checks passwords against bcrypt hashes without letting bcrypt
+// become the bottleneck. It is safe for concurrent use.
+//
+// A bcrypt-cost-12 check costs about 230 ms of CPU, so a CI fleet that logs in a
+// hundred jobs at once would queue for tens of seconds. Verifier therefore
+//   - remembers successful checks for a short time under an HMAC of user,
+//     password and the stored hash, keyed by a secret drawn at start-up, so the
+//     memory holds nothing an attacker could use offline and a changed hash
+//     misses the cache at once;
+//   - admits a bounded number of concurrent bcrypt checks, with a bounded,
+//     deadline-limited queue, so a flood of wrong passwords cannot starve
+//     cached, refresh-token and anonymous requests; the checks run in a helper
+//     process at the lowest CPU priority when one is given (see Worker), and
+//     otherwise in-process on all cores but one;
+//   - runs a comparison against a dummy hash for unknown users, so response time
+//     does not reveal which users exist;
+//   - remembers refused passwords the same way, so that the same wrong password
+//     again (a client's retry, a fleet of jobs with a stale password) costs no
+//     bcrypt and is reported as a repeat, which a caller counting failed logins
+//     need not count twice. Known and unknown users are remembered alike, so
+//     the fast answer to a repeat tells nothing about who exists.
+type Verifier struct {
+	opts    Options
+	secret  [32]byte
+	macs    sync.Pool // *keyedHash keyed with secret
+	cache   *cache    // verified passwords
+	refused *cache    // wrong passwords
+	slots   chan struct{}
+	waiting atomic.Int64
+	Stats   Stats
+
+	dummyMu   sync.Mutex
+	dummies   map[int][]byte // bcrypt hash of a random password, per cost
+	dummyCost atomic.Int64
+}
+
+// New returns a Verifier with a fresh random secret.
+func New(o Options) *Verifier {
+	if o.CacheTTL == 0 {
+		o.CacheTTL = 5 * time.Minute
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = 10000
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = runtime.GOMAXPROCS(0)
+		if o.Compare == nil {
+			o.Concurrency = max(1, o.Concurrency-1)
+		}
+	}
+	if o.MaxQueue == 0 {
+		o.MaxQueue = 64 * o.Concurrency
+	}
+	if o.QueueTimeout == 0 {
+		o.QueueTimeout = 5 * time.Second
+	}
+	v := &Verifier{
+		opts:    o,
+		cache:   newCache(o.CacheSize),
+		refused: newCache(o.CacheSize),
+		slots:   make(chan struct{}, o.Concurrency),
+		dummies: map[int][]byte{},
+	}
+	v.dummyCost.Store(int64(bcrypt.DefaultCost))
+	if _, err := rand.Read(v.secret[:]); err != nil {
+		panic("authn: no randomness: " + err.Error())
+	}
+	return v
+}
+
+// SetDummyCost sets the bcrypt cost of the comparison run for unknown users; use
+// the cost most users' hashes have, so unknown and known users take as long.
+func (v *Verifier) SetDummyCost(cost int) {
+	if cost >= bcrypt.MinCost && cost <= bcrypt.MaxCost {
+		v.dummyCost.Store(int64(cost))
+	}
+}
+
+// check reports whether password matches hash, and tells a new wrong
+// password from a repeated one. A nil hash means the user is unknown: a
+// comparison against a dummy hash still runs and the password is wrong.
+func (v *Verifier) check(ctx context.Context, user string, hash []byte, password string) (checkResult, error) {
+	key := v.cacheKey(user, hash, password)
+	now := time.Now()
+	if v.cache.get(key, now) {
+		v.Stats.CacheHits.Add(1)
+		return rightPassword, nil
+	}
+	if v.refused.get(key, now) {
+		v.Stats.Repeats.Add(1)
+		return repeatedWrongPassword, nil
+	}
+	ok, err := v.compareOrDummy(ctx, hash, password)
+	switch {
+	case err != nil:
+		return wrongPassword, err
+	case ok:
+		v.cache.put(key, now.Add(v.opts.CacheTTL))
+		return rightPassword, nil
+	default:
+		v.refused.put(key, now.Add(v.opts.CacheTTL))
+		return wrongPassword, nil
+	}
+}
+
+// compareOrDummy compares against hash, or, for an unknown user (nil hash),
+// against a dummy hash so the answer takes as long, and is false.
+func (v *Verifier) compareOrDummy(ctx context.Context, hash []byte, password string) (bool, error) {
+	if hash == nil {
+		return false, v.compareDummy(ctx, password)
+	}
+	return v.compare(ctx, hash, password)
+}
+
+func (v *Verifier) cacheKey(user string, hash []byte, password string) [32]byte {
+	m, _ := v.macs.Get().(*keyedHash)
+	if m == nil {
+		m = &keyedHash{mac: hmac.New(sha256.New, v.secret[:])}
+	}
+	m.buf = append(m.buf[:0], user...)
+	m.buf = append(m.buf, 0)
+	m.buf = append(m.buf, hash...)
+	m.buf = append(m.buf, 0)
+	m.buf = append(m.buf, password...)
+	m.mac.Reset()
+	m.mac.Write(m.buf)
+	clear(m.buf) // no password left lying in the pool
+	var k [32]byte
+	m.mac.Sum(k[:0])
+	if cap(m.buf) <= 4<<10 {
+		v.macs.Put(m)
+	}
+	return k
+}
+
+// keyedHash is an HMAC with its input buffer, recycled by cacheKey:
+// hmac.New costs ten allocations, which would be most of a cached check.
+type keyedHash struct {
+	mac stdhash.Hash
+	buf []byte
+}
+
+func (v *Verifier) compare(ctx context.Context, hash []byte, password string) (bool, error) {
+	if err := v.acquire(ctx); err != nil {
+		return false, err
+	}
+	defer v.release()
+	v.Stats.BcryptChecks.Add(1)
+	if v.opts.Compare != nil {
+		return v.opts.Compare(ctx, hash, password)
+	}
+	return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil, nil
+}
+
+// Concurrency returns how many bcrypt checks may run at once.
+func (v *Verifier) Concurrency() int { return v.opts.Concurrency }
+
+func (v *Verifier) compareDummy(ctx context.Context, password string) error {
+	_, err := v.compare(ctx, v.dummy(int(v.dummyCost.Load())), password)
+	return err
+}
+
+// dummy returns a hash of a random password at the given cost, made once.
+func (v *Verifier) dummy(cost int) []byte {
+	v.dummyMu.Lock()
+	defer v.dummyMu.Unlock()
+	if h, ok := v.dummies[cost]; ok {
+		return h
+	}
+	var pw [18]byte
+	rand.Read(pw[:])
+	h, err := bcrypt.GenerateFromPassword(pw[:], cost)
+	if err != nil {
+		panic("authn: bcrypt: " + err.Error())
+	}
+	v.dummies[cost] = h
+	return h
+}
+
+// acquire waits for a bcrypt slot, giving up when the queue is full, the wait
+// exceeds QueueTimeout, or ctx ends.
+func (v *Verifier) acquire(ctx context.Context) error {
+	select {
+	case v.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	if v.waiting.Add(1) > int64(v.opts.MaxQueue) {
+		v.waiting.Add(-1)
+		v.Stats.Rejected.Add(1)
+		return errQueueFull
+	}
+	defer v.waiting.Add(-1)
+	timer := time.NewTimer(v.opts.QueueTimeout)
+	defer timer.Stop()
+	select {
+	case v.slots <- struct{}{}:
+		return nil
+	case <-timer.C:
+		v.Stats.Rejected.Add(1)
+		return errQueueFull
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (v *Verifier) release() { <-v.slots }
