@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jws"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/regtoken/regtoken/pkg/acl"
@@ -415,5 +417,30 @@ func TestPasswordCheckUnavailable(t *testing.T) {
 	<-done
 	if first.Code != 200 {
 		t.Errorf("the password that held the slot: %d %s", first.Code, first.Body)
+	}
+}
+
+// A service with a key of its own gets tokens signed with that key, the
+// others with the main one: zot checks no aud, so only different keys keep
+// one zot's tokens from working at another.
+func TestServiceSigners(t *testing.T) {
+	st := testState(t)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	zotSigner, err := token.NewSigner(key, nil, token.KeyIDLibtrust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Services = []string{"Authentication", "zot"}
+	st.ServiceSigners = map[string]*token.Signer{"zot": zotSigner}
+	h := New(st, Options{Verifier: authn.New(authn.Options{})})
+	for service, want := range map[string]*token.Signer{"Authentication": st.Signer, "zot": zotSigner} {
+		res := do(t, h, "GET", "/v2/token?service="+service+"&scope=repository:some-image:pull", "", "")
+		if res.status != 200 {
+			t.Fatalf("%s: %d %s", service, res.status, res.raw)
+		}
+		jwt := res.body["token"].(string)
+		if _, err := jws.Verify([]byte(jwt), jws.WithKey(jwa.ES256, want.PublicKey())); err != nil {
+			t.Errorf("%s: the token is not signed with the service's key: %v", service, err)
+		}
 	}
 }

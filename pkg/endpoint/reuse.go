@@ -169,7 +169,7 @@ func (h *Handler) tokenFor(st *State, subject acl.Subject, service string, acces
 		return t, true, nil
 	}
 	claims := token.NewClaims(st.Issuer, subject.Name, service, access, now, st.Lifetime, st.ClockSkew)
-	jwt, err := st.Signer.Sign(claims)
+	jwt, err := st.signerFor(service).Sign(claims)
 	if err != nil {
 		return signedToken{}, false, err
 	}

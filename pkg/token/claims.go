@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -89,6 +91,25 @@ func (c *ClaimSet) wire() wireClaimSet {
 // none on either, so the margin is what keeps zot working. docker_auth uses
 // the same 10 s for nbf.
 const DefaultClockSkew = 10 * time.Second
+
+// MaxClockSkew bounds the margin: clocks further apart than minutes are a
+// broken NTP setup to fix, not one to paper over, and tokens dated that far
+// back trip verifiers that compare iat with other times (Harbor refuses
+// tokens issued before a project existed).
+const MaxClockSkew = 5 * time.Minute
+
+// ErrClockSkew reports a clock-skew margin outside 0..MaxClockSkew.
+var ErrClockSkew = errors.New("token: clock skew out of range")
+
+// ValidateClockSkew checks a clock-skew margin: 0 (no backdating, for a
+// registry on the same host) up to MaxClockSkew.
+func ValidateClockSkew(d time.Duration) error {
+	if d < 0 || d > MaxClockSkew {
+		return fmt.Errorf("%w: %s is outside 0s..%s (it backdates nbf and iat; fix the clocks with NTP beyond that)",
+			ErrClockSkew, d, MaxClockSkew)
+	}
+	return nil
+}
 
 // NewClaims returns the claims of an access token: exp = now+lifetime,
 // nbf = iat = now-skew (so that a verifier whose clock is up to skew behind
