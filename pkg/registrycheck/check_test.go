@@ -104,7 +104,13 @@ func TestGolden(t *testing.T) {
 			if tt.env != "" {
 				env = filepath.Join("testdata", tt.env)
 			}
-			reg, err := Load(cfg, env)
+			var reg *Registry
+			var err error
+			if cfg == "" || env == "" {
+				reg, err = LoadFile(cfg + env) // one of them: LoadFile tells which
+			} else {
+				reg, err = Load(cfg, env)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -95,6 +95,39 @@ func Load(config, envFile string) (*Registry, error) {
 	return reg, nil
 }
 
+// LoadFile reads one file that is a registry's whole configuration as far
+// as token auth goes: distribution's config.yml, zot's JSON, or an env file
+// of REGISTRY_* variables alone (the registry image run with --env-file,
+// whose own config.yml has no auth section), told apart by content.
+func LoadFile(path string) (*Registry, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if isEnvFile(data) {
+		return Load("", path)
+	}
+	return Load(path, "")
+}
+
+// isEnvFile reports whether every line that is not blank or a comment is
+// NAME=VALUE with a REGISTRY_ name: YAML and JSON configurations never are.
+func isEnvFile(data []byte) bool {
+	seen := false
+	for line := range strings.Lines(string(data)) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, _, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		if !ok || !strings.HasPrefix(name, "REGISTRY_") || strings.ContainsAny(name, " :") {
+			return false
+		}
+		seen = true
+	}
+	return seen
+}
+
 // loadConfig reads config as zot's JSON when it is a JSON object, and as
 // distribution's YAML otherwise.
 func loadConfig(path string) (*Registry, error) {
