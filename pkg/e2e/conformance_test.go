@@ -123,9 +123,21 @@ func confRunConformance(t *testing.T, tb *confTable, version string, engine bool
 	if engine {
 		t.Cleanup(func() { confDockerCleanup(t, c) })
 	}
+	confCheckRegistry(t, c)
 	c.setup(t)
 	for _, suite := range confAllSuites() {
 		c.runSuite(t, suite)
+	}
+}
+
+// confCheckRegistry runs regtoken check -registry on the configuration the
+// stack's registry really runs with: a pairing that works must pass, with
+// every registry version that reads such a file accepting the sample token.
+func confCheckRegistry(t *testing.T, c *confStack) {
+	t.Helper()
+	out, err := exec.Command(harness.Binary(t), "check", "-config", c.s.ConfigPath, "-registry", c.s.RegistryConfig).CombinedOutput()
+	if err != nil || strings.Contains(string(out), "MISMATCH") || strings.Contains(string(out), "REFUSE") {
+		t.Errorf("regtoken check -registry %s: %v\n%s", c.s.RegistryConfig, err, out)
 	}
 }
 

@@ -33,6 +33,15 @@ type RegistryOptions struct {
 	Socket string
 }
 
+// RegistryConfig is where StartRegistry writes the configuration of the
+// registry version it starts in dir.
+func RegistryConfig(dir, version string) string {
+	if version == RegistryZot {
+		return filepath.Join(dir, "zot.json")
+	}
+	return filepath.Join(dir, "registry-"+version+".yml")
+}
+
 // StartRegistry starts a registry and returns its address once it accepts
 // connections: 127.0.0.1:PORT on a free loopback port, or o.Socket.
 func StartRegistry(t testing.TB, dir string, o RegistryOptions) (*Process, string) {
@@ -70,7 +79,7 @@ auth:
     issuer: %q
     rootcertbundle: %s
 `, storage, o.Delete, listen, addr, o.Realm, o.Service, o.Issuer, o.RootCert)
-	cfgPath := filepath.Join(dir, "registry-"+o.Version+".yml")
+	cfgPath := RegistryConfig(dir, o.Version)
 	WriteFile(t, cfgPath, cfg, 0o644)
 	cmd := exec.Command(bin, "serve", cfgPath)
 	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")

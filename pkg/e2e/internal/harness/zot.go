@@ -90,7 +90,7 @@ func startZot(t testing.TB, dir string, o RegistryOptions) (*Process, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfgPath := filepath.Join(dir, "zot.json")
+	cfgPath := RegistryConfig(dir, RegistryZot)
 	WriteFile(t, cfgPath, string(b), 0o644)
 	if out, err := exec.Command(bin, "verify", cfgPath).CombinedOutput(); err != nil {
 		t.Fatalf("zot verify %s: %v\n%s", cfgPath, err, out)
