@@ -65,7 +65,7 @@ type Stack struct {
 	Registry   *Process
 	// RegistryConfig is the registry's own configuration file.
 	RegistryConfig string
-	Nginx      *Process
+	Nginx          *Process
 }
 
 // StartStack starts regtoken, a registry and nginx, and returns when all three
