@@ -156,6 +156,23 @@ func warnCertificate(log *slog.Logger, st *endpoint.State, now time.Time) {
 	}
 }
 
+// firstToExpire returns, of the signing certificates of every key (the
+// main one and the services' own), the one that expires first; nil when no
+// key has a certificate.
+func firstToExpire(st *endpoint.State) *x509.Certificate {
+	var first *x509.Certificate
+	consider := func(sg *token.Signer) {
+		if certs := sg.Certificates(); len(certs) > 0 && (first == nil || certs[0].NotAfter.Before(first.NotAfter)) {
+			first = certs[0]
+		}
+	}
+	consider(st.Signer)
+	for _, sg := range st.ServiceSigners {
+		consider(sg)
+	}
+	return first
+}
+
 // warnSignerCertificate warns about one signer's certificate; service is
 // "" for the key of every service without its own.
 func warnSignerCertificate(log *slog.Logger, sg *token.Signer, service string, now time.Time) {
