@@ -120,6 +120,11 @@ type Source struct {
 	Issuers *oidc.Verifier
 	// Robots are the robot accounts; nil: none.
 	Robots *robot.Set
+	// RefreshMAC signs and checks refresh tokens; it is derived from the
+	// signing key (token.NewMACSigner). Signer checks refresh tokens of
+	// earlier versions, which it signed, while LegacyRefresh accepts them.
+	RefreshMAC    *token.MACSigner
+	LegacyRefresh bool
 }
 
 // Authenticator authenticates token requests. It is safe for concurrent use,

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -112,6 +113,9 @@ func (r *reloader) apply(cfg *config.Config, st *endpoint.State, why string) {
 func watchedFiles(path string, cfg *config.Config) []string {
 	files := []string{path, cfg.Token.Key, cfg.Token.Certificate, cfg.ACL.Users, cfg.ACL.Repositories, cfg.ACL.Groups, cfg.ACL.Htpasswd,
 		cfg.Robots.File}
+	for _, name := range slices.Sorted(maps.Keys(cfg.Token.ServiceKeys)) {
+		files = append(files, cfg.Token.ServiceKeys[name].Key, cfg.Token.ServiceKeys[name].Certificate)
+	}
 	for _, i := range cfg.OIDC {
 		files = append(files, i.JWKSFile, i.CAFile)
 	}

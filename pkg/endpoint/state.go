@@ -13,11 +13,16 @@ import (
 // State is everything a request needs that a reload may change. A State is
 // never modified after it is handed to the Handler.
 type State struct {
-	Rules    *acl.Rules
-	Signer   *token.Signer
-	Issuer   string
-	Services []string
-	Lifetime time.Duration
+	Rules *acl.Rules
+	// Signer signs the tokens of every service without a key of its own
+	// in ServiceSigners.
+	Signer         *token.Signer
+	ServiceSigners map[string]*token.Signer
+	Issuer         string
+	Services       []string
+	Lifetime       time.Duration
+	// ClockSkew backdates nbf and iat of every token (token.NewClaims).
+	ClockSkew time.Duration
 	// Realm names the realm in WWW-Authenticate: Basic realm="...".
 	Realm string
 	// MaxScopes bounds the resources one request may name.
@@ -30,6 +35,18 @@ type State struct {
 	Issuers *oidc.Verifier
 	// Robots are the robot accounts; nil: none.
 	Robots *robot.Set
+	// RefreshMAC signs refresh tokens (derived from Signer's key), and
+	// LegacyRefresh accepts those of earlier versions (see package authn).
+	RefreshMAC    *token.MACSigner
+	LegacyRefresh bool
+}
+
+// signerFor returns the signer of service's tokens.
+func (s *State) signerFor(service string) *token.Signer {
+	if sg, ok := s.ServiceSigners[service]; ok {
+		return sg
+	}
+	return s.Signer
 }
 
 func (s *State) acceptsService(service string) bool {
@@ -45,5 +62,6 @@ func (s *State) acceptsService(service string) bool {
 // the key and issuer of refresh tokens.
 func (s *State) authnSource() authn.Source {
 	return authn.Source{Users: s.Rules, Signer: s.Signer, Issuer: s.Issuer,
-		Refresh: s.Refresh, RefreshLifetime: s.RefreshLifetime, Issuers: s.Issuers, Robots: s.Robots}
+		Refresh: s.Refresh, RefreshLifetime: s.RefreshLifetime, RefreshMAC: s.RefreshMAC, LegacyRefresh: s.LegacyRefresh,
+		Issuers: s.Issuers, Robots: s.Robots}
 }
