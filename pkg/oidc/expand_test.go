@@ -1,12 +1,14 @@
 package oidc
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/oidc/oidctest"
 )
 
 func TestLookupByPath(t *testing.T) {
@@ -145,4 +147,25 @@ func FuzzExpand(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestReadClaims(t *testing.T) {
+	want := map[string]any{"iss": "https://x", "sub": "s", "n": 1}
+	raw := oidctestToken(t, want)
+	for name, data := range map[string]string{"json": `{"iss": "https://x", "sub": "s", "n": 1}`, "jwt": raw + "\n"} {
+		c, err := ReadClaims([]byte(data))
+		if err != nil || c["iss"] != "https://x" || c["sub"] != "s" || c["n"].(json.Number) != "1" {
+			t.Errorf("%s: %v %v", name, c, err)
+		}
+	}
+	for _, bad := range []string{"", "[]", "eyJhbGciOiJub25lIn0.!!!.x", "{} {}"} {
+		if _, err := ReadClaims([]byte(bad)); err == nil {
+			t.Errorf("%q read as claims", bad)
+		}
+	}
+}
+
+func oidctestToken(t *testing.T, claims map[string]any) string {
+	t.Helper()
+	return oidctest.SignWith(oidctest.NewKey(), claims)
 }

@@ -175,3 +175,24 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// FuzzParse feeds arbitrary robots files to Parse: it may refuse them, never
+// panic, and whatever it accepts verifies no made-up secret.
+func FuzzParse(f *testing.F) {
+	h := HashSecret("s")
+	f.Add([]byte(`{"robots": {"a": {"secret_hash": "` + h + `", "repositories": {"x/**": ["pull"], "y": []}, "catalog": true, "expires": "2099-01-01T00:00:00Z"}}}`))
+	f.Add([]byte(`{"robots": {"a": {"secret_hash": "sha256$$", "repositories": {"x": null}}}}`))
+	f.Add([]byte(`{"robots": {}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		set, err := Parse(data, "robots.json")
+		if err != nil {
+			return
+		}
+		for _, r := range set.Robots() {
+			if _, err := set.Verify(r.Name, NewSecret(), time.Now()); err == nil {
+				t.Fatalf("robot %q took a random secret", r.Name)
+			}
+			r.Grants("robots.json")
+		}
+	})
+}
