@@ -105,6 +105,7 @@ type robotUseWriter struct {
 
 	mu      sync.Mutex
 	written map[string]time.Time
+	failed  string // the latest error, logged once rather than every minute
 }
 
 // Run saves every robotUseInterval until ctx ends.
@@ -131,10 +132,13 @@ func (w *robotUseWriter) Save() {
 		return
 	}
 	if err := robot.SaveLastUsed(path, logins); err != nil {
-		w.log.Warn("cannot record the robots' last logins", "file", path, "err", err)
+		if err.Error() != w.failed {
+			w.log.Warn("cannot record the robots' last logins", "file", path, "err", err)
+		}
+		w.failed = err.Error()
 		return
 	}
-	w.written = logins
+	w.written, w.failed = logins, ""
 }
 
 // machineCollector exports what the robots and the OIDC issuers of the
