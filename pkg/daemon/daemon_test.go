@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/regtoken/regtoken/pkg/acl"
 	"github.com/regtoken/regtoken/pkg/config"
 	"github.com/regtoken/regtoken/pkg/endpoint"
+	"github.com/regtoken/regtoken/pkg/oidc"
 	"github.com/regtoken/regtoken/pkg/robot"
 )
 
@@ -301,5 +303,37 @@ func TestServiceKeys(t *testing.T) {
 	st.ServiceSigners = nil
 	if first := firstToExpire(st); first == nil || !first.Equal(zot.Certificates()[0]) {
 		t.Errorf("first to expire with one signer: %v", first)
+	}
+}
+
+func TestHealthOfMachines(t *testing.T) {
+	dir := t.TempDir()
+	robots := filepath.Join(dir, "robots.json")
+	err := robot.Update(robots, func(rs []robot.Robot) ([]robot.Robot, error) {
+		return append(rs, robot.Robot{Name: "soon", SecretHash: robot.HashSecret(robot.NewSecret()),
+			Rules: map[string][]string{"x": {"pull"}}, Expires: time.Now().Add(24 * time.Hour)}), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := robot.Load(robots)
+	body := map[string]any{"status": "ok"}
+	healthOfMachines(&endpoint.State{Robots: set}, body, time.Now())
+	if body["robots_expiring"] != 1 || body["status"] != "ok" {
+		t.Errorf("healthz %v", body)
+	}
+	// An issuer nobody answers for: its tokens are refused, so regtoken is
+	// degraded until its keys arrive.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	issuers, err := oidc.NewKeys(ctx).Verifier([]oidc.Issuer{{Name: "down", URL: "http://127.0.0.1:1",
+		Audiences: []string{"a"}, Rules: []oidc.Rule{{Claims: map[string][]string{"sub": {"x"}}, Catalog: true}}}}, "regtoken.toml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = map[string]any{"status": "ok"}
+	healthOfMachines(&endpoint.State{Issuers: issuers}, body, time.Now())
+	if body["status"] != "degraded" || fmt.Sprint(body["oidc_issuers_without_keys"]) != "[down]" {
+		t.Errorf("healthz %v", body)
 	}
 }

@@ -190,3 +190,32 @@ func (c *machineCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+// healthOfMachines adds to /healthz the OIDC issuers whose keys could not be
+// fetched yet (their tokens are refused: degraded) and how many robots
+// expired or expire within 14 days (a warning; the service itself is fine).
+func healthOfMachines(st *endpoint.State, body map[string]any, now time.Time) {
+	if st.Issuers != nil {
+		var noKeys []string
+		for _, name := range st.Issuers.Names() {
+			if st.Issuers.KeyStats(name).LastSuccess.Load() == 0 {
+				noKeys = append(noKeys, name)
+			}
+		}
+		if len(noKeys) > 0 {
+			body["status"] = "degraded"
+			body["oidc_issuers_without_keys"] = noKeys
+		}
+	}
+	if st.Robots != nil {
+		expiring := 0
+		for _, r := range st.Robots.Robots() {
+			if !r.Expires.IsZero() && r.Expires.Sub(now) < robot.WarnBefore {
+				expiring++
+			}
+		}
+		if expiring > 0 {
+			body["robots_expiring"] = expiring
+		}
+	}
+}

@@ -149,6 +149,7 @@ func operatorHandler(m *metrics, r *reloader, h *endpoint.Handler) http.Handler 
 				body["certificate_warning"] = "the signing certificate expires within 30 days"
 			}
 		}
+		healthOfMachines(h.State(), body, time.Now())
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(body)
 	})
