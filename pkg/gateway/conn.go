@@ -72,7 +72,8 @@ func (s *Server) serveConn(c net.Conn) {
 		s.rejectHead(c, bufs, err)
 		return
 	}
-	req, reqBody, err := newRequest(ctx, cancel, env, bufs.br)
+	SetPhase(c, PhaseBusy)
+	req, reqBody, err := newStreamRequest(ctx, cancel, env, bufs.br)
 	if err != nil {
 		s.cfg.Stats.Malformed.Add(1)
 		s.logConn(slog.LevelWarn, "gateway: malformed request", c, env, err)
