@@ -49,13 +49,15 @@ func newStreamRequest(ctx context.Context, cancel context.CancelFunc, env map[st
 // read already: the first bytes of body, size bytes in all (more than the
 // body holds when it was over the limit). The body framing, not
 // CONTENT_LENGTH, says where a framed body ends, so size is the request's
-// ContentLength; a malformed CONTENT_LENGTH is refused all the same.
+// ContentLength. (Caddy sends CONTENT_LENGTH=-1 with a body of unknown
+// length.)
 func newReadRequest(ctx context.Context, cancel context.CancelFunc, env map[string]string,
 	body []byte, size int64) (*http.Request, *body, error) {
-	if _, err := parseLength(env["CONTENT_LENGTH"]); err != nil {
-		return nil, nil, err
+	var src io.Reader = http.NoBody
+	if len(body) > 0 {
+		src = bytes.NewReader(body)
 	}
-	r, b, err := newRequest(ctx, cancel, env, bytes.NewReader(body), int64(len(body)))
+	r, b, err := newRequest(ctx, cancel, env, src, int64(len(body)))
 	if err == nil {
 		r.ContentLength = size
 	}
