@@ -72,6 +72,7 @@ func (s *Server) serveConn(c net.Conn) {
 		s.rejectHead(c, bufs, err)
 		return
 	}
+	awaitBody(bufs.br, env)
 	SetPhase(c, PhaseBusy)
 	req, reqBody, err := newStreamRequest(ctx, cancel, env, bufs.br)
 	if err != nil {
@@ -95,6 +96,16 @@ func (s *Server) serveConn(c net.Conn) {
 	}
 	// A refused body (413) is swallowed here too, within bounds.
 	drain(bufs.br, unread)
+}
+
+// awaitBody waits until the body has arrived, as far as the read buffer
+// holds it: a token request's form fits, and nginx sends the body with the
+// head, so a connection that trickles it counts as slow while it does (see
+// PhaseReading). Errors are left to the handler's reads.
+func awaitBody(br *bufio.Reader, env map[string]string) {
+	if n, err := parseLength(env["CONTENT_LENGTH"]); err == nil && n > 0 {
+		br.Peek(int(min(n, int64(br.Size()))))
+	}
 }
 
 // rejectHead handles a request head that could not be read. A peer that

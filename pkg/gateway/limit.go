@@ -13,9 +13,11 @@ import (
 type Phase int32
 
 const (
-	// PhaseReading: the connection owes a request (head). A new connection
-	// starts here. Once the listener is full, one that has been reading for
-	// longer than Limits.HeadTimeout is cut: nginx writes a request in one go.
+	// PhaseReading: the connection owes a request head (on SCGI and uwsgi
+	// with the body's first bufferful, on FastCGI the whole request). A new
+	// connection starts here. Once the listener is full, one that has been
+	// reading for longer than Limits.HeadTimeout is cut: nginx writes a
+	// request in one go.
 	PhaseReading Phase = iota
 	// PhaseBusy: its request is being served. Never cut.
 	PhaseBusy

@@ -261,3 +261,23 @@ func TestFullListenerWaitsForANewcomer(t *testing.T) {
 			st.EvictedIdle.Load(), st.ConnsWaited.Load())
 	}
 }
+
+// On a one-request protocol the body's first bufferful belongs to the head
+// as far as a full listener is concerned: a connection that sends its head
+// and trickles its body is cut like one that trickles its head.
+func TestFullListenerCutsSlowBodies(t *testing.T) {
+	t.Parallel()
+	var st Stats
+	ts := start(t, Config{Stats: &st, Limits: limits.Transport{MaxConnections: 1, HeadTimeout: 100 * time.Millisecond},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })})
+	slow := ts.dial(t)
+	io.WriteString(slow, "REQUEST_METHOD=POST REQUEST_URI=/ CONTENT_LENGTH=100\nx")
+	time.Sleep(50 * time.Millisecond)
+	began := time.Now()
+	if _, body := ts.roundTrip(t, getLine); body != "ok" {
+		t.Errorf("request beside a trickled body: %q", body)
+	}
+	if took := time.Since(began); took > 2*time.Second || st.EvictedSlow.Load() != 1 {
+		t.Errorf("request beside a trickled body took %v; %d cut", took, st.EvictedSlow.Load())
+	}
+}
