@@ -69,7 +69,7 @@ func (s *Server) serveConn(c net.Conn) {
 
 	env, err := s.proto.ReadHeaders(bufs.br, s.cfg.Limits.MaxHeaderBytes)
 	if err != nil {
-		s.rejectHead(c, bufs, err)
+		s.rejectHead(c, bufs, nil, nil, err)
 		return
 	}
 	awaitBody(bufs.br, env)
@@ -78,7 +78,7 @@ func (s *Server) serveConn(c net.Conn) {
 	if err != nil {
 		s.cfg.Stats.Malformed.Add(1)
 		s.logConn(slog.LevelWarn, "gateway: malformed request", c, env, err)
-		s.sendError(c, bufs, http.StatusBadRequest)
+		s.sendError(c, bufs, nil, http.StatusBadRequest)
 		return
 	}
 	w := newResponse(&bufs.body)
@@ -108,27 +108,36 @@ func awaitBody(br *bufio.Reader, env map[string]string) {
 	}
 }
 
-// rejectHead handles a request head that could not be read. A peer that
-// closed without sending anything is not an error; a timeout leaves no time
-// to reply; anything else is malformed and gets a 400.
-func (s *Server) rejectHead(c net.Conn, bufs *connBuffers, err error) {
+// rejectHead handles a request head that could not be read (sess is nil on
+// the one-request protocols). A peer that closed without sending anything
+// is not an error; a timeout leaves no time to reply; anything else is
+// malformed and gets a 400.
+func (s *Server) rejectHead(c net.Conn, bufs *connBuffers, sess Session, env map[string]string, err error) {
 	if err == io.EOF {
 		return
 	}
-	s.logConn(slog.LevelWarn, "gateway: malformed request", c, nil, err)
+	s.logConn(slog.LevelWarn, "gateway: malformed request", c, env, err)
 	if isTimeout(err) {
 		s.cfg.Stats.TimedOut.Add(1)
 		return
 	}
 	s.cfg.Stats.Malformed.Add(1)
-	s.sendError(c, bufs, http.StatusBadRequest)
+	s.sendError(c, bufs, sess, http.StatusBadRequest)
 }
 
-// sendError writes a short plain-text reply with the given status.
-func (s *Server) sendError(c net.Conn, bufs *connBuffers, code int) {
+// sendError writes a short plain-text reply with the given status: through
+// the session, which answers its current request if it has one, or straight
+// onto the connection.
+func (s *Server) sendError(c net.Conn, bufs *connBuffers, sess Session, code int) {
+	bufs.head.Reset()
+	bufs.body.Reset()
 	w := newResponse(&bufs.body)
 	w.reset(code)
 	w.finish(&bufs.head, s.statusPrefix, http.MethodGet)
+	if sess != nil {
+		sess.WriteResponse(bufs.head.Bytes(), bufs.body.Bytes())
+		return
+	}
 	s.send(c, bufs, true)
 }
 

@@ -107,7 +107,7 @@ func (s *Server) awaitNext(c net.Conn, br *bufio.Reader) bool {
 func (s *Server) serveNext(c net.Conn, bufs *connBuffers, sess Session, deadline time.Time) bool {
 	env, reqBody, size, err := sess.ReadRequest()
 	if err != nil {
-		s.rejectSessionHead(c, bufs, sess, env, err)
+		s.rejectHead(c, bufs, sess, env, err)
 		return false
 	}
 	SetPhase(c, PhaseBusy)
@@ -117,7 +117,7 @@ func (s *Server) serveNext(c net.Conn, bufs *connBuffers, sess Session, deadline
 	if err != nil {
 		s.cfg.Stats.Malformed.Add(1)
 		s.logConn(slog.LevelWarn, "gateway: malformed request", c, env, err)
-		s.sendSessionError(c, bufs, sess, http.StatusBadRequest)
+		s.sendError(c, bufs, sess, http.StatusBadRequest)
 		return false
 	}
 	w := newResponse(&bufs.body)
@@ -136,32 +136,6 @@ func (s *Server) serveNext(c net.Conn, bufs *connBuffers, sess Session, deadline
 		return false
 	}
 	return keep
-}
-
-// rejectSessionHead handles a request a session could not read, as
-// rejectHead does for one-request protocols.
-func (s *Server) rejectSessionHead(c net.Conn, bufs *connBuffers, sess Session, env map[string]string, err error) {
-	if err == io.EOF {
-		return
-	}
-	s.logConn(slog.LevelWarn, "gateway: malformed request", c, env, err)
-	if isTimeout(err) {
-		s.cfg.Stats.TimedOut.Add(1)
-		return
-	}
-	s.cfg.Stats.Malformed.Add(1)
-	s.sendSessionError(c, bufs, sess, http.StatusBadRequest)
-}
-
-// sendSessionError answers the session's current request, if it has one,
-// with a short plain-text reply.
-func (s *Server) sendSessionError(c net.Conn, bufs *connBuffers, sess Session, code int) {
-	bufs.head.Reset()
-	bufs.body.Reset()
-	w := newResponse(&bufs.body)
-	w.reset(code)
-	w.finish(&bufs.head, s.statusPrefix, http.MethodGet)
-	sess.WriteResponse(bufs.head.Bytes(), bufs.body.Bytes())
 }
 
 func bodyIf(send bool, b interface{ Bytes() []byte }) []byte {

@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -63,17 +61,7 @@ func (s *lineSession) Close() {}
 // startSessions serves cfg over lineSessions on a fresh unix socket.
 func startSessions(t *testing.T, cfg Config) *testServer {
 	t.Helper()
-	ts := &testServer{log: new(syncBuffer), served: make(chan error, 1)}
-	cfg.ErrorLog = slog.New(slog.NewTextHandler(ts.log, nil))
-	ts.Server = NewSessionServer(lineSessions{}, cfg)
-	ts.sock = filepath.Join(t.TempDir(), "s.sock")
-	l, err := net.Listen("unix", ts.sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { ts.served <- ts.Serve(l) }()
-	t.Cleanup(func() { ts.Close() })
-	return ts
+	return startServer(t, cfg, func(c Config) *Server { return NewSessionServer(lineSessions{}, c) })
 }
 
 // readFramed reads one lineSessions response from br.
