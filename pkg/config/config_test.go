@@ -152,6 +152,17 @@ users = "u.json"
 	}
 }
 
+func TestTransportTimeouts(t *testing.T) {
+	cfg, err := Parse("/x/r.toml", []byte("[token]\nissuer='i'\nservices=['s']\nkey='k.pem'\n[acl]\nusers='u.json'\n"+
+		"[limits]\nidle_timeout = '4s'\nhead_timeout = '250ms'\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := cfg.Limits; l.IdleTimeout != 4*time.Second || l.HeadTimeout != 250*time.Millisecond {
+		t.Errorf("limits = %+v", l)
+	}
+}
+
 func TestProblems(t *testing.T) {
 	cases := []struct {
 		name, text string
@@ -175,6 +186,8 @@ func TestProblems(t *testing.T) {
 			[]string{"token.clock_skew: token: clock skew out of range: 1h0m0s"}},
 		{"key for an unknown service", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[token.service.other]\n[acl]\nusers='u'\n",
 			[]string{`token.service."other": "other" is not among token.services`, `token.service."other".key: required`}},
+		{"bad transport timeouts", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[limits]\nrequest_timeout='2s'\nhead_timeout='2s'\nidle_timeout='0s'\n",
+			[]string{"head_timeout 2s must be shorter than request_timeout 2s", "limits.idle_timeout: must be positive"}},
 		{"no rules", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n", []string{"acl: no rules"}},
 		{"tarpit slots take every connection", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[limits]\nmax_connections=100\n[throttle]\ntarpit_slots=100\n",
 			[]string{"throttle.tarpit_slots: 100 would let held guesses take every connection"}},

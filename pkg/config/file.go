@@ -96,6 +96,8 @@ type limitsSection struct {
 	MaxHeaderBytes    int      `toml:"max_header_bytes"`
 	MaxBodyBytes      int64    `toml:"max_body_bytes"`
 	RequestTimeout    duration `toml:"request_timeout"`
+	IdleTimeout       duration `toml:"idle_timeout"`
+	HeadTimeout       duration `toml:"head_timeout"`
 	MaxConnections    int      `toml:"max_connections"`
 	ShutdownTimeout   duration `toml:"shutdown_timeout"`
 	BcryptConcurrency int      `toml:"bcrypt_concurrency"`

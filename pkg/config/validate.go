@@ -226,6 +226,8 @@ func (v *validator) limits(l limitsSection) limits.Limits {
 	out := limits.Limits{
 		Transport: limits.Transport{
 			RequestTimeout: l.RequestTimeout.Duration,
+			IdleTimeout:    l.IdleTimeout.Duration,
+			HeadTimeout:    l.HeadTimeout.Duration,
 			MaxHeaderBytes: l.MaxHeaderBytes,
 			MaxBodyBytes:   l.MaxBodyBytes,
 			MaxConnections: l.MaxConnections,
@@ -239,7 +241,8 @@ func (v *validator) limits(l limitsSection) limits.Limits {
 	for _, d := range []struct {
 		key string
 		duration
-	}{{"limits.request_timeout", l.RequestTimeout}, {"limits.shutdown_timeout", l.ShutdownTimeout}} {
+	}{{"limits.request_timeout", l.RequestTimeout}, {"limits.idle_timeout", l.IdleTimeout},
+		{"limits.head_timeout", l.HeadTimeout}, {"limits.shutdown_timeout", l.ShutdownTimeout}} {
 		if d.set && d.Duration == 0 {
 			v.problem(d.key, "must be positive; leave it out for the default")
 		}

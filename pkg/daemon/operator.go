@@ -91,9 +91,10 @@ func (m *metrics) addTransports(st *gateway.Stats) {
 	for reason, c := range map[string]*atomic.Uint64{
 		"malformed": &st.Malformed, "body_too_large": &st.BodyTooLarge, "timed_out": &st.TimedOut,
 		"handler_panic": &st.Panics, "connection_limit_wait": &st.ConnsWaited,
+		"connection_evicted_idle": &st.EvictedIdle, "connection_evicted_slow": &st.EvictedSlow,
 	} {
 		m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "regtoken_transport_rejected_total", Help: "Requests the transports refused or delayed before the token endpoint, by reason.",
+			Name: "regtoken_transport_rejected_total", Help: "Requests the transports refused or delayed before the token endpoint, and connections a full listener closed, by reason.",
 			ConstLabels: prometheus.Labels{"reason": reason},
 		}, func() float64 { return float64(c.Load()) }))
 	}

@@ -70,8 +70,12 @@ func TestLoadTable(t *testing.T) {
 		r.halfRateRows()
 		r.twoWorkerRows()
 	}
+	rounds := ""
+	if n := roundsWanted(); n > 0 {
+		rounds = r.interleavedRounds(n)
+	}
 	r.endLoad = loadAverage()
-	report := r.report()
+	report := r.report() + rounds
 	fmt.Print(report)
 	if out := os.Getenv("REGTOKEN_LOAD_OUT"); out != "" {
 		if err := os.WriteFile(out, []byte(report), 0o644); err != nil {

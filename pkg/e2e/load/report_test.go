@@ -125,7 +125,7 @@ func loadAverage() string {
 // rates depend on the machine and are never asserted.
 func (r *run) targets() string {
 	var b strings.Builder
-	b.WriteString("\n### Targets (issue 7)\n\n| target | goal | measured | verdict |\n|---|---|---|---|\n")
+	b.WriteString("\n### Targets (issues 7 and 15)\n\n| target | goal | measured | verdict |\n|---|---|---|---|\n")
 	row := func(target, goal, measured string, ok bool, known bool) {
 		verdict := "met"
 		switch {
@@ -156,6 +156,12 @@ func (r *run) targets() string {
 	}
 	row("fastest transport with upstream keep-alive", "≥ 25,000/s", fmt.Sprintf("%s/s (%s)", thousands(best), bestName),
 		best >= 25000, best > 0)
+	keptFCGI, keptFCGIRes := rate("anonymous / fastcgi+keep_conn")
+	trivialHTTP, trivialHTTPRes := rate("trivial responder / http+keepalive")
+	row("anonymous over fastcgi+keep_conn vs trivial HTTP keep-alive responder", "≥ 80%", percent(keptFCGI, trivialHTTP),
+		keptFCGI >= 0.8*trivialHTTP, keptFCGIRes != nil && trivialHTTPRes != nil)
+	row("anonymous over fastcgi+keep_conn vs over scgi", "ahead (> 100%)", percent(keptFCGI, anon),
+		keptFCGI > anon, keptFCGIRes != nil && anonRes != nil)
 	cached, cachedRes := rate("cached password / scgi")
 	row(fmt.Sprintf("repeated bcrypt-%d credentials through scgi_pass", r.s.cost), "≥ 12,000/s", thousands(cached)+"/s", cached >= 12000, cachedRes != nil)
 	fresh, freshRes := rate("first-time password / scgi")
