@@ -104,6 +104,8 @@ type Source struct {
 	// (0: 90 days).
 	Refresh         bool
 	RefreshLifetime time.Duration
+	// Directory, when set, holds users beside the files (see directory.go).
+	Directory *Directory
 }
 
 // Authenticator authenticates token requests. It is safe for concurrent use,
@@ -161,12 +163,8 @@ func (a *Authenticator) checkPassword(ctx context.Context, src *Source, c Creden
 		a.throttle.Hold(ctx, wait)
 		return id, throttled(wait)
 	}
-	u, known := src.Users.User(c.User)
-	var hash []byte
-	if known {
-		hash = u.PassHash
-	}
-	res, err := a.verifier.check(ctx, c.User, hash, c.Secret)
+	u, _ := src.Users.User(c.User)
+	res, dir, err := a.verify(ctx, src, u, c)
 	switch {
 	case errors.Is(err, errQueueFull):
 		return id, errBusy
@@ -183,6 +181,10 @@ func (a *Authenticator) checkPassword(ctx context.Context, src *Source, c Creden
 		return id, errWrongPassword
 	}
 	a.throttle.Success(c.User, c.Client, now)
+	if dir != nil {
+		id.Groups, id.GroupsFromSource = dir.groups, true
+		return id, nil
+	}
 	id.Groups, id.passHash = u.Groups, u.PassHash
 	return id, nil
 }
