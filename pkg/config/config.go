@@ -19,6 +19,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/ldapauth"
 	"github.com/regtoken/regtoken/pkg/limits"
 	"github.com/regtoken/regtoken/pkg/listen"
 	"github.com/regtoken/regtoken/pkg/throttle"
@@ -41,6 +42,9 @@ type Config struct {
 	// Operator is the address of the HTTP listener for /metrics and /healthz
 	// ("tcp:127.0.0.1:9090" or "unix:PATH"); empty means off.
 	Operator string
+	// LDAP is the directory users may log in from; nil for none. Its
+	// defaults are filled in.
+	LDAP *ldapauth.Options
 }
 
 // Token says how access tokens are signed.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/ldapauth"
 	"github.com/regtoken/regtoken/pkg/limits"
 	"github.com/regtoken/regtoken/pkg/listen"
 	"github.com/regtoken/regtoken/pkg/throttle"
@@ -58,14 +59,16 @@ func (v *validator) build(raw *file) *Config {
 	cfg := &Config{
 		File:     v.file,
 		Token:    v.token(raw.Token),
-		ACL:      v.acl(raw.ACL),
+		ACL:      v.acl(raw.ACL, raw.LDAP != nil),
 		Refresh:  v.refresh(raw.Refresh),
 		Listen:   v.listeners(raw.Listen),
 		Limits:   v.limits(raw.Limits),
 		Throttle: v.throttle(raw.Throttle),
 		Log:      v.log(raw.Log),
 		Operator: v.operator(raw.Operator),
+		LDAP:     v.ldap(raw.LDAP),
 	}
+	cfg.ACL.DirectoryUsers = cfg.LDAP != nil
 	v.fitTarpit(cfg)
 	return cfg
 }
@@ -126,8 +129,8 @@ func (v *validator) token(t tokenSection) Token {
 	return out
 }
 
-func (v *validator) acl(a aclSection) acl.Files {
-	if a.Users == "" && a.Htpasswd == "" && a.Repositories == "" {
+func (v *validator) acl(a aclSection, directory bool) acl.Files {
+	if a.Users == "" && a.Htpasswd == "" && a.Repositories == "" && !(directory && a.Groups != "") {
 		v.problem("acl", "no rules: set acl.users (users.json) and/or acl.repositories (repositories.json)")
 	}
 	return acl.Files{
@@ -201,16 +204,8 @@ func (v *validator) limits(l limitsSection) limits.Limits {
 		ShutdownTimeout:   l.ShutdownTimeout.Duration,
 		BcryptConcurrency: l.BcryptConcurrency,
 	}
-	// Zero means "the default" to package limits; a timeout written as
-	// zero more likely means "none", which regtoken does not offer.
-	for _, d := range []struct {
-		key string
-		duration
-	}{{"limits.request_timeout", l.RequestTimeout}, {"limits.shutdown_timeout", l.ShutdownTimeout}} {
-		if d.set && d.Duration == 0 {
-			v.problem(d.key, "must be positive; leave it out for the default")
-		}
-	}
+	v.positive("limits.request_timeout", l.RequestTimeout)
+	v.positive("limits.shutdown_timeout", l.ShutdownTimeout)
 	v.invalid("", out.Validate())
 	return out.WithDefaults()
 }
@@ -268,4 +263,36 @@ func (v *validator) operator(o operatorSection) string {
 	}
 	v.problem("operator.listen", "%q: want tcp:HOST:PORT or unix:PATH", o.Listen)
 	return ""
+}
+
+// ldap checks the [ldap] table with package ldapauth's Validate and fills
+// in its defaults; nil when the file has none.
+func (v *validator) ldap(l *ldapSection) *ldapauth.Options {
+	if l == nil {
+		return nil
+	}
+	o := ldapauth.Options{
+		URLs:     l.URL,
+		StartTLS: l.StartTLS, CAFile: v.path(l.CAFile), AllowPlaintext: l.AllowPlaintext,
+		BindDN: l.BindDN, BindPasswordFile: v.path(l.BindPasswordFile),
+		UserBase: l.UserBase, UserFilter: l.UserFilter, UserDN: l.UserDN, UserNameAttribute: l.UserNameAttribute,
+		GroupBase: l.GroupBase, GroupFilter: l.GroupFilter, MemberOfAttribute: l.MemberOfAttribute,
+		GroupNameAttribute: l.GroupNameAttr, NestedGroups: l.NestedGroups,
+		GroupMap: l.GroupMap, UnmappedGroups: l.UnmappedGroups,
+		Precedence: l.Precedence, CacheLifetime: l.CacheLifetime.Duration, Timeout: l.Timeout.Duration, PoolSize: l.PoolSize,
+	}
+	v.positive("ldap.cache_lifetime", l.CacheLifetime)
+	v.positive("ldap.timeout", l.Timeout)
+	v.invalid("", o.Validate())
+	o = o.WithDefaults()
+	return &o
+}
+
+// positive reports a duration written as zero: zero means "the default" to
+// the packages, and a timeout or lifetime written as zero more likely means
+// "none", which regtoken does not offer.
+func (v *validator) positive(key string, d duration) {
+	if d.set && d.Duration == 0 {
+		v.problem(key, "must be positive; leave it out for the default")
+	}
 }
