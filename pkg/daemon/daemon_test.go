@@ -55,18 +55,18 @@ func load(t *testing.T, path string) *config.Config {
 
 func TestLoadStateRefusesReadableKey(t *testing.T) {
 	cfg := load(t, fixture(t, 0o640))
-	if _, err := loadState(cfg); !errors.Is(err, errKeyPermissions) {
+	if _, err := loadState(cfg, nil); !errors.Is(err, errKeyPermissions) {
 		t.Fatalf("a group-readable key: %v, want errKeyPermissions", err)
 	}
 	cfg.Token.AllowReadableKey = true
-	if _, err := loadState(cfg); err != nil {
+	if _, err := loadState(cfg, nil); err != nil {
 		t.Fatalf("allow_readable_key: %v", err)
 	}
 }
 
 func TestLoadState(t *testing.T) {
 	cfg := load(t, fixture(t, 0o600))
-	st, err := loadState(cfg)
+	st, err := loadState(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,13 +81,13 @@ func TestLoadState(t *testing.T) {
 func TestReloaderKeepsLastGood(t *testing.T) {
 	path := fixture(t, 0o600)
 	cfg := load(t, path)
-	st, err := loadState(cfg)
+	st, err := loadState(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := endpoint.New(st, endpoint.Options{})
 	var logs strings.Builder
-	r := newReloader(path, cfg, stampFiles(path, cfg), h, slog.New(slog.NewTextHandler(&logs, nil)))
+	r := newReloader(path, cfg, stampFiles(path, cfg), h, &directories{}, slog.New(slog.NewTextHandler(&logs, nil)))
 
 	users := filepath.Join(filepath.Dir(path), "users.json")
 	good, _ := os.ReadFile(users)
@@ -128,7 +128,7 @@ func TestWatchedFiles(t *testing.T) {
 }
 
 func TestCertificateWarnings(t *testing.T) {
-	st, err := loadState(load(t, fixture(t, 0o600)))
+	st, err := loadState(load(t, fixture(t, 0o600)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,12 +155,12 @@ func TestWatcherSeesEditRacingStartup(t *testing.T) {
 	path := fixture(t, 0o600)
 	cfg := load(t, path)
 	before := stampFiles(path, cfg)
-	st, err := loadState(cfg)
+	st, err := loadState(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := endpoint.New(st, endpoint.Options{})
-	r := newReloader(path, cfg, before, h, slog.New(slog.DiscardHandler))
+	r := newReloader(path, cfg, before, h, &directories{}, slog.New(slog.DiscardHandler))
 
 	users := filepath.Join(filepath.Dir(path), "users.json")
 	b, _ := os.ReadFile(users)
@@ -182,9 +182,9 @@ func TestWatcherSeesEditRacingStartup(t *testing.T) {
 func TestWatcherQuietAfterFailedReload(t *testing.T) {
 	path := fixture(t, 0o600)
 	cfg := load(t, path)
-	st, _ := loadState(cfg)
+	st, _ := loadState(cfg, nil)
 	h := endpoint.New(st, endpoint.Options{})
-	r := newReloader(path, cfg, stampFiles(path, cfg), h, slog.New(slog.DiscardHandler))
+	r := newReloader(path, cfg, stampFiles(path, cfg), h, &directories{}, slog.New(slog.DiscardHandler))
 	os.WriteFile(path, []byte("[token\n"), 0o644)
 	r.Reload("test")
 	w := newWatcher(r, slog.New(slog.DiscardHandler))
@@ -204,9 +204,9 @@ func TestWatcherQuietAfterFailedReload(t *testing.T) {
 func TestWatcherFollowsFilesOfAFailedReload(t *testing.T) {
 	path := fixture(t, 0o600)
 	cfg := load(t, path)
-	st, _ := loadState(cfg)
+	st, _ := loadState(cfg, nil)
 	h := endpoint.New(st, endpoint.Options{})
-	r := newReloader(path, cfg, stampFiles(path, cfg), h, slog.New(slog.DiscardHandler))
+	r := newReloader(path, cfg, stampFiles(path, cfg), h, &directories{}, slog.New(slog.DiscardHandler))
 	dir := filepath.Dir(path)
 	other := filepath.Join(dir, "other-users.json")
 	os.WriteFile(other, []byte("{\n\"foo\": [\n"), 0o644)

@@ -40,10 +40,17 @@ type Options struct {
 func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	log := o.Log
 	before := stampFiles(o.ConfigPath, cfg)
-	st, err := loadState(cfg)
+	dirs := &directories{log: log}
+	dir, err := dirs.load(cfg)
 	if err != nil {
 		return err
 	}
+	st, err := loadState(cfg, dir)
+	if err != nil {
+		return err
+	}
+	dirs.use(dir)
+	defer dirs.use(nil)
 	warnCertificate(log, st, time.Now())
 	// Take systemd's sockets (and clear LISTEN_*) before starting any
 	// child process, so the bcrypt helper cannot inherit them.
@@ -59,9 +66,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	verifier := authn.New(bcryptOpts)
 	verifier.SetDummyCost(typicalCost(st.Rules))
 	h := endpoint.New(st, endpoint.Options{Verifier: verifier, Throttle: newThrottle(cfg.Throttle), Log: log, Audit: o.Audit})
-	reloads := newReloader(o.ConfigPath, cfg, before, h, log)
+	reloads := newReloader(o.ConfigPath, cfg, before, h, dirs, log)
 	files := newWatcher(reloads, log)
-	m := newMetrics(h, reloads)
+	m := newMetrics(h, reloads, dirs)
 	h.SetObserver(m.Observe)
 
 	specs := o.Listen
@@ -73,7 +80,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		return err
 	}
 	m.addTransports(&group.Stats)
-	operator, err := startOperator(cfg.Operator, operatorHandler(m, reloads, h), log)
+	operator, err := startOperator(cfg.Operator, operatorHandler(m, reloads, h, dirs), log)
 	if err != nil {
 		shutdown(group, nil, cfg.Limits.ShutdownTimeout, log)
 		return err
@@ -83,6 +90,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	defer stop()
 	go files.Run(ctx)
 	go sweepThrottle(ctx, h.Throttle())
+	go dirs.probe(ctx)
 	go watchdog(ctx)
 	sd.SdNotify(false, sd.SdNotifyReady) // outside systemd: nothing to tell, no error
 	log.Info("serving tokens", "listeners", describe(specs), "issuer", cfg.Token.Issuer, "services", cfg.Token.Services)

@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/authn"
 	"github.com/regtoken/regtoken/pkg/config"
 	"github.com/regtoken/regtoken/pkg/endpoint"
+	"github.com/regtoken/regtoken/pkg/ldapauth"
 	"github.com/regtoken/regtoken/pkg/token"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -20,8 +22,9 @@ import (
 var errKeyPermissions = errors.New("private key is readable by group or others (chmod 600, as OpenSSH requires)")
 
 // loadState reads the key, certificate and rule files cfg names and returns the
-// State the endpoint serves with. It changes nothing when any file is bad.
-func loadState(cfg *config.Config) (*endpoint.State, error) {
+// State the endpoint serves with, which authenticates with dir (nil: no
+// directory). It changes nothing when any file is bad.
+func loadState(cfg *config.Config, dir *ldapauth.Directory) (*endpoint.State, error) {
 	signer, err := LoadSigner(cfg.Token)
 	if err != nil {
 		return nil, err
@@ -30,7 +33,12 @@ func loadState(cfg *config.Config) (*endpoint.State, error) {
 	if err != nil {
 		return nil, err
 	}
+	var directory *authn.Directory
+	if dir != nil {
+		directory = dir.Authn()
+	}
 	return &endpoint.State{
+		Directory:       directory,
 		Rules:           rules,
 		Signer:          signer,
 		Issuer:          cfg.Token.Issuer,

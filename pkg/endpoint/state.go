@@ -23,6 +23,8 @@ type State struct {
 	// Refresh enables refresh tokens (offline_token=true, the OAuth2 POST).
 	Refresh         bool
 	RefreshLifetime time.Duration
+	// Directory holds users beside the rule files (LDAP); nil for none.
+	Directory *authn.Directory
 }
 
 func (s *State) acceptsService(service string) bool {
@@ -34,9 +36,9 @@ func (s *State) acceptsService(service string) bool {
 	return false
 }
 
-// authnSource is the part of st that authentication reads: the users, and
-// the key and issuer of refresh tokens.
+// authnSource is the part of st that authentication reads: the users (of
+// the files and the directory), and the key and issuer of refresh tokens.
 func (s *State) authnSource() authn.Source {
 	return authn.Source{Users: s.Rules, Signer: s.Signer, Issuer: s.Issuer,
-		Refresh: s.Refresh, RefreshLifetime: s.RefreshLifetime}
+		Refresh: s.Refresh, RefreshLifetime: s.RefreshLifetime, Directory: s.Directory}
 }

@@ -70,6 +70,11 @@ func New(o Options, e Env) (*Directory, error) {
 		return nil, err
 	}
 	o = o.WithDefaults()
+	if o.BindDN != "" && e.BindPassword == "" {
+		// A bind with an empty password is an anonymous one, which would
+		// search with other rights than the operator gave the account.
+		return nil, &OptionError{Key: "bind_password_file", Message: fmt.Sprintf("%s is empty", o.BindPasswordFile)}
+	}
 	d := &Directory{opts: o, bindPassword: e.BindPassword, stats: e.Stats, log: e.Log}
 	if d.stats == nil {
 		d.stats = &Stats{}

@@ -172,7 +172,7 @@ func TestUnreachableIsNoRefusal(t *testing.T) {
 func TestGroupNamesAndMapping(t *testing.T) {
 	o := goodOptions()
 	o.GroupMap = map[string]string{"CN=Developers, OU=Groups,DC=example,DC=org": "dev", "ops": "admins"}
-	d, err := New(o, Env{})
+	d, err := New(o, Env{BindPassword: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,5 +233,12 @@ func TestSameAndTag(t *testing.T) {
 	}
 	if a := d.Authn(); a.First || a.CacheLifetime != authn.DefaultCacheTTL || a.Source != d {
 		t.Errorf("Authn() = %+v", a)
+	}
+}
+
+// A service account with an empty password would bind anonymously.
+func TestNewRefusesEmptyBindPassword(t *testing.T) {
+	if _, err := New(goodOptions(), Env{}); err == nil || !strings.Contains(err.Error(), "ldap.bind_password_file") {
+		t.Errorf("an empty service password: %v", err)
 	}
 }
