@@ -11,7 +11,8 @@ import (
 )
 
 // runExplain prints, per scope, what a user (or anonymous) would be granted and
-// the rule that decided, without needing the user's password.
+// the rule that decided, without needing the user's password. A directory
+// user's groups come from the directory, read with the service account.
 func runExplain(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("explain", stderr)
 	path := fs.String("config", "regtoken.toml", "configuration file")
@@ -40,7 +41,15 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	}
 	subject := acl.Subject{Name: *user, Anonymous: *user == ""}
 	who := "anonymous"
-	if !subject.Anonymous {
+	switch {
+	case subject.Anonymous:
+	case cfg.LDAP != nil:
+		who = "user " + *user
+		if subject, err = explainDirectory(cfg, rules, *user, stdout); err != nil {
+			fmt.Fprintln(stderr, "regtoken explain: ldap:", err)
+			return 1
+		}
+	default:
 		who = "user " + *user
 		if _, ok := rules.User(*user); !ok {
 			fmt.Fprintf(stdout, "note: %q is not a known user; a real request with this name gets 401\n", *user)
