@@ -17,13 +17,37 @@ import (
 
 // userFilter is the user search filter for name.
 func userFilter(filter, name string) string {
-	return strings.NewReplacer("%s", ldap.EscapeFilter(name)).Replace(filter)
+	return fill(filter, ldap.EscapeFilter(name), "%u")
 }
 
 // groupFilter is the group search filter for a member: %s is its DN, %u
 // the user's name.
 func groupFilter(filter, memberDN, name string) string {
-	return strings.NewReplacer("%s", ldap.EscapeFilter(memberDN), "%u", ldap.EscapeFilter(name)).Replace(filter)
+	return fill(filter, ldap.EscapeFilter(memberDN), ldap.EscapeFilter(name))
+}
+
+// fill replaces each %s of template with s and each %u with u, in one pass.
+// (strings.NewReplacer would do, but builds its tables on every login.)
+func fill(template, s, u string) string {
+	var b strings.Builder
+	b.Grow(len(template) + len(s) + len(u))
+	for {
+		i := strings.IndexByte(template, '%')
+		if i < 0 || i == len(template)-1 {
+			b.WriteString(template)
+			return b.String()
+		}
+		b.WriteString(template[:i])
+		switch template[i+1] {
+		case 's':
+			b.WriteString(s)
+		case 'u':
+			b.WriteString(u)
+		default:
+			b.WriteString(template[i : i+2])
+		}
+		template = template[i+2:]
+	}
 }
 
 // userDN is the DN that user_dn makes of name.

@@ -129,3 +129,20 @@ func TestPlausibleName(t *testing.T) {
 		}
 	}
 }
+
+func TestFill(t *testing.T) {
+	for _, c := range []struct{ template, want string }{
+		{"(uid=%s)", "(uid=S)"},
+		{"(|(member=%s)(memberUid=%u))", "(|(member=S)(memberUid=U))"},
+		{"(cn=100%)", "(cn=100%)"},
+		{"(cn=%d%s%)", "(cn=%dS%)"},
+		{"%s%u%s", "SUS"},
+	} {
+		if got := fill(c.template, "S", "U"); got != c.want {
+			t.Errorf("fill(%q) = %q, want %q", c.template, got, c.want)
+		}
+	}
+	if got := userFilter("(&(uid=%s)(x=%u))", "a%u"); got != "(&(uid=a%u)(x=%u))" {
+		t.Errorf("userFilter keeps %%u and reads no placeholder in the name: %q", got)
+	}
+}
