@@ -32,7 +32,8 @@ type Options struct {
 	// without StartTLS to a host that is not this machine.
 	AllowPlaintext bool
 
-	// BindDN is the service account that searches; empty: anonymous
+	// BindDN is the service account that searches (a DN, or a name Active
+	// Directory binds by, like regtoken@example.com); empty: anonymous
 	// searches. BindPasswordFile holds its password; the caller reads it.
 	BindDN           string
 	BindPasswordFile string
@@ -207,7 +208,9 @@ func (v *optionChecker) account(o Options) {
 	case o.BindDN == "" && o.BindPasswordFile != "":
 		v.bad("bind_dn", "required with bind_password_file: the service account's DN")
 	}
-	v.dn("bind_dn", o.BindDN)
+	if !strings.Contains(o.BindDN, "@") || strings.Contains(o.BindDN, "=") {
+		v.dn("bind_dn", o.BindDN)
+	}
 }
 
 func (v *optionChecker) users(o Options) {

@@ -35,6 +35,7 @@ func TestValidateGood(t *testing.T) {
 		"memberOf":         func(o *Options) { o.GroupBase, o.GroupFilter = "", "" },
 		"user_dn":          func(o *Options) { o.UserBase, o.UserFilter, o.UserDN = "", "", "uid=%s,ou=people,dc=example,dc=org" },
 		"anonymous search": func(o *Options) { o.BindDN, o.BindPasswordFile = "", "" },
+		"AD bind by UPN":   func(o *Options) { o.BindDN = "regtoken@example.com" },
 		"nested":           func(o *Options) { o.NestedGroups = true },
 		"posix groups":     func(o *Options) { o.GroupFilter = "(&(objectClass=posixGroup)(memberUid=%u))" },
 		"map by DN": func(o *Options) {
