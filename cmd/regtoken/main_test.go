@@ -187,7 +187,7 @@ func TestCheckWarnsFutureTokensNotBefore(t *testing.T) {
 // only the directory could vouch for; check reports the directory.
 func TestExplainWithUnreachableDirectory(t *testing.T) {
 	dir := t.TempDir()
-	for _, f := range []string{"RootCA.key", "RootCA.crt", "users.json", "repositories.json", "groups.json", "htpasswd"} {
+	for _, f := range []string{"regtoken.toml", "RootCA.key", "RootCA.crt", "users.json", "repositories.json", "groups.json", "htpasswd"} {
 		b, err := os.ReadFile(filepath.Join("testdata", f))
 		if err != nil {
 			t.Fatal(err)
@@ -202,23 +202,16 @@ func TestExplainWithUnreachableDirectory(t *testing.T) {
 	closed := l.Addr().String()
 	l.Close()
 	cfg := filepath.Join(dir, "regtoken.toml")
-	os.WriteFile(cfg, []byte(`[token]
-issuer = "example issuer"
-services = ["Authentication"]
-key = "RootCA.key"
-certificate = "RootCA.crt"
-[acl]
-users = "users.json"
-repositories = "repositories.json"
-groups = "groups.json"
-htpasswd = "htpasswd"
+	f, _ := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`
 [ldap]
-url = "ldap://`+closed+`"
+url = "ldap://` + closed + `"
 bind_dn = "cn=regtoken,dc=example,dc=org"
 bind_password_file = "ldap.pw"
 user_base = "ou=people,dc=example,dc=org"
 timeout = "1s"
-`), 0o644)
+`)
+	f.Close()
 	var out, errOut strings.Builder
 	if code := run([]string{"explain", "-config", cfg, "-user", "bar", "repository:x:pull"}, &out, &errOut); code != 0 ||
 		!strings.Contains(out.String(), "could not be asked") || !strings.Contains(out.String(), "user bar repository:x:pull -> [pull]") {
