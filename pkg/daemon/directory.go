@@ -94,10 +94,18 @@ func (ds *directories) load(cfg *config.Config) (*ldapauth.Directory, error) {
 	return ldapauth.New(*cfg.LDAP, env)
 }
 
-// use makes d current (nil: none), closing the Directory it replaces.
+// use makes d current (nil: none), closing the Directory it replaces. A new
+// one is probed at once, so /healthz tells about it before the next tick.
 func (ds *directories) use(d *ldapauth.Directory) {
-	if old := ds.current.Swap(d); old != nil && old != d {
+	old := ds.current.Swap(d)
+	if old == d {
+		return
+	}
+	if old != nil {
 		old.Close()
+	}
+	if d != nil {
+		go d.Probe(context.Background()) // bounded by the directory's timeout
 	}
 }
 

@@ -33,10 +33,11 @@ func (d *Directory) Health() Health {
 
 // observe records the outcome of an operation: an answer, even a refusal,
 // means the directory is reachable; any other failure, that it is not. A
-// change is logged once, not at every login. A context that ended says
-// nothing about the directory.
+// change is logged once, not at every login. A context that ended, or a
+// login that found every pooled connection busy, says nothing about the
+// directory.
 func (d *Directory) observe(err error) {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errBusy) {
 		return
 	}
 	reachable := err == nil || refusal(err) || errors.Is(err, errTooManyGroups)
