@@ -102,8 +102,10 @@ func (m *metrics) addDirectory(dirs *directories, counter func(string, string, f
 	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "regtoken_ldap_up", Help: "1 while the LDAP directory answers (probed every 30 s and at each login), 0 while it does not.",
 	}, func() float64 {
-		if d := dirs.current.Load(); d != nil && !d.Health().Reachable && d.Health().Known {
-			return 0
+		if d := dirs.current.Load(); d != nil {
+			if h := d.Health(); h.Known && !h.Reachable {
+				return 0
+			}
 		}
 		return 1
 	}))

@@ -122,9 +122,6 @@ func (d *Directory) Same(o Options, e Env) bool {
 	return d.identity == identity(o.WithDefaults(), e)
 }
 
-// Options returns the options d runs with, defaults filled in.
-func (d *Directory) Options() Options { return d.opts }
-
 // Authn is d as authentication uses it.
 func (d *Directory) Authn() *authn.Directory {
 	return &authn.Directory{Source: d, First: d.opts.Precedence == PrecedenceDirectory,
