@@ -194,6 +194,22 @@ func TestLDAP(t *testing.T) {
 	t.Run("tls", func(t *testing.T) { ldapTLS(t, l) })
 	t.Run("user-dn", func(t *testing.T) { ldapUserDN(t, l) })
 	t.Run("directory-down", func(t *testing.T) { ldapDirectoryDown(t, l) })
+	t.Run("no-secrets", func(t *testing.T) { ldapNoSecrets(t, l) })
+}
+
+// After every flow above, no password (the users' right and wrong ones, the
+// service account's) shows in regtoken's log, audit lines, /healthz or
+// /metrics.
+func ldapNoSecrets(t *testing.T, l *ldapStack) {
+	places := map[string]string{"log": l.Regtoken.Output(), "/healthz": l.get(t, "/healthz"), "/metrics": l.get(t, "/metrics")}
+	for _, secret := range []string{"alice-pw", "bob-pw", "carol-pw", "erin-pw", "larry-pw", "dana-pw", "bar-directory",
+		"not-alice-pw", "not-her-password", "not-erin-", "guess-", harness.LDAPServicePassword} {
+		for where, text := range places {
+			if strings.Contains(text, secret) {
+				t.Errorf("%q shows in regtoken's %s", secret, where)
+			}
+		}
+	}
 }
 
 // Each user pushes where a group lets it, pulls that back, and is refused
