@@ -265,6 +265,13 @@ func ldapDocker(t *testing.T, l *ldapStack) {
 	if out, ok := docker("", "push", ref); !ok {
 		t.Errorf("docker push %s: %s", ref, out)
 	}
+	// The engine's token requests came as alice, with the password docker
+	// kept, and were granted the push.
+	time.Sleep(auditFlushWait)
+	pushed := regexp.MustCompile(`"user":"alice"[^\n]*"granted":\["repository:team/docker:[a-z,]*push`)
+	if !pushed.MatchString(l.Regtoken.Output()) {
+		t.Errorf("no audit line shows alice granted a push to team/docker")
+	}
 	docker("", "rmi", ref)
 	if out, ok := docker("", "pull", ref); !ok {
 		t.Errorf("docker pull %s: %s", ref, out)
