@@ -64,6 +64,30 @@ if [ ! -x "$containerd2/containerd" ] || [ ! -x "$containerd2/ctr" ]; then
     github.com/containerd/containerd/v2/cmd/containerd@v2.4.2
 fi
 
+# zot, for the zot columns of the conformance suite. Its module path is not
+# served by the Go module proxy (its dependencies are), so it is built from the
+# source kept beside the repository, once, into $(go env GOPATH)/bin like the
+# other Go tools. Where that source is, the zot columns must run; elsewhere
+# they say they did not.
+zot_src=$(ls ../shared/thirdparty/zot-*-src.tar.gz 2>/dev/null | sort | tail -n 1 || true)
+if ! have zot && [ -n "$zot_src" ]; then
+  echo "building zot from $zot_src"
+  zot_build=$(mktemp -d /tmp/regtoken-zot-src.XXXXXX)
+  tar -xzf "$zot_src" -C "$zot_build"
+  zot_started=$SECONDS
+  # The Makefile's binary-minimal: no extensions, no UI.
+  (cd "$zot_build" && CGO_ENABLED=0 GOEXPERIMENT=jsonv2 go build -trimpath -ldflags "-s -w" \
+    -o "$(go env GOPATH)/bin/zot" ./cmd/zot)
+  echo "zot built in $((SECONDS - zot_started)) s"
+  rm -rf "$zot_build"
+fi
+if [ -n "$zot_src" ] || have zot; then
+  export REGTOKEN_REQUIRE_ZOT=1
+  echo "zot found: the zot columns of the conformance suite run"
+else
+  echo "NO ZOT (no zot on PATH, no source in ../shared/thirdparty): the zot columns will report 'not run'"
+fi
+
 # The docker columns of the conformance suite and the docker login/push/pull
 # tests need the engine; where there is one they must run, not skip.
 if docker info >/dev/null 2>&1; then

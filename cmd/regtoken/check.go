@@ -18,6 +18,10 @@ import (
 func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("check", stderr)
 	path := fs.String("config", "regtoken.toml", "configuration file")
+	var registries stringList
+	fs.Var(&registries, "registry", "a registry's configuration to check against regtoken's: distribution's config.yml, "+
+		"zot's JSON, or an env file of REGISTRY_AUTH_TOKEN_* variables; CONFIG,ENVFILE applies the variables over "+
+		"config.yml (repeatable)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -26,8 +30,12 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
-	fmt.Fprintf(stdout, "config %s: ok (issuer %q, services %q, lifetime %s)\n", cfg.File, cfg.Token.Issuer, cfg.Token.Services, cfg.Token.Lifetime)
-	problems := checkSigner(cfg, stdout) + checkRules(cfg, stdout)
+	fmt.Fprintf(stdout, "config %s: ok (issuer %q, services %q, lifetime %s, clock skew %s)\n",
+		cfg.File, cfg.Token.Issuer, cfg.Token.Services, cfg.Token.Lifetime, cfg.Token.ClockSkew)
+	problems := checkSigner(cfg, stdout) + checkServiceKeys(cfg, stdout) + checkRules(cfg, stdout)
+	for _, r := range registries {
+		problems += checkRegistry(cfg, r, time.Now(), stdout)
+	}
 	if problems > 0 {
 		fmt.Fprintf(stdout, "%d problem(s) found\n", problems)
 		return 1

@@ -43,6 +43,21 @@ func TestCheckGolden(t *testing.T) {
 	runGolden(t, "check.golden", 0, "check", "-config", "testdata/regtoken.toml")
 }
 
+// check -registry compares registries' own configuration files with
+// regtoken's and verifies a sample token as each would: a 2.8 and a zot that
+// match, and a 3.1 with another issuer and an unknown service (exit 1).
+func TestCheckRegistryGolden(t *testing.T) {
+	runGolden(t, "check-registry.golden", 1, "check", "-config", "testdata/regtoken.toml",
+		"-registry", "testdata/registries/registry-2.8.yml", "-registry", "testdata/registries/zot.json",
+		"-registry", "testdata/registries/registry-3.1-mismatch.yml")
+}
+
+// An env file over config.yml fixes the issuer; the service stays wrong.
+func TestCheckRegistryEnvGolden(t *testing.T) {
+	runGolden(t, "check-registry-env.golden", 1, "check", "-config", "testdata/regtoken.toml",
+		"-registry", "testdata/registries/registry-3.1-mismatch.yml,testdata/registries/issuer.env")
+}
+
 // check reports unknown groups and invalid hashes, warns that a key without a
 // certificate fails on registry 3.x, and exits 1.
 func TestCheckProblemsGolden(t *testing.T) {
@@ -229,5 +244,38 @@ timeout = "1s"
 	}
 	if strings.Contains(out.String()+errOut.String(), "svc-Pw-7q2") {
 		t.Error("the service password shows in the output")
+	}
+}
+
+// Several services on one key: check warns (zot checks no aud), and a
+// service with a key of its own leaves its group; a zot configured for a
+// service that shares the key is a mismatch.
+func TestCheckWarnsSharedKey(t *testing.T) {
+	dir := t.TempDir()
+	src, _ := filepath.Abs("testdata")
+	cfg, _ := os.ReadFile(filepath.Join(src, "regtoken.toml"))
+	conf := strings.Replace(string(cfg), `services = ["Authentication"]`, `services = ["Authentication", "zot-a", "zot-b"]`, 1)
+	conf = strings.Replace(conf, `key = "RootCA.key"`, `key = "`+filepath.Join(src, "RootCA.key")+`"`, 1)
+	conf = strings.Replace(conf, `certificate = "RootCA.crt"`, `certificate = "`+filepath.Join(src, "RootCA.crt")+`"`, 1)
+	for _, f := range []string{"users.json", "repositories.json", "groups.json", "htpasswd"} {
+		conf = strings.Replace(conf, `"`+f+`"`, `"`+filepath.Join(src, f)+`"`, 1)
+	}
+	os.WriteFile(filepath.Join(dir, "regtoken.toml"), []byte(conf), 0o644)
+	zot, _ := os.ReadFile(filepath.Join(src, "registries", "zot.json"))
+	zot = bytes.ReplaceAll(zot, []byte(`"service": "Authentication"`), []byte(`"service": "zot-a"`))
+	zot = bytes.ReplaceAll(zot, []byte(`"../RootCA.crt"`), []byte(`"`+filepath.Join(src, "RootCA.crt")+`"`))
+	os.WriteFile(filepath.Join(dir, "zot.json"), zot, 0o644)
+	var out bytes.Buffer
+	code := run([]string{"check", "-config", filepath.Join(dir, "regtoken.toml"), "-registry", filepath.Join(dir, "zot.json")}, &out, &out)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, &out)
+	}
+	for _, want := range []string{
+		`WARNING services "Authentication", "zot-a", "zot-b" are signed with one key`,
+		`zot.json: zot does not check aud: it accepts tokens ` + filepath.Join(dir, "regtoken.toml") + ` signs for ["Authentication", "zot-b"] too`,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, &out)
+		}
 	}
 }

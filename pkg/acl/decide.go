@@ -1,6 +1,10 @@
 package acl
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/regtoken/regtoken/pkg/token"
+)
 
 // Subject is who asks: a logged-in user, or anonymous.
 type Subject struct {
@@ -50,7 +54,9 @@ func (r *Rules) Decide(s Subject, typ, name string, requested []string) Decision
 			return Decision{Granted: []string{"*"}, Rule: *ref}
 		}
 		return Decision{Granted: []string{}}
-	case typ != "repository":
+	case typ == "repository" && name == "":
+		return r.decideZotCatalog(s, requested)
+	case typ != "repository" || !token.ValidRepositoryName(name):
 		return Decision{Granted: []string{}}
 	}
 	wellFormed := wellFormedPath(name)
@@ -66,6 +72,17 @@ func (r *Rules) Decide(s Subject, typ, name string, requested []string) Decision
 		return Decision{Granted: []string{}, Denied: true, Rule: *v.ref}
 	}
 	return Decision{Granted: v.allowed.grant(requested), Rule: *v.ref}
+}
+
+// decideZotCatalog answers the scope zot asks for its catalog: zot maps
+// every route but /v2/ to a repository, and the catalog's has no name, so it
+// wants "repository::pull" where distribution wants "registry:catalog:*". The
+// catalog right grants pull there and nothing else.
+func (r *Rules) decideZotCatalog(s Subject, requested []string) Decision {
+	if ref := r.catalogRef(s); ref != nil {
+		return Decision{Granted: actPull.grant(requested), Rule: *ref}
+	}
+	return Decision{Granted: []string{}}
 }
 
 // subjectRules returns the compiled rules of a logged-in, known user. An

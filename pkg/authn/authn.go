@@ -104,6 +104,11 @@ type Source struct {
 	// (0: 90 days).
 	Refresh         bool
 	RefreshLifetime time.Duration
+	// RefreshMAC signs and checks refresh tokens; it is derived from the
+	// signing key (token.NewMACSigner). Signer checks refresh tokens of
+	// earlier versions, which it signed, while LegacyRefresh accepts them.
+	RefreshMAC    *token.MACSigner
+	LegacyRefresh bool
 	// Directory, when set, holds users beside the files (see directory.go).
 	Directory *Directory
 }

@@ -55,15 +55,30 @@ type Token struct {
 	Certificate string // optional
 	Lifetime    time.Duration
 	KeyID       string // "libtrust" or "thumbprint": the kid format used without a certificate
+	// ClockSkew backdates nbf and iat (token.NewClaims); default
+	// token.DefaultClockSkew.
+	ClockSkew time.Duration
+	// ServiceKeys are the services signed with a key of their own
+	// ([token.service.NAME]); the others are signed with Key.
+	ServiceKeys map[string]KeyFiles
 	// AllowReadableKey accepts a key file that group or others can read. Only
 	// for demos from a git checkout, where file modes other than 0644 are lost.
 	AllowReadableKey bool
+}
+
+// KeyFiles are a signing key and its optional certificate chain.
+type KeyFiles struct {
+	Key         string
+	Certificate string
 }
 
 // Refresh configures the refresh tokens handed out to `docker login`.
 type Refresh struct {
 	Enabled  bool
 	Lifetime time.Duration
+	// AcceptLegacy accepts, until they expire, refresh tokens of earlier
+	// versions, which were signed with the access tokens' key (default on).
+	AcceptLegacy bool
 }
 
 // Throttle is the failed-login policy, applied unless Enabled is false.

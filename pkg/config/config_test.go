@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/regtoken/regtoken/pkg/ldapauth"
 	"github.com/regtoken/regtoken/pkg/limits"
+	"github.com/regtoken/regtoken/pkg/token"
 )
 
 const full = `
@@ -79,8 +81,12 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Token.Lifetime != DefaultLifetime || cfg.Token.KeyID != "libtrust" {
+	if cfg.Token.Lifetime != DefaultLifetime || cfg.Token.KeyID != "libtrust" || cfg.Token.ClockSkew != token.DefaultClockSkew ||
+		cfg.Token.ServiceKeys != nil {
 		t.Errorf("defaults: %+v", cfg.Token)
+	}
+	if !cfg.Refresh.AcceptLegacy {
+		t.Errorf("refresh tokens of earlier versions refused by default: %+v", cfg.Refresh)
 	}
 	if !cfg.Log.Audit || cfg.Log.Level != "info" {
 		t.Errorf("log defaults: %+v", cfg.Log)
@@ -120,6 +126,33 @@ func TestThrottleSection(t *testing.T) {
 	}
 }
 
+// A service may have a key of its own; clock_skew and accept_legacy are read.
+func TestServiceKeysAndClockSkew(t *testing.T) {
+	cfg, err := Parse("/etc/regtoken/r.toml", []byte(`[token]
+issuer = "i"
+services = ["registry.example.com", "zot.example.com"]
+key = "main.pem"
+clock_skew = "3s"
+
+[token.service."zot.example.com"]
+key = "zot.pem"
+certificate = "/certs/zot.crt"
+
+[refresh]
+accept_legacy = false
+
+[acl]
+users = "u.json"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]KeyFiles{"zot.example.com": {Key: "/etc/regtoken/zot.pem", Certificate: "/certs/zot.crt"}}
+	if fmt.Sprint(cfg.Token.ServiceKeys) != fmt.Sprint(want) || cfg.Token.ClockSkew != 3*time.Second || cfg.Refresh.AcceptLegacy {
+		t.Errorf("token %+v refresh %+v", cfg.Token, cfg.Refresh)
+	}
+}
+
 func TestProblems(t *testing.T) {
 	cases := []struct {
 		name, text string
@@ -137,6 +170,12 @@ func TestProblems(t *testing.T) {
 			[]string{"listen[0]: listen: option does not apply to this listener: mode, owner and group need a unix: address"}},
 		{"bad limits", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[limits]\nmax_body_bytes=-1\nmax_header_bytes=2000000\nrequest_timeout='0s'\n",
 			[]string{"limits: out of range: max_body_bytes must not be negative", "max_header_bytes 2000000 is over", "limits.request_timeout: must be positive"}},
+		{"negative clock skew", "[token]\nissuer='i'\nservices=['s']\nkey='k'\nclock_skew='-1s'\n[acl]\nusers='u'\n",
+			[]string{"token.clock_skew: token: clock skew out of range: -1s is outside 0s..5m0s"}},
+		{"silly clock skew", "[token]\nissuer='i'\nservices=['s']\nkey='k'\nclock_skew='1h'\n[acl]\nusers='u'\n",
+			[]string{"token.clock_skew: token: clock skew out of range: 1h0m0s"}},
+		{"key for an unknown service", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[token.service.other]\n[acl]\nusers='u'\n",
+			[]string{`token.service."other": "other" is not among token.services`, `token.service."other".key: required`}},
 		{"no rules", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n", []string{"acl: no rules"}},
 		{"tarpit slots take every connection", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[limits]\nmax_connections=100\n[throttle]\ntarpit_slots=100\n",
 			[]string{"throttle.tarpit_slots: 100 would let held guesses take every connection"}},

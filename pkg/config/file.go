@@ -25,6 +25,10 @@ type tokenSection struct {
 	Certificate string   `toml:"certificate"`
 	Lifetime    duration `toml:"lifetime"`
 	KID         string   `toml:"kid"`
+	ClockSkew   duration `toml:"clock_skew"`
+	// Service holds the [token.service.NAME] tables: a key of its own for
+	// one service.
+	Service map[string]serviceKeySection `toml:"service"`
 	// AllowReadableKey: see Token.AllowReadableKey.
 	AllowReadableKey bool `toml:"allow_readable_key"`
 }
@@ -38,8 +42,14 @@ type aclSection struct {
 }
 
 type refreshSection struct {
-	Enabled  *bool    `toml:"enabled"`
-	Lifetime duration `toml:"lifetime"`
+	Enabled      *bool    `toml:"enabled"`
+	Lifetime     duration `toml:"lifetime"`
+	AcceptLegacy *bool    `toml:"accept_legacy"`
+}
+
+type serviceKeySection struct {
+	Key         string `toml:"key"`
+	Certificate string `toml:"certificate"`
 }
 
 type listenSection struct {

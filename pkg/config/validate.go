@@ -14,6 +14,7 @@ import (
 	"github.com/regtoken/regtoken/pkg/limits"
 	"github.com/regtoken/regtoken/pkg/listen"
 	"github.com/regtoken/regtoken/pkg/throttle"
+	"github.com/regtoken/regtoken/pkg/token"
 )
 
 // validator turns the raw file into a Config, recording one problem per mistake.
@@ -96,6 +97,7 @@ func (v *validator) token(t tokenSection) Token {
 		Certificate: v.path(t.Certificate),
 		Lifetime:    DefaultLifetime,
 		KeyID:       t.KID,
+		ClockSkew:   token.DefaultClockSkew,
 
 		AllowReadableKey: t.AllowReadableKey,
 	}
@@ -119,12 +121,37 @@ func (v *validator) token(t tokenSection) Token {
 			v.problem("token.lifetime", "%s is outside 1m..24h (clients treat less than 60s as 60s)", out.Lifetime)
 		}
 	}
+	if t.ClockSkew.set {
+		out.ClockSkew = t.ClockSkew.Duration
+		v.invalid("token.clock_skew", token.ValidateClockSkew(out.ClockSkew))
+	}
+	out.ServiceKeys = v.serviceKeys(t)
 	switch t.KID {
 	case "":
 		out.KeyID = "libtrust"
 	case "libtrust", "thumbprint":
 	default:
 		v.problem("token.kid", "%q is not \"libtrust\" (registry 2.x) or \"thumbprint\" (registry 3.x)", t.KID)
+	}
+	return out
+}
+
+// serviceKeys checks the [token.service.NAME] tables: each names one of
+// token.services and holds a key.
+func (v *validator) serviceKeys(t tokenSection) map[string]KeyFiles {
+	if len(t.Service) == 0 {
+		return nil
+	}
+	out := make(map[string]KeyFiles, len(t.Service))
+	for name, s := range t.Service {
+		key := fmt.Sprintf("token.service.%q", name)
+		if !slices.Contains(t.Services, name) {
+			v.problem(key, "%q is not among token.services %q", name, t.Services)
+		}
+		if s.Key == "" {
+			v.problem(key+".key", "required: the PEM private key that signs this service's tokens")
+		}
+		out[name] = KeyFiles{Key: v.path(s.Key), Certificate: v.path(s.Certificate)}
 	}
 	return out
 }
@@ -143,9 +170,12 @@ func (v *validator) acl(a aclSection, directory bool) acl.Files {
 }
 
 func (v *validator) refresh(r refreshSection) Refresh {
-	out := Refresh{Enabled: true, Lifetime: DefaultRefreshLifetime}
+	out := Refresh{Enabled: true, Lifetime: DefaultRefreshLifetime, AcceptLegacy: true}
 	if r.Enabled != nil {
 		out.Enabled = *r.Enabled
+	}
+	if r.AcceptLegacy != nil {
+		out.AcceptLegacy = *r.AcceptLegacy
 	}
 	if r.Lifetime.set {
 		out.Lifetime = r.Lifetime.Duration

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -223,5 +224,45 @@ func TestWatcherFollowsFilesOfAFailedReload(t *testing.T) {
 	os.WriteFile(other, append(good, '\n'), 0o644)
 	if !w.changed() {
 		t.Error("the fix to the file the new configuration names is not seen")
+	}
+}
+
+// A service with a key of its own: loaded into the state, watched for
+// reloads, and counted when the soonest certificate expiry is reported.
+func TestServiceKeys(t *testing.T) {
+	path := fixture(t, 0o600)
+	dir := filepath.Dir(path)
+	for _, f := range []string{"regtoken.key", "regtoken.crt"} {
+		b, err := os.ReadFile(filepath.Join("../registrycheck/testdata", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "zot-"+f), b, 0o600)
+	}
+	conf, _ := os.ReadFile(path)
+	conf = []byte(strings.Replace(string(conf), `services = ["Authentication"]`, `services = ["Authentication", "zot"]`, 1) +
+		"[token.service.zot]\nkey = \"zot-regtoken.key\"\ncertificate = \"zot-regtoken.crt\"\n")
+	os.WriteFile(path, conf, 0o644)
+	cfg := load(t, path)
+	st, err := loadState(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zot := st.ServiceSigners["zot"]
+	if zot == nil || zot.PublicKey() == st.Signer.PublicKey() || st.RefreshMAC == nil {
+		t.Fatalf("service signers %v, refresh MAC %v", st.ServiceSigners, st.RefreshMAC)
+	}
+	if files := watchedFiles(path, cfg); !slices.Contains(files, filepath.Join(dir, "zot-regtoken.key")) ||
+		!slices.Contains(files, filepath.Join(dir, "zot-regtoken.crt")) {
+		t.Errorf("the service's key and certificate are not watched: %v", files)
+	}
+	// RootCA.crt (2036) expires before the zot certificate (2126).
+	if first := firstToExpire(st); first == nil || first != st.Signer.Certificates()[0] {
+		t.Errorf("first to expire: %v", first)
+	}
+	st.Signer = zot // with the zot key alone, its certificate is the first
+	st.ServiceSigners = nil
+	if first := firstToExpire(st); first == nil || !first.Equal(zot.Certificates()[0]) {
+		t.Errorf("first to expire with one signer: %v", first)
 	}
 }

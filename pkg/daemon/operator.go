@@ -78,13 +78,13 @@ func newMetrics(h *endpoint.Handler, r *reloader, dirs *directories) *metrics {
 		return 0
 	}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "regtoken_certificate_expiry_seconds", Help: "Seconds until the signing certificate expires (negative: expired; 0: no certificate).",
+		Name: "regtoken_certificate_expiry_seconds", Help: "Seconds until the first signing certificate to expire (of every service's key) expires (negative: expired; 0: no certificate).",
 	}, func() float64 {
-		certs := h.State().Signer.Certificates()
-		if len(certs) == 0 {
+		cert := firstToExpire(h.State())
+		if cert == nil {
 			return 0
 		}
-		return time.Until(certs[0].NotAfter).Seconds()
+		return time.Until(cert.NotAfter).Seconds()
 	}))
 	return m
 }
@@ -166,8 +166,8 @@ func operatorHandler(m *metrics, r *reloader, h *endpoint.Handler, dirs *directo
 			body["reload_error"] = st.Error
 			body["reload_error_at"] = st.ErrorTime.UTC().Format(time.RFC3339)
 		}
-		if certs := h.State().Signer.Certificates(); len(certs) > 0 {
-			left := time.Until(certs[0].NotAfter)
+		if cert := firstToExpire(h.State()); cert != nil {
+			left := time.Until(cert.NotAfter)
 			body["certificate_expires_in_days"] = int(left.Hours() / 24)
 			if left < CertificateWarnBefore {
 				body["status"] = "degraded"

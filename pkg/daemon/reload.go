@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -122,6 +123,9 @@ func (r *reloader) apply(cfg *config.Config, st *endpoint.State, why string) {
 // watchedFiles are the files whose change triggers a reload.
 func watchedFiles(path string, cfg *config.Config) []string {
 	files := []string{path, cfg.Token.Key, cfg.Token.Certificate, cfg.ACL.Users, cfg.ACL.Repositories, cfg.ACL.Groups, cfg.ACL.Htpasswd}
+	for _, name := range slices.Sorted(maps.Keys(cfg.Token.ServiceKeys)) {
+		files = append(files, cfg.Token.ServiceKeys[name].Key, cfg.Token.ServiceKeys[name].Certificate)
+	}
 	if cfg.LDAP != nil {
 		files = append(files, cfg.LDAP.BindPasswordFile, cfg.LDAP.CAFile)
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/acl"
-	"github.com/regtoken/regtoken/pkg/authn"
 	"github.com/regtoken/regtoken/pkg/config"
 	"github.com/regtoken/regtoken/pkg/endpoint"
 	"github.com/regtoken/regtoken/pkg/ldapauth"
@@ -29,51 +28,86 @@ func loadState(cfg *config.Config, dir *ldapauth.Directory) (*endpoint.State, er
 	if err != nil {
 		return nil, err
 	}
+	serviceSigners, err := LoadServiceSigners(cfg.Token)
+	if err != nil {
+		return nil, err
+	}
 	rules, err := acl.Load(cfg.ACL)
 	if err != nil {
 		return nil, err
 	}
-	var directory *authn.Directory
-	if dir != nil {
-		directory = dir.Authn()
-	}
-	return &endpoint.State{
-		Directory:       directory,
+	st := &endpoint.State{
 		Rules:           rules,
 		Signer:          signer,
+		ServiceSigners:  serviceSigners,
 		Issuer:          cfg.Token.Issuer,
 		Services:        cfg.Token.Services,
 		Lifetime:        cfg.Token.Lifetime,
+		ClockSkew:       cfg.Token.ClockSkew,
 		Realm:           cfg.Token.Issuer,
 		MaxScopes:       cfg.Limits.MaxScopes,
 		Refresh:         cfg.Refresh.Enabled,
 		RefreshLifetime: cfg.Refresh.Lifetime,
-	}, nil
+		LegacyRefresh:   cfg.Refresh.AcceptLegacy,
+	}
+	if st.Refresh {
+		if st.RefreshMAC, err = signer.MACSigner(); err != nil {
+			return nil, fmt.Errorf("%s: refresh tokens: %w", cfg.Token.Key, err)
+		}
+	}
+	if dir != nil {
+		st.Directory = dir.Authn()
+	}
+	return st, nil
 }
 
-// LoadSigner reads the signing key and its certificate chain.
+// LoadSigner reads the signing key and its certificate chain: the key of
+// every service without one of its own.
 func LoadSigner(t config.Token) (*token.Signer, error) {
-	keyPEM, err := readKey(t.Key, t.AllowReadableKey)
+	return loadSigner(config.KeyFiles{Key: t.Key, Certificate: t.Certificate}, t)
+}
+
+// LoadServiceSigners reads the keys of the services that have their own
+// ([token.service.NAME]); nil when none has.
+func LoadServiceSigners(t config.Token) (map[string]*token.Signer, error) {
+	if len(t.ServiceKeys) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]*token.Signer, len(t.ServiceKeys))
+	for name, files := range t.ServiceKeys {
+		s, err := loadSigner(files, t)
+		if err != nil {
+			return nil, fmt.Errorf("service %q: %w", name, err)
+		}
+		out[name] = s
+	}
+	return out, nil
+}
+
+// loadSigner reads one key and its optional certificate chain; the kid
+// format and the key file's permission rule are t's.
+func loadSigner(files config.KeyFiles, t config.Token) (*token.Signer, error) {
+	keyPEM, err := readKey(files.Key, t.AllowReadableKey)
 	if err != nil {
 		return nil, err
 	}
 	key, err := token.ParsePrivateKey(keyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t.Key, err)
+		return nil, fmt.Errorf("%s: %w", files.Key, err)
 	}
 	var chain []*x509.Certificate
-	if t.Certificate != "" {
-		certPEM, err := os.ReadFile(t.Certificate)
+	if files.Certificate != "" {
+		certPEM, err := os.ReadFile(files.Certificate)
 		if err != nil {
 			return nil, err
 		}
 		if chain, err = token.ParseCertificates(certPEM); err != nil {
-			return nil, fmt.Errorf("%s: %w", t.Certificate, err)
+			return nil, fmt.Errorf("%s: %w", files.Certificate, err)
 		}
 	}
 	s, err := token.NewSigner(key, chain, token.KeyIDFormat(t.KeyID))
 	if err != nil {
-		return nil, fmt.Errorf("%s and %s: %w", t.Key, t.Certificate, err)
+		return nil, fmt.Errorf("%s and %s: %w", files.Key, files.Certificate, err)
 	}
 	return s, nil
 }
@@ -121,9 +155,38 @@ const CertificateWarnBefore = 30 * 24 * time.Hour
 // warnCertificate logs when the signing certificate is expired or about to
 // expire: registries reject tokens whose x5c certificate is not valid.
 func warnCertificate(log *slog.Logger, st *endpoint.State, now time.Time) {
-	certs := st.Signer.Certificates()
+	warnSignerCertificate(log, st.Signer, "", now)
+	for service, sg := range st.ServiceSigners {
+		warnSignerCertificate(log, sg, service, now)
+	}
+}
+
+// firstToExpire returns, of the signing certificates of every key (the
+// main one and the services' own), the one that expires first; nil when no
+// key has a certificate.
+func firstToExpire(st *endpoint.State) *x509.Certificate {
+	var first *x509.Certificate
+	consider := func(sg *token.Signer) {
+		if certs := sg.Certificates(); len(certs) > 0 && (first == nil || certs[0].NotAfter.Before(first.NotAfter)) {
+			first = certs[0]
+		}
+	}
+	consider(st.Signer)
+	for _, sg := range st.ServiceSigners {
+		consider(sg)
+	}
+	return first
+}
+
+// warnSignerCertificate warns about one signer's certificate; service is
+// "" for the key of every service without its own.
+func warnSignerCertificate(log *slog.Logger, sg *token.Signer, service string, now time.Time) {
+	certs := sg.Certificates()
 	if len(certs) == 0 {
 		return
+	}
+	if service != "" {
+		log = log.With("service", service)
 	}
 	left := certs[0].NotAfter.Sub(now)
 	switch {

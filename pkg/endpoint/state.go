@@ -11,11 +11,16 @@ import (
 // State is everything a request needs that a reload may change. A State is
 // never modified after it is handed to the Handler.
 type State struct {
-	Rules    *acl.Rules
-	Signer   *token.Signer
-	Issuer   string
-	Services []string
-	Lifetime time.Duration
+	Rules *acl.Rules
+	// Signer signs the tokens of every service without a key of its own
+	// in ServiceSigners.
+	Signer         *token.Signer
+	ServiceSigners map[string]*token.Signer
+	Issuer         string
+	Services       []string
+	Lifetime       time.Duration
+	// ClockSkew backdates nbf and iat of every token (token.NewClaims).
+	ClockSkew time.Duration
 	// Realm names the realm in WWW-Authenticate: Basic realm="...".
 	Realm string
 	// MaxScopes bounds the resources one request may name.
@@ -23,8 +28,20 @@ type State struct {
 	// Refresh enables refresh tokens (offline_token=true, the OAuth2 POST).
 	Refresh         bool
 	RefreshLifetime time.Duration
+	// RefreshMAC signs refresh tokens (derived from Signer's key), and
+	// LegacyRefresh accepts those of earlier versions (see package authn).
+	RefreshMAC    *token.MACSigner
+	LegacyRefresh bool
 	// Directory holds users beside the rule files (LDAP); nil for none.
 	Directory *authn.Directory
+}
+
+// signerFor returns the signer of service's tokens.
+func (s *State) signerFor(service string) *token.Signer {
+	if sg, ok := s.ServiceSigners[service]; ok {
+		return sg
+	}
+	return s.Signer
 }
 
 func (s *State) acceptsService(service string) bool {
@@ -40,5 +57,6 @@ func (s *State) acceptsService(service string) bool {
 // the files and the directory), and the key and issuer of refresh tokens.
 func (s *State) authnSource() authn.Source {
 	return authn.Source{Users: s.Rules, Signer: s.Signer, Issuer: s.Issuer,
-		Refresh: s.Refresh, RefreshLifetime: s.RefreshLifetime, Directory: s.Directory}
+		Refresh: s.Refresh, RefreshLifetime: s.RefreshLifetime, RefreshMAC: s.RefreshMAC, LegacyRefresh: s.LegacyRefresh,
+		Directory: s.Directory}
 }
