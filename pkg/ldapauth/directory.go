@@ -198,6 +198,14 @@ func (d *Directory) loginByDN(ctx context.Context, user, password string) (Entry
 	var u Entry
 	err := d.bindAs(ctx, dn, password, func(c *ldap.Conn) (err error) {
 		u, err = d.readEntry(c, dn, user)
+		if errors.Is(err, errNoEntry) {
+			// The bind proved the entry exists: the directory does not let
+			// its users read their own entries.
+			// No refusal then (the password was right) but a directory
+			// regtoken cannot use as configured.
+			return fmt.Errorf("a user cannot read its own entry after binding; let users read theirs "+
+				"(%s, %s) or set bind_dn", d.opts.UserNameAttribute, d.opts.MemberOfAttribute)
+		}
 		if err == nil {
 			u, err = d.resolveGroups(c, u, user)
 		}
@@ -274,6 +282,10 @@ func (d *Directory) search(c *ldap.Conn, user string) (Entry, error) {
 	return d.entry(res.Entries[0], user)
 }
 
+// errNoEntry means the entry at a DN was not found, or is not readable by
+// whoever is bound, which a directory does not tell apart.
+var errNoEntry = fmt.Errorf("%w: no entry", authn.ErrUnknownUser)
+
 // readEntry reads the entry at dn, which must be user's.
 func (d *Directory) readEntry(c *ldap.Conn, dn, user string) (Entry, error) {
 	req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1,
@@ -281,7 +293,7 @@ func (d *Directory) readEntry(c *ldap.Conn, dn, user string) (Entry, error) {
 	res, err := c.Search(req)
 	switch {
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) || err == nil && len(res.Entries) != 1:
-		return Entry{}, authn.ErrUnknownUser
+		return Entry{}, errNoEntry
 	case err != nil:
 		return Entry{}, fmt.Errorf("reading %s: %w", dn, err)
 	}
