@@ -310,7 +310,7 @@ func ldapRefusals(t *testing.T, l *ldapStack) {
 	for _, c := range []struct{ user, pass string }{
 		{"alice", "not-alice-pw"}, {"mallory", "alice-pw"}, {"larry", "larry-pw"}, {"dana", "dana-pw"},
 	} {
-		mark := len(l.slapd.Log())
+		mark := l.mark()
 		l.wantRefused(t, c.user, c.pass, 401, says)
 		got := l.waitBinds(t, mark, 1)
 		if len(got) != 1 {
@@ -319,7 +319,7 @@ func ldapRefusals(t *testing.T, l *ldapStack) {
 			t.Errorf("the unknown user bound as %q, want the dummy entry", got[0])
 		}
 	}
-	mark := len(l.slapd.Log())
+	mark := l.mark()
 	l.wantRefused(t, "alice", "", 401, says)
 	if got := l.waitBinds(t, mark, 1); len(got) != 0 {
 		t.Errorf("an empty password reached the directory as binds %q", got)
@@ -335,9 +335,26 @@ func ldapRefusals(t *testing.T, l *ldapStack) {
 	t.Error("ten wrong directory passwords for erin were never throttled")
 }
 
+// slapd's log reaches the test through a pipe, a moment after the answers
+// it logs. mark waits until it has stopped growing and returns its length,
+// so that what a step reads after the mark is that step's alone; waitBinds
+// and waitLog wait for what a step expects to arrive.
+
+func (l *ldapStack) mark() int {
+	n := len(l.slapd.Log())
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		m := len(l.slapd.Log())
+		if m == n {
+			break
+		}
+		n = m
+	}
+	return n
+}
+
 // waitBinds returns the DNs of the binds slapd logged after mark, waiting
-// up to a second for want of them: slapd's log reaches the test through a
-// pipe, a moment after the answer.
+// up to a second for want of them.
 func (l *ldapStack) waitBinds(t *testing.T, mark, want int) []string {
 	deadline := time.Now().Add(time.Second)
 	for {
@@ -346,6 +363,20 @@ func (l *ldapStack) waitBinds(t *testing.T, mark, want int) []string {
 			return got
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitLog returns what slapd logged after mark once it holds every want,
+// waiting up to two seconds; ok is false if it never does.
+func (l *ldapStack) waitLog(mark int, wants ...string) (log string, ok bool) {
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		log, ok = l.slapd.Log()[mark:], true
+		for _, w := range wants {
+			ok = ok && strings.Contains(log, w)
+		}
+		if ok || time.Now().After(deadline) {
+			return log, ok
+		}
 	}
 }
 
@@ -406,7 +437,7 @@ func ldapInjection(t *testing.T, l *ldapStack) {
 		}
 	}
 	for _, name := range hostileNames {
-		mark := len(l.slapd.Log())
+		mark := l.mark()
 		l.wantRefused(t, name, "alice-pw", 401, "incorrect username or password")
 		var filters []string
 		for deadline := time.Now().Add(time.Second); len(filters) == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -523,17 +554,17 @@ func ldapTLS(t *testing.T, l *ldapStack) {
 		t.Errorf("/healthz with an untrusted directory certificate: %s", h)
 	}
 	l.setLDAP(t, ldaps+fmt.Sprintf("ca_file = %q\n", l.slapd.CAFile))
-	mark := len(l.slapd.Log())
+	mark := l.mark()
 	l.wantGrants(t, "carol", "carol-pw", []string{"repository:eng/lib:pull", "repository:platform/x:push"},
 		"repository:eng/lib:pull", "repository:platform/x:push")
-	if log := l.slapd.Log()[mark:]; !strings.Contains(log, ":"+portOf(l.slapd.LDAPSURL)+")") || !strings.Contains(log, "TLS established") {
+	if log, ok := l.waitLog(mark, ":"+portOf(l.slapd.LDAPSURL)+")", "TLS established"); !ok {
 		t.Errorf("the login did not reach slapd's ldaps port over TLS:\n%s", log)
 	}
 	startTLS := strings.Replace(l.slapd.URL, "127.0.0.1", "localhost", 1)
 	l.setLDAP(t, ldapSearchTable(startTLS, l.pwFile, groupSearch+fmt.Sprintf("start_tls = true\nca_file = %q\n", l.slapd.CAFile)))
-	mark = len(l.slapd.Log())
+	mark = l.mark()
 	l.wantGrants(t, "carol", "carol-pw", []string{"repository:eng/lib:pull"}, "repository:eng/lib:pull")
-	if log := l.slapd.Log()[mark:]; !strings.Contains(log, "EXT oid=1.3.6.1.4.1.1466.20037") || !strings.Contains(log, "TLS established") {
+	if log, ok := l.waitLog(mark, "EXT oid=1.3.6.1.4.1.1466.20037", "TLS established"); !ok {
 		t.Errorf("the login did not StartTLS:\n%s", log)
 	}
 }
@@ -553,7 +584,7 @@ func ldapUserDN(t *testing.T, l *ldapStack) {
 		"repository:team/app:push", "registry:catalog:*")
 	l.wantRefused(t, "alice", "wrong", 401, "incorrect username or password")
 	for _, name := range []string{"alice,ou=people", "alice+cn=x", `alice\`, "#alice", " alice", `alice"`, "alice\x00", "ALICE"} {
-		mark := len(l.slapd.Log())
+		mark := l.mark()
 		l.wantRefused(t, name, "alice-pw", 401, "incorrect username or password")
 		for _, dn := range l.waitBinds(t, mark, 1) {
 			parsed, err := ldap.ParseDN(dn)
