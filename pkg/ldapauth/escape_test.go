@@ -146,3 +146,25 @@ func TestFill(t *testing.T) {
 		t.Errorf("userFilter keeps %%u and reads no placeholder in the name: %q", got)
 	}
 }
+
+// Whatever name a client sends, the filter and the DN made of it keep the
+// template's shape, with the name as one value.
+func FuzzEscape(f *testing.F) {
+	for _, name := range hostileNames {
+		f.Add(name)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if !plausibleName(name) {
+			return // refused before any filter or DN is made
+		}
+		p, err := ldap.CompileFilter(userFilter("(&(objectClass=person)(uid=%s))", name))
+		if err != nil || p.Tag != ldap.FilterAnd || len(p.Children) != 2 {
+			t.Fatalf("%q: filter lost its shape (%v)", name, err)
+		}
+		wantEquality(t, name, p.Children[1], "uid", name)
+		dn, err := ldap.ParseDN(userDN("uid=%s,ou=people,dc=example,dc=org", name))
+		if err != nil || len(dn.RDNs) != 4 || len(dn.RDNs[0].Attributes) != 1 || dn.RDNs[0].Attributes[0].Value != name {
+			t.Fatalf("%q: DN lost its shape (%v)", name, err)
+		}
+	})
+}
