@@ -193,6 +193,7 @@ func TestLDAP(t *testing.T) {
 	t.Run("precedence", func(t *testing.T) { ldapPrecedence(t, l) })
 	t.Run("tls", func(t *testing.T) { ldapTLS(t, l) })
 	t.Run("user-dn", func(t *testing.T) { ldapUserDN(t, l) })
+	t.Run("failover", func(t *testing.T) { ldapFailover(t, l) })
 	t.Run("directory-down", func(t *testing.T) { ldapDirectoryDown(t, l) })
 	t.Run("no-secrets", func(t *testing.T) { ldapNoSecrets(t, l) })
 }
@@ -592,6 +593,17 @@ func ldapUserDN(t *testing.T, l *ldapStack) {
 				t.Errorf("%q: slapd saw a bind as %q, not uid=<the name>,ou=people,%s (%v)", name, dn, harness.LDAPSuffix, err)
 			}
 		}
+	}
+}
+
+// Servers are tried in the order listed: with the first one not answering,
+// logins go to the second, and the log says so.
+func ldapFailover(t *testing.T, l *ldapStack) {
+	down := fmt.Sprintf("ldap://127.0.0.1:%d", harness.FreePort(t))
+	l.setLDAP(t, strings.Replace(l.ldapTable(""), fmt.Sprintf("url = [%q]", l.slapd.URL), fmt.Sprintf("url = [%q, %q]", down, l.slapd.URL), 1))
+	l.wantGrants(t, "bob", "bob-pw", []string{"repository:qa/x:push"}, "repository:qa/x:push")
+	if !strings.Contains(l.Regtoken.Output(), "ldap: a server did not answer; using a later one in ldap.url") {
+		t.Error("no warning that the first server did not answer")
 	}
 }
 
