@@ -32,9 +32,14 @@ have ctr || apt_packages+=(containerd)
 # Apache httpd and Caddy, to run the shipped deploy/apache and deploy/caddy files.
 have apache2 || apt_packages+=(apache2 libapache2-mod-proxy-uwsgi)
 have caddy || apt_packages+=(caddy)
+# OpenLDAP for the LDAP login tests, which start their own slapd on loopback
+# with a database made by slapadd; ldap-utils for an operator's ldapsearch.
+have slapd || apt_packages+=(slapd)
+have slapadd || apt_packages+=(slapd)
+have ldapsearch || apt_packages+=(ldap-utils)
 if ((${#apt_packages[@]})); then
   echo "installing Debian packages: ${apt_packages[*]}"
-  # The tests run their own nginx, registry, Apache and Caddy; the packages
+  # The tests run their own nginx, registry, Apache, Caddy and slapd; the packages
   # must not start theirs (two of them would fight over port 80 and fail the
   # install). policy-rc.d is Debian's switch for that, kept only for the install.
   policy=""

@@ -96,6 +96,9 @@ func checkRules(cfg *config.Config, out io.Writer) int {
 		if len(u.Groups) > 0 {
 			fmt.Fprintf(out, " (groups %s)", strings.Join(u.Groups, ", "))
 		}
+		if cfg.LDAP != nil && len(u.PassHash) == 0 {
+			fmt.Fprint(out, " (no password in the files: the directory's groups are added below)")
+		}
 		fmt.Fprintln(out, ", most specific rule first:")
 		printRules(out, rules.Effective(acl.Subject{Name: name}))
 		if u.TokensNotBefore.After(time.Now()) {
@@ -113,6 +116,9 @@ func checkRules(cfg *config.Config, out io.Writer) int {
 	problems := rules.Check()
 	for _, p := range problems {
 		fmt.Fprintf(out, "ERROR %s: %q: %s\n", p.File, p.Key, p.Message)
+	}
+	if cfg.LDAP != nil {
+		return len(problems) + checkDirectory(cfg, rules, out)
 	}
 	return len(problems)
 }

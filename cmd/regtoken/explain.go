@@ -13,7 +13,8 @@ import (
 // runExplain prints, per scope, what a user (or anonymous), a CI job's or a
 // pod's token (-claims) or a robot (-robot) would be granted and the rule
 // that decided, without needing a password, the token's signature or a
-// secret.
+// secret. A directory user's groups come from the directory, read with the
+// service account.
 func runExplain(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("explain", stderr)
 	path := fs.String("config", "regtoken.toml", "configuration file")
@@ -45,7 +46,8 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	}
 	subject := acl.Subject{Name: *user, Anonymous: *user == ""}
 	who := "anonymous"
-	if *claims != "" || *robotName != "" {
+	switch {
+	case *claims != "" || *robotName != "":
 		s, w, ok, err := machineSubject(cfg, rules, *claims, *issuer, *robotName, stdout)
 		if err != nil {
 			fmt.Fprintln(stderr, "regtoken explain:", err)
@@ -55,7 +57,14 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		subject, who = s, w
-	} else if !subject.Anonymous {
+	case subject.Anonymous:
+	case cfg.LDAP != nil:
+		who = "user " + *user
+		if subject, err = explainDirectory(cfg, rules, *user, stdout); err != nil {
+			fmt.Fprintln(stderr, "regtoken explain: ldap:", err)
+			return 1
+		}
+	default:
 		who = "user " + *user
 		if _, ok := rules.User(*user); !ok {
 			fmt.Fprintf(stdout, "note: %q is not a known user; a real request with this name gets 401\n", *user)

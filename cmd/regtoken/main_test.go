@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"flag"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -272,6 +273,56 @@ func TestParseExpiry(t *testing.T) {
 		if _, err := parseExpiry(in, now); err == nil {
 			t.Errorf("%q accepted", in)
 		}
+	}
+}
+
+// With [ldap] and the directory unreachable, explain still answers for a
+// user whose password the files hold (they decide it), and fails for one
+// only the directory could vouch for; check reports the directory.
+func TestExplainWithUnreachableDirectory(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"regtoken.toml", "RootCA.key", "RootCA.crt", "users.json", "repositories.json", "groups.json", "htpasswd"} {
+		b, err := os.ReadFile(filepath.Join("testdata", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, f), b, 0o600)
+	}
+	os.WriteFile(filepath.Join(dir, "ldap.pw"), []byte("svc-Pw-7q2\n"), 0o600)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	cfg := filepath.Join(dir, "regtoken.toml")
+	f, _ := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`
+[ldap]
+url = "ldap://` + closed + `"
+bind_dn = "cn=regtoken,dc=example,dc=org"
+bind_password_file = "ldap.pw"
+user_base = "ou=people,dc=example,dc=org"
+timeout = "1s"
+`)
+	f.Close()
+	var out, errOut strings.Builder
+	if code := run([]string{"explain", "-config", cfg, "-user", "bar", "repository:x:pull"}, &out, &errOut); code != 0 ||
+		!strings.Contains(out.String(), "could not be asked") || !strings.Contains(out.String(), "user bar repository:x:pull -> [pull]") {
+		t.Errorf("explain bar: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	out.Reset()
+	errOut.Reset()
+	if code := run([]string{"explain", "-config", cfg, "-user", "carol-from-ldap", "repository:x:pull"}, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "connection refused") {
+		t.Errorf("explain for a directory-only name: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	out.Reset()
+	if code := run([]string{"check", "-config", cfg}, &out, &errOut); code != 1 || !strings.Contains(out.String(), "ERROR ldap ldap://"+closed) {
+		t.Errorf("check: exit %d\n%s", code, out.String())
+	}
+	if strings.Contains(out.String()+errOut.String(), "svc-Pw-7q2") {
+		t.Error("the service password shows in the output")
 	}
 }
 

@@ -125,6 +125,8 @@ type Source struct {
 	// earlier versions, which it signed, while LegacyRefresh accepts them.
 	RefreshMAC    *token.MACSigner
 	LegacyRefresh bool
+	// Directory, when set, holds users beside the files (see directory.go).
+	Directory *Directory
 }
 
 // Authenticator authenticates token requests. It is safe for concurrent use,
@@ -185,12 +187,8 @@ func (a *Authenticator) checkPassword(ctx context.Context, src *Source, c Creden
 		a.throttle.Hold(ctx, wait)
 		return id, throttled(wait)
 	}
-	u, known := src.Users.User(c.User)
-	var hash []byte
-	if known {
-		hash = u.PassHash
-	}
-	res, err := a.verifier.check(ctx, c.User, hash, c.Secret)
+	u, _ := src.Users.User(c.User)
+	res, dir, err := a.verify(ctx, src, u, c)
 	switch {
 	case errors.Is(err, errQueueFull):
 		return id, errBusy
@@ -207,6 +205,10 @@ func (a *Authenticator) checkPassword(ctx context.Context, src *Source, c Creden
 		return id, errWrongPassword
 	}
 	a.throttle.Success(c.User, c.Client, now)
+	if dir != nil {
+		id.Groups, id.GroupsFromSource = dir.groups, true
+		return id, nil
+	}
 	id.Groups, id.passHash = u.Groups, u.PassHash
 	return id, nil
 }

@@ -72,12 +72,19 @@ type Refresh struct {
 // nothing to refresh, or with refresh tokens off. Machines get none either:
 // an ID token expires within the hour and must not buy a longer login, and
 // a robot's secret is checked as fast as a refresh token would be.
+//
+// A password whose hash the files do not hold (a directory's) gets none
+// either: a refresh token is revoked by a change of that hash, which a
+// directory does not show, so its users keep sending the password, and each
+// check goes through the Verifier's memory to the directory.
 func (a *Authenticator) RefreshFor(src *Source, id *Identity, service string) (Refresh, error) {
 	switch {
 	case !src.Refresh || (id.Method != Password && id.Method != RefreshToken) || id.Name == "":
 		return Refresh{}, nil
 	case id.refresh != "":
 		return Refresh{Token: id.refresh, ID: id.RefreshID}, nil
+	case len(id.passHash) == 0:
+		return Refresh{}, nil
 	}
 	jwt, claims, err := a.newRefreshToken(src, id.Name, id.passHash, service)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/ldapauth"
 	"github.com/regtoken/regtoken/pkg/limits"
 	"github.com/regtoken/regtoken/pkg/listen"
 	"github.com/regtoken/regtoken/pkg/oidc"
@@ -48,6 +49,9 @@ type Config struct {
 	OIDC []oidc.Issuer
 	// Robots says where the robot accounts are.
 	Robots Robots
+	// LDAP is the directory users may log in from; nil for none. Its
+	// defaults are filled in.
+	LDAP *ldapauth.Options
 }
 
 // Robots names the robots file ([robots]).

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regtoken/regtoken/pkg/ldapauth"
 	"github.com/regtoken/regtoken/pkg/limits"
 	"github.com/regtoken/regtoken/pkg/token"
 )
@@ -305,6 +306,85 @@ func TestMachinesProblems(t *testing.T) {
 		"oidc[1].rules[0].claims: n.x: want", "oidc[0]: oidc: invalid issuer: audiences"} {
 		if err == nil || !strings.Contains(err.Error(), words) {
 			t.Errorf("want %q in %v", words, err)
+		}
+	}
+}
+
+// ldapConfig is the issue's [ldap] example with a group map, cache lifetime
+// and one server written as a plain string.
+const ldapConfig = `
+[token]
+issuer = "i"
+services = ["s"]
+key = "k.pem"
+
+[acl]
+groups = "groups.json"
+
+[ldap]
+url = "ldaps://ldap.example.org"
+ca_file = "ldap-ca.pem"
+bind_dn = "cn=regtoken,dc=example,dc=org"
+bind_password_file = "ldap.pw"
+user_base = "ou=people,dc=example,dc=org"
+user_filter = "(&(objectClass=inetOrgPerson)(uid=%s))"
+group_base = "ou=groups,dc=example,dc=org"
+group_filter = "(&(objectClass=groupOfNames)(member=%s))"
+group_name_attribute = "cn"
+nested_groups = true
+precedence = "file"
+cache_lifetime = "2m"
+
+[ldap.group_map]
+"cn=Developers,ou=groups,dc=example,dc=org" = "dev"
+ops = "admins"
+`
+
+func TestLDAPSection(t *testing.T) {
+	cfg, err := Parse("/etc/regtoken/regtoken.toml", []byte(ldapConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := cfg.LDAP
+	switch {
+	case l == nil:
+		t.Fatal("no LDAP options")
+	case len(l.URLs) != 1 || l.URLs[0] != "ldaps://ldap.example.org":
+		t.Errorf("url = %q", l.URLs)
+	case l.BindPasswordFile != "/etc/regtoken/ldap.pw" || l.CAFile != "/etc/regtoken/ldap-ca.pem":
+		t.Errorf("paths not resolved against the file: %q %q", l.BindPasswordFile, l.CAFile)
+	case l.CacheLifetime != 2*time.Minute || !l.NestedGroups || l.Precedence != "file" || l.GroupMap["ops"] != "admins":
+		t.Errorf("ldap = %+v", l)
+	case l.Timeout != ldapauth.DefaultTimeout || l.PoolSize != ldapauth.DefaultPoolSize || l.UserNameAttribute != "uid":
+		t.Errorf("defaults not filled in: %+v", l)
+	case !cfg.ACL.DirectoryUsers:
+		t.Error("acl does not know that a directory holds users")
+	}
+	cfg, err = Parse("/x/r.toml", []byte("[token]\nissuer='i'\nservices=['s']\nkey='k.pem'\n[acl]\nusers='u.json'\n"))
+	if err != nil || cfg.LDAP != nil || cfg.ACL.DirectoryUsers {
+		t.Errorf("no [ldap] table: %+v %v", cfg.LDAP, err)
+	}
+}
+
+func TestLDAPProblems(t *testing.T) {
+	for text, want := range map[string][]string{
+		"url = 'ldap://ldap.example.org'\nuser_base = 'dc=x'\n": {"regtoken.toml: ldap.url:", "unencrypted"},
+		"url = 1\n": {"ldap.url", "a string or a list of strings"},
+		"url = ['ldaps://x']\nuser_base = 'dc=x'\ntimeout = '0s'\ncache_lifetime = '0s'\n": {
+			"ldap.timeout: must be positive", "ldap.cache_lifetime: must be positive"},
+		"url = ['ldaps://x']\nuser_base = 'dc=x'\nuser_filter = '(uid=bob)'\nbind_dn = 'cn=a'\n": {
+			"ldap.user_filter:", "ldap.bind_password_file: required"},
+		"url = ['ldaps://x']\nuser_base = 'dc=x'\nbind_pasword_file = 'p'\n": {"ldap.bind_pasword_file: unknown key"},
+	} {
+		_, err := Parse("/etc/regtoken/regtoken.toml", []byte("[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[ldap]\n"+text))
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: %v", text, err)
+			continue
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: error %q lacks %q", text, err, w)
+			}
 		}
 	}
 }

@@ -17,6 +17,7 @@ type file struct {
 	Operator operatorSection `toml:"operator"`
 	OIDC     []oidcSection   `toml:"oidc"`
 	Robots   robotsSection   `toml:"robots"`
+	LDAP     *ldapSection    `toml:"ldap"` // nil: no directory
 }
 
 type oidcSection struct {
@@ -121,6 +122,30 @@ type logSection struct {
 	Audit  *bool  `toml:"audit"`
 }
 
+type ldapSection struct {
+	URL               stringList        `toml:"url"`
+	StartTLS          bool              `toml:"start_tls"`
+	CAFile            string            `toml:"ca_file"`
+	AllowPlaintext    bool              `toml:"allow_plaintext"`
+	BindDN            string            `toml:"bind_dn"`
+	BindPasswordFile  string            `toml:"bind_password_file"`
+	UserBase          string            `toml:"user_base"`
+	UserFilter        string            `toml:"user_filter"`
+	UserDN            string            `toml:"user_dn"`
+	UserNameAttribute string            `toml:"user_name_attribute"`
+	GroupBase         string            `toml:"group_base"`
+	GroupFilter       string            `toml:"group_filter"`
+	MemberOfAttribute string            `toml:"member_of_attribute"`
+	GroupNameAttr     string            `toml:"group_name_attribute"`
+	NestedGroups      bool              `toml:"nested_groups"`
+	GroupMap          map[string]string `toml:"group_map"`
+	UnmappedGroups    string            `toml:"unmapped_groups"`
+	Precedence        string            `toml:"precedence"`
+	CacheLifetime     duration          `toml:"cache_lifetime"`
+	Timeout           duration          `toml:"timeout"`
+	PoolSize          int               `toml:"pool_size"`
+}
+
 type operatorSection struct {
 	Listen string `toml:"listen"`
 }
@@ -138,4 +163,28 @@ func (d *duration) UnmarshalText(text []byte) error {
 	}
 	d.Duration, d.set = v, true
 	return nil
+}
+
+// stringList is a list of strings that may be written as one string
+// (url = "ldaps://ldap.example.org" for a single server).
+type stringList []string
+
+func (l *stringList) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case string:
+		*l = stringList{v}
+		return nil
+	case []any:
+		out := make(stringList, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return fmt.Errorf("want strings, got %v", e)
+			}
+			out = append(out, s)
+		}
+		*l = out
+		return nil
+	}
+	return fmt.Errorf("want a string or a list of strings, got %v", v)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/ldapauth"
 	"github.com/regtoken/regtoken/pkg/limits"
 	"github.com/regtoken/regtoken/pkg/listen"
 	"github.com/regtoken/regtoken/pkg/throttle"
@@ -68,7 +69,9 @@ func (v *validator) build(raw *file) *Config {
 		Operator: v.operator(raw.Operator),
 		OIDC:     v.oidc(raw.OIDC),
 		Robots:   Robots{File: v.path(raw.Robots.File), LastUsed: v.path(raw.Robots.LastUsed)},
+		LDAP:     v.ldap(raw.LDAP),
 	}
+	cfg.ACL.DirectoryUsers = cfg.LDAP != nil
 	v.fitTarpit(cfg)
 	return cfg
 }
@@ -157,8 +160,9 @@ func (v *validator) serviceKeys(t tokenSection) map[string]KeyFiles {
 
 func (v *validator) acl(raw *file) acl.Files {
 	a := raw.ACL
-	if a.Users == "" && a.Htpasswd == "" && a.Repositories == "" && len(raw.OIDC) == 0 && raw.Robots.File == "" {
-		v.problem("acl", "no rules: set acl.users (users.json) and/or acl.repositories (repositories.json), or add [[oidc]] issuers or [robots]")
+	directory := raw.LDAP != nil && a.Groups != ""
+	if a.Users == "" && a.Htpasswd == "" && a.Repositories == "" && len(raw.OIDC) == 0 && raw.Robots.File == "" && !directory {
+		v.problem("acl", "no rules: set acl.users (users.json) and/or acl.repositories (repositories.json), or add [[oidc]] issuers, [robots] or [ldap] with acl.groups")
 	}
 	return acl.Files{
 		Users:            v.path(a.Users),
@@ -238,15 +242,10 @@ func (v *validator) limits(l limitsSection) limits.Limits {
 	}
 	// Zero means "the default" to package limits; a timeout written as
 	// zero more likely means "none", which regtoken does not offer.
-	for _, d := range []struct {
-		key string
-		duration
-	}{{"limits.request_timeout", l.RequestTimeout}, {"limits.idle_timeout", l.IdleTimeout},
-		{"limits.head_timeout", l.HeadTimeout}, {"limits.shutdown_timeout", l.ShutdownTimeout}} {
-		if d.set && d.Duration == 0 {
-			v.problem(d.key, "must be positive; leave it out for the default")
-		}
-	}
+	v.positive("limits.request_timeout", l.RequestTimeout)
+	v.positive("limits.idle_timeout", l.IdleTimeout)
+	v.positive("limits.head_timeout", l.HeadTimeout)
+	v.positive("limits.shutdown_timeout", l.ShutdownTimeout)
 	v.invalid("", out.Validate())
 	return out.WithDefaults()
 }
@@ -304,4 +303,36 @@ func (v *validator) operator(o operatorSection) string {
 	}
 	v.problem("operator.listen", "%q: want tcp:HOST:PORT or unix:PATH", o.Listen)
 	return ""
+}
+
+// ldap checks the [ldap] table with package ldapauth's Validate and fills
+// in its defaults; nil when the file has none.
+func (v *validator) ldap(l *ldapSection) *ldapauth.Options {
+	if l == nil {
+		return nil
+	}
+	o := ldapauth.Options{
+		URLs:     l.URL,
+		StartTLS: l.StartTLS, CAFile: v.path(l.CAFile), AllowPlaintext: l.AllowPlaintext,
+		BindDN: l.BindDN, BindPasswordFile: v.path(l.BindPasswordFile),
+		UserBase: l.UserBase, UserFilter: l.UserFilter, UserDN: l.UserDN, UserNameAttribute: l.UserNameAttribute,
+		GroupBase: l.GroupBase, GroupFilter: l.GroupFilter, MemberOfAttribute: l.MemberOfAttribute,
+		GroupNameAttribute: l.GroupNameAttr, NestedGroups: l.NestedGroups,
+		GroupMap: l.GroupMap, UnmappedGroups: l.UnmappedGroups,
+		Precedence: l.Precedence, CacheLifetime: l.CacheLifetime.Duration, Timeout: l.Timeout.Duration, PoolSize: l.PoolSize,
+	}
+	v.positive("ldap.cache_lifetime", l.CacheLifetime)
+	v.positive("ldap.timeout", l.Timeout)
+	v.invalid("", o.Validate())
+	o = o.WithDefaults()
+	return &o
+}
+
+// positive reports a duration written as zero: zero means "the default" to
+// the packages, and a timeout or lifetime written as zero more likely means
+// "none", which regtoken does not offer.
+func (v *validator) positive(key string, d duration) {
+	if d.set && d.Duration == 0 {
+		v.problem(key, "must be positive; leave it out for the default")
+	}
 }

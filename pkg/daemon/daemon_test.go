@@ -59,18 +59,18 @@ func load(t *testing.T, path string) *config.Config {
 
 func TestLoadStateRefusesReadableKey(t *testing.T) {
 	cfg := load(t, fixture(t, 0o640))
-	if _, err := loadState(cfg, nil); !errors.Is(err, errKeyPermissions) {
+	if _, err := loadState(cfg, nil, nil); !errors.Is(err, errKeyPermissions) {
 		t.Fatalf("a group-readable key: %v, want errKeyPermissions", err)
 	}
 	cfg.Token.AllowReadableKey = true
-	if _, err := loadState(cfg, nil); err != nil {
+	if _, err := loadState(cfg, nil, nil); err != nil {
 		t.Fatalf("allow_readable_key: %v", err)
 	}
 }
 
 func TestLoadState(t *testing.T) {
 	cfg := load(t, fixture(t, 0o600))
-	st, err := loadState(cfg, nil)
+	st, err := loadState(cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,13 +85,13 @@ func TestLoadState(t *testing.T) {
 func TestReloaderKeepsLastGood(t *testing.T) {
 	path := fixture(t, 0o600)
 	cfg := load(t, path)
-	st, err := loadState(cfg, nil)
+	st, err := loadState(cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := endpoint.New(st, endpoint.Options{})
 	var logs strings.Builder
-	r := newReloader(path, cfg, stampFiles(path, cfg), h, nil, slog.New(slog.NewTextHandler(&logs, nil)))
+	r := newReloader(path, cfg, stampFiles(path, cfg), h, nil, &directories{}, slog.New(slog.NewTextHandler(&logs, nil)))
 
 	users := filepath.Join(filepath.Dir(path), "users.json")
 	good, _ := os.ReadFile(users)
@@ -132,7 +132,7 @@ func TestWatchedFiles(t *testing.T) {
 }
 
 func TestCertificateWarnings(t *testing.T) {
-	st, err := loadState(load(t, fixture(t, 0o600)), nil)
+	st, err := loadState(load(t, fixture(t, 0o600)), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,12 +159,12 @@ func TestWatcherSeesEditRacingStartup(t *testing.T) {
 	path := fixture(t, 0o600)
 	cfg := load(t, path)
 	before := stampFiles(path, cfg)
-	st, err := loadState(cfg, nil)
+	st, err := loadState(cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := endpoint.New(st, endpoint.Options{})
-	r := newReloader(path, cfg, before, h, nil, slog.New(slog.DiscardHandler))
+	r := newReloader(path, cfg, before, h, nil, &directories{}, slog.New(slog.DiscardHandler))
 
 	users := filepath.Join(filepath.Dir(path), "users.json")
 	b, _ := os.ReadFile(users)
@@ -186,9 +186,9 @@ func TestWatcherSeesEditRacingStartup(t *testing.T) {
 func TestWatcherQuietAfterFailedReload(t *testing.T) {
 	path := fixture(t, 0o600)
 	cfg := load(t, path)
-	st, _ := loadState(cfg, nil)
+	st, _ := loadState(cfg, nil, nil)
 	h := endpoint.New(st, endpoint.Options{})
-	r := newReloader(path, cfg, stampFiles(path, cfg), h, nil, slog.New(slog.DiscardHandler))
+	r := newReloader(path, cfg, stampFiles(path, cfg), h, nil, &directories{}, slog.New(slog.DiscardHandler))
 	os.WriteFile(path, []byte("[token\n"), 0o644)
 	r.Reload("test")
 	w := newWatcher(r, slog.New(slog.DiscardHandler))
@@ -208,9 +208,9 @@ func TestWatcherQuietAfterFailedReload(t *testing.T) {
 func TestWatcherFollowsFilesOfAFailedReload(t *testing.T) {
 	path := fixture(t, 0o600)
 	cfg := load(t, path)
-	st, _ := loadState(cfg, nil)
+	st, _ := loadState(cfg, nil, nil)
 	h := endpoint.New(st, endpoint.Options{})
-	r := newReloader(path, cfg, stampFiles(path, cfg), h, nil, slog.New(slog.DiscardHandler))
+	r := newReloader(path, cfg, stampFiles(path, cfg), h, nil, &directories{}, slog.New(slog.DiscardHandler))
 	dir := filepath.Dir(path)
 	other := filepath.Join(dir, "other-users.json")
 	os.WriteFile(other, []byte("{\n\"foo\": [\n"), 0o644)
@@ -243,7 +243,7 @@ func TestRobotsLoadAndWatch(t *testing.T) {
 	if !slices.Contains(watchedFiles(path, cfg), robots) {
 		t.Errorf("robots file not watched: %v", watchedFiles(path, cfg))
 	}
-	st, err := loadState(cfg, nil)
+	st, err := loadState(cfg, nil, nil)
 	if err != nil || st.Robots == nil || len(st.Robots.Robots()) != 0 {
 		t.Fatalf("no robots file yet: %v %v", st, err)
 	}
@@ -257,11 +257,11 @@ func TestRobotsLoadAndWatch(t *testing.T) {
 		}
 	}
 	mk("ci")
-	if st, err = loadState(cfg, nil); err != nil || !st.Robots.Has("ci") {
+	if st, err = loadState(cfg, nil, nil); err != nil || !st.Robots.Has("ci") {
 		t.Fatalf("robot ci: %v", err)
 	}
 	mk("carol") // a user of the fixture's users.json
-	if _, err := loadState(cfg, nil); err == nil || !strings.Contains(err.Error(), `robot "carol" has the name of a user`) {
+	if _, err := loadState(cfg, nil, nil); err == nil || !strings.Contains(err.Error(), `robot "carol" has the name of a user`) {
 		t.Errorf("a robot named like a user: %v", err)
 	}
 }
@@ -283,7 +283,7 @@ func TestServiceKeys(t *testing.T) {
 		"[token.service.zot]\nkey = \"zot-regtoken.key\"\ncertificate = \"zot-regtoken.crt\"\n")
 	os.WriteFile(path, conf, 0o644)
 	cfg := load(t, path)
-	st, err := loadState(cfg, nil)
+	st, err := loadState(cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

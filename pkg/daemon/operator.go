@@ -12,6 +12,7 @@ import (
 
 	"github.com/regtoken/regtoken/pkg/endpoint"
 	"github.com/regtoken/regtoken/pkg/gateway"
+	"github.com/regtoken/regtoken/pkg/ldapauth"
 )
 
 // metrics holds the collectors regtoken exports on the operator listener.
@@ -22,7 +23,7 @@ type metrics struct {
 
 // newMetrics registers regtoken's metrics. Counters that the endpoint and the
 // verifier already keep are read at scrape time rather than updated twice.
-func newMetrics(h *endpoint.Handler, r *reloader) *metrics {
+func newMetrics(h *endpoint.Handler, r *reloader, dirs *directories) *metrics {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := &metrics{
@@ -61,6 +62,9 @@ func newMetrics(h *endpoint.Handler, r *reloader) *metrics {
 		}, func() float64 { return float64(l.Stats.Entries()) }))
 	}
 	reg.MustRegister(&machineCollector{h: h})
+	if dirs.current.Load() != nil {
+		m.addDirectory(dirs, counter)
+	}
 	counter("regtoken_reloads_total", "Reloads by result.", r.successes.Load, prometheus.Labels{"result": "success"})
 	counter("regtoken_reloads_total", "Reloads by result.", r.failures.Load, prometheus.Labels{"result": "failure"})
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -84,6 +88,28 @@ func newMetrics(h *endpoint.Handler, r *reloader) *metrics {
 		return time.Until(cert.NotAfter).Seconds()
 	}))
 	return m
+}
+
+// addDirectory exports what the LDAP directory did: logins it checked, by
+// result (unavailable ones were answered 503), failed connections, and
+// whether it answers.
+func (m *metrics) addDirectory(dirs *directories, counter func(string, string, func() uint64, prometheus.Labels)) {
+	st := &dirs.stats
+	logins := "Passwords the LDAP directory checked (memory misses), by result; unavailable: answered 503."
+	counter("regtoken_ldap_logins_total", logins, st.Logins.Load, prometheus.Labels{"result": "success"})
+	counter("regtoken_ldap_logins_total", logins, st.Refused.Load, prometheus.Labels{"result": "refused"})
+	counter("regtoken_ldap_logins_total", logins, st.Unavailable.Load, prometheus.Labels{"result": "unavailable"})
+	counter("regtoken_ldap_dial_failures_total", "Connections to an LDAP server that failed (each server tried counts).", st.DialFailures.Load, nil)
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "regtoken_ldap_up", Help: "1 while the LDAP directory answers (probed every 30 s and at each login), 0 while it does not.",
+	}, func() float64 {
+		if d := dirs.current.Load(); d != nil {
+			if h := d.Health(); h.Known && !h.Reachable {
+				return 0
+			}
+		}
+		return 1
+	}))
 }
 
 // addTransports exports the requests the transports refused, by reason.
@@ -127,7 +153,7 @@ func statusLabel(status int) string {
 // service serves tokens, with "status":"degraded" and the error while the
 // latest reload failed: restarting then would not help, since the broken file
 // would stop the new process from starting at all.
-func operatorHandler(m *metrics, r *reloader, h *endpoint.Handler) http.Handler {
+func operatorHandler(m *metrics, r *reloader, h *endpoint.Handler, dirs *directories) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -151,8 +177,33 @@ func operatorHandler(m *metrics, r *reloader, h *endpoint.Handler) http.Handler 
 			}
 		}
 		healthOfMachines(h.State(), body, time.Now())
+		if d := dirs.current.Load(); d != nil {
+			ldap := directoryHealth(d.Health())
+			body["ldap"] = ldap
+			if ldap["status"] == "unreachable" {
+				body["status"] = "degraded"
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(body)
 	})
 	return mux
+}
+
+// directoryHealth is the "ldap" object of /healthz. While the directory is
+// unreachable, logins it vouched for within ldap.cache_lifetime still work
+// and others get 503: the service is degraded, not down.
+func directoryHealth(h ldapauth.Health) map[string]any {
+	out := map[string]any{"status": "unknown"}
+	if !h.Known {
+		return out
+	}
+	out["status"] = "up"
+	if !h.Reachable {
+		out["status"] = "unreachable"
+		out["error"] = h.Error
+	}
+	out["since"] = h.Since.UTC().Format(time.RFC3339)
+	out["checked_at"] = h.Checked.UTC().Format(time.RFC3339)
+	return out
 }

@@ -21,6 +21,7 @@ type reloader struct {
 	path    string
 	handler *endpoint.Handler
 	keys    *oidc.Keys // the issuers' keys, kept across reloads
+	dirs    *directories
 	log     *slog.Logger
 
 	mu      sync.Mutex // one reload at a time
@@ -45,8 +46,8 @@ type reloadStatus struct {
 // newReloader starts with cfg, whose State the handler already serves.
 // before describes the files as they were before that State was read (see
 // stampFiles); a later change to any of them triggers a reload.
-func newReloader(path string, cfg *config.Config, before stamps, h *endpoint.Handler, keys *oidc.Keys, log *slog.Logger) *reloader {
-	r := &reloader{path: path, handler: h, keys: keys, log: log}
+func newReloader(path string, cfg *config.Config, before stamps, h *endpoint.Handler, keys *oidc.Keys, dirs *directories, log *slog.Logger) *reloader {
+	r := &reloader{path: path, handler: h, keys: keys, dirs: dirs, log: log}
 	r.current.Store(cfg)
 	r.stamps.Store(&before)
 	r.status.Store(&reloadStatus{LoadedAt: time.Now()})
@@ -76,9 +77,7 @@ func (r *reloader) Reload(why string) error {
 		now := stampFiles(r.path, cfg)
 		now[r.path] = before[r.path]
 		r.stamps.Store(&now)
-		var st *endpoint.State
-		if st, err = loadState(cfg, r.keys); err == nil {
-			r.apply(cfg, st, why)
+		if err = r.load(cfg, why); err == nil {
 			return nil
 		}
 	}
@@ -89,6 +88,24 @@ func (r *reloader) Reload(why string) error {
 	}
 	r.status.Store(&reloadStatus{LoadedAt: prev.LoadedAt, Error: err.Error(), ErrorTime: time.Now()})
 	return err
+}
+
+// load reads what cfg names and serves it, or changes nothing.
+func (r *reloader) load(cfg *config.Config, why string) error {
+	dir, err := r.dirs.load(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := loadState(cfg, r.keys, dir)
+	if err != nil {
+		if dir != r.dirs.current.Load() {
+			dir.Close()
+		}
+		return err
+	}
+	r.apply(cfg, st, why)
+	r.dirs.use(dir)
+	return nil
 }
 
 func (r *reloader) apply(cfg *config.Config, st *endpoint.State, why string) {
@@ -118,6 +135,9 @@ func watchedFiles(path string, cfg *config.Config) []string {
 	}
 	for _, i := range cfg.OIDC {
 		files = append(files, i.JWKSFile, i.CAFile)
+	}
+	if cfg.LDAP != nil {
+		files = append(files, cfg.LDAP.BindPasswordFile, cfg.LDAP.CAFile)
 	}
 	out := files[:0]
 	for _, f := range files {

@@ -44,10 +44,17 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	keys := oidc.NewKeys(ctx)
-	st, err := loadState(cfg, keys)
+	dirs := &directories{log: log}
+	dir, err := dirs.load(cfg)
 	if err != nil {
 		return err
 	}
+	st, err := loadState(cfg, keys, dir)
+	if err != nil {
+		return err
+	}
+	dirs.use(dir)
+	defer dirs.use(nil)
 	warnRobots(log, st.Robots, time.Now())
 	warnCertificate(log, st, time.Now())
 	// Take systemd's sockets (and clear LISTEN_*) before starting any
@@ -64,9 +71,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	verifier := authn.New(bcryptOpts)
 	verifier.SetDummyCost(typicalCost(st.Rules))
 	h := endpoint.New(st, endpoint.Options{Verifier: verifier, Throttle: newThrottle(cfg.Throttle), Log: log, Audit: o.Audit})
-	reloads := newReloader(o.ConfigPath, cfg, before, h, keys, log)
+	reloads := newReloader(o.ConfigPath, cfg, before, h, keys, dirs, log)
 	files := newWatcher(reloads, log)
-	m := newMetrics(h, reloads)
+	m := newMetrics(h, reloads, dirs)
 	h.SetObserver(m.Observe)
 
 	specs := o.Listen
@@ -78,7 +85,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		return err
 	}
 	m.addTransports(&group.Stats)
-	operator, err := startOperator(cfg.Operator, operatorHandler(m, reloads, h), log)
+	operator, err := startOperator(cfg.Operator, operatorHandler(m, reloads, h, dirs), log)
 	if err != nil {
 		shutdown(group, nil, cfg.Limits.ShutdownTimeout, log)
 		return err
@@ -88,6 +95,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	robotUse := &robotUseWriter{r: reloads, h: h, log: log}
 	go robotUse.Run(ctx)
 	go sweepThrottle(ctx, h.Throttle())
+	go dirs.probe(ctx)
 	go watchdog(ctx)
 	sd.SdNotify(false, sd.SdNotifyReady) // outside systemd: nothing to tell, no error
 	log.Info("serving tokens", "listeners", describe(specs), "issuer", cfg.Token.Issuer, "services", cfg.Token.Services)

@@ -12,6 +12,7 @@ import (
 	"github.com/regtoken/regtoken/pkg/acl"
 	"github.com/regtoken/regtoken/pkg/config"
 	"github.com/regtoken/regtoken/pkg/endpoint"
+	"github.com/regtoken/regtoken/pkg/ldapauth"
 	"github.com/regtoken/regtoken/pkg/oidc"
 	"github.com/regtoken/regtoken/pkg/token"
 	"golang.org/x/crypto/bcrypt"
@@ -21,10 +22,11 @@ import (
 var errKeyPermissions = errors.New("private key is readable by group or others (chmod 600, as OpenSSH requires)")
 
 // loadState reads the key, certificate, rule, robots and OIDC key files cfg
-// names and returns the State the endpoint serves with; keys keeps the
-// issuers' keys across reloads (nil only for a configuration without
-// issuers). It changes nothing when any file is bad.
-func loadState(cfg *config.Config, keys *oidc.Keys) (*endpoint.State, error) {
+// names and returns the State the endpoint serves with, which authenticates
+// directory users with dir (nil: no directory); keys keeps the issuers' keys
+// across reloads (nil only for a configuration without issuers). It changes
+// nothing when any file is bad.
+func loadState(cfg *config.Config, keys *oidc.Keys, dir *ldapauth.Directory) (*endpoint.State, error) {
 	signer, err := LoadSigner(cfg.Token)
 	if err != nil {
 		return nil, err
@@ -65,6 +67,9 @@ func loadState(cfg *config.Config, keys *oidc.Keys) (*endpoint.State, error) {
 		if st.RefreshMAC, err = signer.MACSigner(); err != nil {
 			return nil, fmt.Errorf("%s: refresh tokens: %w", cfg.Token.Key, err)
 		}
+	}
+	if dir != nil {
+		st.Directory = dir.Authn()
 	}
 	return st, nil
 }

@@ -39,6 +39,8 @@ type State struct {
 	// LegacyRefresh accepts those of earlier versions (see package authn).
 	RefreshMAC    *token.MACSigner
 	LegacyRefresh bool
+	// Directory holds users beside the rule files (LDAP); nil for none.
+	Directory *authn.Directory
 }
 
 // signerFor returns the signer of service's tokens.
@@ -58,10 +60,10 @@ func (s *State) acceptsService(service string) bool {
 	return false
 }
 
-// authnSource is the part of st that authentication reads: the users, and
-// the key and issuer of refresh tokens.
+// authnSource is the part of st that authentication reads: the users (of
+// the files and the directory), and the key and issuer of refresh tokens.
 func (s *State) authnSource() authn.Source {
 	return authn.Source{Users: s.Rules, Signer: s.Signer, Issuer: s.Issuer,
 		Refresh: s.Refresh, RefreshLifetime: s.RefreshLifetime, RefreshMAC: s.RefreshMAC, LegacyRefresh: s.LegacyRefresh,
-		Issuers: s.Issuers, Robots: s.Robots}
+		Issuers: s.Issuers, Robots: s.Robots, Directory: s.Directory}
 }

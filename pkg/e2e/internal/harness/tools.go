@@ -36,6 +36,8 @@ var installHints = map[string]string{
 	"oras":                    "go install oras.land/oras/cmd/oras@v1.3.6",
 	"apache2":                 "apt-get install apache2 libapache2-mod-proxy-uwsgi",
 	"caddy":                   "apt-get install caddy",
+	"slapd":                   "apt-get install slapd ldap-utils (OpenLDAP)",
+	"slapadd":                 "apt-get install slapd ldap-utils (OpenLDAP)",
 }
 
 // Tool returns the path of a program the test needs. It also looks in
