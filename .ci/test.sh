@@ -32,9 +32,14 @@ have ctr || apt_packages+=(containerd)
 # Apache httpd and Caddy, to run the shipped deploy/apache and deploy/caddy files.
 have apache2 || apt_packages+=(apache2 libapache2-mod-proxy-uwsgi)
 have caddy || apt_packages+=(caddy)
+# OpenLDAP for the LDAP login tests, which start their own slapd on loopback
+# with a database made by slapadd; ldap-utils for an operator's ldapsearch.
+have slapd || apt_packages+=(slapd)
+have slapadd || apt_packages+=(slapd)
+have ldapsearch || apt_packages+=(ldap-utils)
 if ((${#apt_packages[@]})); then
   echo "installing Debian packages: ${apt_packages[*]}"
-  # The tests run their own nginx, registry, Apache and Caddy; the packages
+  # The tests run their own nginx, registry, Apache, Caddy and slapd; the packages
   # must not start theirs (two of them would fight over port 80 and fail the
   # install). policy-rc.d is Debian's switch for that, kept only for the install.
   policy=""
@@ -57,6 +62,30 @@ if [ ! -x "$containerd2/containerd" ] || [ ! -x "$containerd2/ctr" ]; then
   GOBIN=$containerd2 go install github.com/containerd/containerd/v2/cmd/ctr@v2.4.2
   GOBIN=$containerd2 CGO_ENABLED=0 go install -tags no_btrfs,no_devmapper,no_zfs \
     github.com/containerd/containerd/v2/cmd/containerd@v2.4.2
+fi
+
+# zot, for the zot columns of the conformance suite. Its module path is not
+# served by the Go module proxy (its dependencies are), so it is built from the
+# source kept beside the repository, once, into $(go env GOPATH)/bin like the
+# other Go tools. Where that source is, the zot columns must run; elsewhere
+# they say they did not.
+zot_src=$(ls ../shared/thirdparty/zot-*-src.tar.gz 2>/dev/null | sort | tail -n 1 || true)
+if ! have zot && [ -n "$zot_src" ]; then
+  echo "building zot from $zot_src"
+  zot_build=$(mktemp -d /tmp/regtoken-zot-src.XXXXXX)
+  tar -xzf "$zot_src" -C "$zot_build"
+  zot_started=$SECONDS
+  # The Makefile's binary-minimal: no extensions, no UI.
+  (cd "$zot_build" && CGO_ENABLED=0 GOEXPERIMENT=jsonv2 go build -trimpath -ldflags "-s -w" \
+    -o "$(go env GOPATH)/bin/zot" ./cmd/zot)
+  echo "zot built in $((SECONDS - zot_started)) s"
+  rm -rf "$zot_build"
+fi
+if [ -n "$zot_src" ] || have zot; then
+  export REGTOKEN_REQUIRE_ZOT=1
+  echo "zot found: the zot columns of the conformance suite run"
+else
+  echo "NO ZOT (no zot on PATH, no source in ../shared/thirdparty): the zot columns will report 'not run'"
 fi
 
 # The docker columns of the conformance suite and the docker login/push/pull

@@ -161,6 +161,36 @@ func lookupUsage(name string) usage {
 	return usage{synopsis: "regtoken " + name}
 }
 
+// subcommands are the subcommands of a command such as "user".
+func subcommands(cmd string) []command {
+	switch cmd {
+	case "user":
+		return userCommands()
+	case "robot":
+		return robotCommands()
+	}
+	return nil
+}
+
+// runSubcommand runs the subcommand of cmd that args name; without one, or
+// with -h, it prints cmd's usage.
+func runSubcommand(cmd string, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+		newFlags(cmd, stdout, stderr).printUsage(stdout)
+		return exitOK
+	}
+	var names []string
+	for _, c := range subcommands(cmd) {
+		if c.name == args[0] {
+			return c.run(args[1:], stdout, stderr)
+		}
+		names = append(names, c.name)
+	}
+	fmt.Fprintf(stderr, "regtoken %s: unknown subcommand %q (want %s or %s)\n", cmd, args[0],
+		strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
+	return exitUsage
+}
+
 // configFlag is -config, for every command that reads the configuration.
 func configFlag(fs *flags) *string {
 	return fs.String("config", "regtoken.toml", "configuration `FILE`")
@@ -182,17 +212,17 @@ func loadConfig(fs *flags, path string) (*config.Config, bool) {
 
 // loadRules loads the configuration and the rule files it names, printing
 // why it cannot; code is the exit status then.
-func loadRules(fs *flags, path string) (rules *acl.Rules, code int, ok bool) {
-	cfg, ok := loadConfig(fs, path)
+func loadRules(fs *flags, path string) (cfg *config.Config, rules *acl.Rules, code int, ok bool) {
+	cfg, ok = loadConfig(fs, path)
 	if !ok {
-		return nil, exitUsage, false
+		return nil, nil, exitUsage, false
 	}
 	rules, err := acl.Load(cfg.ACL)
 	if err != nil {
 		fs.errorf("%v", err)
-		return nil, exitProblem, false
+		return nil, nil, exitProblem, false
 	}
-	return rules, exitOK, true
+	return cfg, rules, exitOK, true
 }
 
 // flagSet reports whether the flag name was given on the command line.

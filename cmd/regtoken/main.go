@@ -4,9 +4,10 @@
 // Usage:
 //
 //	regtoken serve   [-config regtoken.toml] [-listen PROTOCOL=ADDRESS[?OPTIONS] ...]
-//	regtoken check   [-config regtoken.toml] [-list]
-//	regtoken explain [-config regtoken.toml] [-user NAME] SCOPE...
+//	regtoken check   [-config regtoken.toml] [-registry FILE ...] [-list]
+//	regtoken explain [-config regtoken.toml] [-user NAME | -claims FILE | -robot NAME] SCOPE...
 //	regtoken user    add|passwd|del|list ...
+//	regtoken robot   create|list|rotate|revoke ...
 //	regtoken hash    [-cost 12]
 //	regtoken keygen  [-dir certs] [-cn localhost] [-days 1024]
 //	regtoken version
@@ -42,9 +43,10 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "serve tokens on the configured listeners", runServe, serveUsage},
-		{"check", "check everything serve needs: configuration, key, certificate, rules, sockets", runCheck, checkUsage},
-		{"explain", "show which actions a user gets for scopes, and which rule decided", runExplain, explainUsage},
+		{"check", "check everything serve needs, and a registry's configuration against regtoken's", runCheck, checkUsage},
+		{"explain", "show which actions a user, token or robot gets for scopes, and which rule decided", runExplain, explainUsage},
 		{"user", "add, change, delete and list the users of users.json or htpasswd", runUser, userUsage},
+		{"robot", "create, list, rotate and revoke robot accounts (machine credentials)", runRobot, robotUsage},
 		{"hash", "print a bcrypt hash of a password read from the terminal or stdin", runHash, hashUsage},
 		{"keygen", "make a P-256 signing key and a self-signed certificate", runKeygen, keygenUsage},
 		{"version", "print the version and how the binary was built", runVersion, versionUsage},

@@ -64,27 +64,9 @@ func userCommands() []command {
 
 var userExit = []string{"0  done", "1  the change was refused or could not be written (nothing was changed)", "2  bad command line or configuration file"}
 
-// subcommands are the subcommands of a command such as "user".
-func subcommands(cmd string) []command {
-	if cmd == "user" {
-		return userCommands()
-	}
-	return nil
-}
-
 // runUser runs a user subcommand; alone, or with -h, it prints the list.
 func runUser(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
-		newFlags("user", stdout, stderr).printUsage(stdout)
-		return exitOK
-	}
-	for _, c := range userCommands() {
-		if c.name == args[0] {
-			return c.run(args[1:], stdout, stderr)
-		}
-	}
-	fmt.Fprintf(stderr, "regtoken user: unknown subcommand %q (want add, passwd, del or list)\n", args[0])
-	return exitUsage
+	return runSubcommand("user", args, stdout, stderr)
 }
 
 func runUserAdd(args []string, stdout, stderr io.Writer) int {
@@ -188,7 +170,7 @@ func runUserList(args []string, stdout, stderr io.Writer) int {
 	if _, code, ok := fs.parse(args, 0, 0); !ok {
 		return code
 	}
-	rules, code, ok := loadRules(fs, *path)
+	_, rules, code, ok := loadRules(fs, *path)
 	if !ok {
 		return code
 	}

@@ -59,9 +59,11 @@ func (s actionSet) names() []string {
 func (s actionSet) String() string { return strings.Join(s.names(), ",") }
 
 // grant intersects the requested actions with the allowed set: in the
-// requested order, without duplicates or empty names, with a requested "*"
-// expanded to the concrete allowed actions unless "*" itself is allowed.
-// It allocates only the result.
+// requested order, without duplicates or empty names. A requested "*"
+// becomes the concrete allowed actions, followed by "*" itself when that is
+// allowed: distribution takes "*" for any action, but zot matches actions
+// literally and knows no wildcard, so a grant of "*" alone would let
+// nothing through there. It allocates only the result.
 func (s actionSet) grant(requested []string) []string {
 	out := make([]string, 0, len(requested)+len(concreteActions))
 	add := func(a string) {
@@ -75,11 +77,14 @@ func (s actionSet) grant(requested []string) []string {
 	for _, a := range requested {
 		switch {
 		case a == "":
-		case a == "*" && s&actAll == 0:
+		case a == "*":
 			for _, c := range concreteActions {
-				if s&c.bit != 0 {
+				if s.allows(c.name) {
 					add(c.name)
 				}
+			}
+			if s&actAll != 0 {
+				add("*")
 			}
 		case s.allows(a):
 			add(a)

@@ -17,7 +17,8 @@ type Problem struct {
 func (p Problem) String() string { return fmt.Sprintf("%s: %q: %s", p.File, p.Key, p.Message) }
 
 // Check reports, for `regtoken check`: duplicate and unknown keys; users
-// without a usable bcrypt hash; groups that users name but nobody defines;
+// without a usable bcrypt hash (without any, only when no directory holds
+// passwords: see Files.DirectoryUsers); groups that users name but nobody defines;
 // keys that cannot match any valid repository name (also for a particular
 // user's ${user}); and a user key that its own group repeats with different
 // actions (both count at the same specificity, so the result is their union,
@@ -52,6 +53,8 @@ func (r *Rules) checkUser(u userEntry) []Problem {
 	}
 	if _, inHtpasswd := r.src.htpasswd[u.name]; !inHtpasswd {
 		switch {
+		case u.passHash == "" && r.files.DirectoryUsers:
+			// the rules of a directory user
 		case u.passHash == "":
 			problems = append(problems, at(u.name, "no pass_hash and no htpasswd entry: nobody can log in as this user"))
 		case !isBcrypt(u.passHash):

@@ -103,3 +103,17 @@ func TestCheckUsesTheScopeGrammar(t *testing.T) {
 		}
 	}
 }
+
+// With a directory, a users.json entry without a password gives a directory
+// user rules: no problem. A hash that is no bcrypt hash still is one.
+func TestCheckDirectoryUsers(t *testing.T) {
+	r, err := Parse([]byte(`{"carol": {"repositories": {"carol/*": ["push"]}}, "md5": {"pass_hash": "$1$abc$def"}}`),
+		nil, nil, nil, Files{DirectoryUsers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.Check()
+	if len(got) != 1 || got[0].Key != "md5" {
+		t.Errorf("Check() = %v, want only md5's hash", got)
+	}
+}

@@ -1,11 +1,25 @@
 package acl
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/regtoken/regtoken/pkg/token"
+)
 
 // Subject is who asks: a logged-in user, or anonymous.
 type Subject struct {
 	Name      string
 	Anonymous bool // Name is ignored when set; an empty Name is anonymous too
+	// Groups are groups an identity source vouches for (a directory's
+	// groups, mapped to groups.json names), added to those users.json gives.
+	Groups []string
+	// Grants are rules an identity source derived for this caller (from a
+	// workload token's claims), decided like the caller's own keys.
+	Grants []Grant
+	// NotInFiles marks a caller who is no user of the rule files (a robot,
+	// a CI job): its rules are Grants and Groups only, and a users.json
+	// entry that happens to bear its name never adds to them.
+	NotInFiles bool
 }
 
 // Decision is the outcome for one resource.
@@ -44,7 +58,9 @@ func (r *Rules) Decide(s Subject, typ, name string, requested []string) Decision
 			return Decision{Granted: []string{"*"}, Rule: *ref}
 		}
 		return Decision{Granted: []string{}}
-	case typ != "repository":
+	case typ == "repository" && name == "":
+		return r.decideZotCatalog(s, requested)
+	case typ != "repository" || !token.ValidRepositoryName(name):
 		return Decision{Granted: []string{}}
 	}
 	wellFormed := wellFormedPath(name)
@@ -62,12 +78,26 @@ func (r *Rules) Decide(s Subject, typ, name string, requested []string) Decision
 	return Decision{Granted: v.allowed.grant(requested), Rule: *v.ref}
 }
 
+// decideZotCatalog answers the scope zot asks for its catalog: zot maps
+// every route but /v2/ to a repository, and the catalog's has no name, so it
+// wants "repository::pull" where distribution wants "registry:catalog:*". The
+// catalog right grants pull there and nothing else.
+func (r *Rules) decideZotCatalog(s Subject, requested []string) Decision {
+	if ref := r.catalogRef(s); ref != nil {
+		return Decision{Granted: actPull.grant(requested), Rule: *ref}
+	}
+	return Decision{Granted: []string{}}
+}
+
 // subjectRules returns the compiled rules of a logged-in, known user. An
 // empty name counts as anonymous: docker_auth used "" for anonymous, and a
 // users.json entry "" must not quietly become everyone's rules.
 func (r *Rules) subjectRules(s Subject) *subjectRules {
-	if s.Anonymous || s.Name == "" {
+	switch {
+	case s.Anonymous || s.Name == "":
 		return nil
+	case s.external():
+		return r.compileExternal(s)
 	}
 	return r.subjects[s.Name]
 }

@@ -122,6 +122,14 @@ func TestDecisionTable(t *testing.T) {
 			// Other non-repository resources: nothing, even for a user with "*": ["*"].
 			{subject: user("plain"), typ: "registry", name: "other", actions: []string{"*"}},
 			{subject: user("plain"), typ: "plugin", name: "x", actions: []string{"pull"}},
+			// zot asks "repository::pull" for its catalog: the catalog right
+			// grants pull there, and only pull; without it, nothing.
+			repo(user("admin"), "", "pull").grants("pull").by(ownKey("user admin", "catalog")),
+			repo(user("member"), "", "pull").grants("pull").by(groupKey("group ops", "catalog")),
+			repo(user("admin"), "", "*").grants("pull").by(ownKey("user admin", "catalog")),
+			repo(user("admin"), "", "push", "delete").by(ownKey("user admin", "catalog")),
+			repo(user("plain"), "", "pull").by(RuleRef{}),
+			repo(anonymous, "", "pull").by(RuleRef{}),
 		},
 	}, {
 		name:  "anonymous catalog when configured",
@@ -130,13 +138,26 @@ func TestDecisionTable(t *testing.T) {
 			{subject: anonymous, typ: "registry", name: "catalog", actions: []string{"*"}, granted: []string{"*"},
 				rule: RuleRef{Owner: "anonymous", Key: "catalog"}, wantRule: true},
 			{subject: user("plain"), typ: "registry", name: "catalog", actions: []string{"*"}, granted: []string{"*"}},
+			repo(anonymous, "", "pull").grants("pull").by(RuleRef{Owner: "anonymous", Key: "catalog"}),
+		},
+	}, {
+		name:  "names outside the repository grammar get nothing, even from a * rule",
+		files: files{users: `{"plain": {"repositories": {"*": ["*"]}}}`, repos: `{"blacklist": true, "repositories": []}`},
+		requests: []request{
+			repo(user("plain"), "UPPER", "pull").by(RuleRef{}),
+			repo(user("plain"), "foo..bar", "pull").by(RuleRef{}),
+			repo(anonymous, "a/../b", "pull").by(RuleRef{}),
+			repo(user("plain"), "ok/name", "pull").grants("pull").by(ownKey("user plain", "*")),
 		},
 	}, {
 		name:  "requested * and intersection",
 		files: files{users: `{"rw": {"repositories": {"*": ["pull", "push"]}}, "all": {"repositories": {"*": ["*"]}}, "w": {"repositories": {"*": ["push"]}}}`},
 		requests: []request{
 			repo(user("rw"), "a", "*").grants("pull", "push"),
-			repo(user("all"), "a", "*").grants("*"),
+			// A "*" grant lists the concrete actions too: zot knows no wildcard.
+			repo(user("all"), "a", "*").grants("pull", "push", "delete", "*"),
+			repo(user("all"), "a", "pull", "*").grants("pull", "push", "delete", "*"),
+			repo(user("all"), "a", "delete", "*").grants("delete", "pull", "push", "*"),
 			repo(user("all"), "a", "delete", "pull").grants("delete", "pull"),
 			repo(user("all"), "a", "scanner-pull").grants("scanner-pull"), // "*" is every action
 			repo(user("rw"), "a", "delete").by(ownKey("user rw", "*")),    // nothing in common: empty, not denied

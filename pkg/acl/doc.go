@@ -48,7 +48,10 @@
 //     requested, if the user or one of its groups has "catalog": true, or if
 //     Files.AnonymousCatalog is set (then for everyone). Otherwise nothing.
 //     (The original gave the catalog to everyone; we deliberately don't.)
-//  2. Any other type except "repository": nothing is granted.
+//     Type "repository" with an empty name is how zot asks for its catalog:
+//     the same right grants "pull" there (and nothing else).
+//  2. Any other type except "repository", and repository names outside
+//     the distribution grammar: nothing is granted.
 //  3. Own rules: collect the keys of the user and of each of its groups
 //     ("${user}" replaced by the user's name); anonymous subjects have none.
 //     Among the keys matching the name, only the most specific count. If any
@@ -65,9 +68,9 @@
 //     - a blacklist listing never takes away what own rules allow.
 //  6. Grant = requested ∩ allowed, in the requested order, without
 //     duplicates. A rule action "*" allows every action. A requested "*" is
-//     granted as ["*"] when "*" is allowed, else as the concrete allowed
-//     actions (pull, push, delete), because registries check actions one by
-//     one and zot knows no wildcard.
+//     granted as the concrete allowed actions (pull, push, delete), followed
+//     by "*" when "*" is allowed: distribution reads "*" as any action, zot
+//     knows no wildcard and checks pull, push and delete one by one.
 //  7. Nothing matched at all: nothing is granted.
 //
 // Every Decision names the rule that decided (file, owner, key) so an

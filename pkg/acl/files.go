@@ -14,6 +14,10 @@ type Files struct {
 	Htpasswd     string // optional htpasswd file, bcrypt entries only
 	// AnonymousCatalog lets everyone, logged in or not, list the catalog.
 	AnonymousCatalog bool
+	// DirectoryUsers: a directory holds passwords too, so a users.json
+	// entry without one gives a directory user rules, and Check does not
+	// call it a user nobody can log in as.
+	DirectoryUsers bool
 }
 
 // Default names used in messages when Parse gets data without a path.

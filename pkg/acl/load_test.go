@@ -131,13 +131,7 @@ func TestLoadMissingAndEmptyFiles(t *testing.T) {
 }
 
 func TestExtendedFixture(t *testing.T) {
-	dir := filepath.Join(testdata, "extended")
-	f := Files{
-		Users:        filepath.Join(dir, "users.json"),
-		Repositories: filepath.Join(dir, "repositories.json"),
-		Groups:       filepath.Join(dir, "groups.json"),
-		Htpasswd:     filepath.Join(dir, "htpasswd"),
-	}
+	f := extendedFiles()
 	r := load(t, f)
 
 	if got, want := r.Users(), []string{"bar", "carol", "dave", "erin", "foo"}; !slices.Equal(got, want) {
@@ -173,7 +167,7 @@ func TestExtendedFixture(t *testing.T) {
 		// dave's own exact deny beats team-a's pattern.
 		repo(user("dave"), "team-a/secret", "pull").deniedBy(RuleRef{File: f.Users, Owner: "user dave", Key: "team-a/secret"}),
 		repo(user("dave"), "team-a/app/x", "pull", "push").grants("pull", "push"),
-		repo(user("dave"), "dave/tool", "*").grants("*"),
+		repo(user("dave"), "dave/tool", "*").grants("pull", "push", "delete", "*"),
 		repo(user("dave"), "home/dave", "delete").grants("delete"),
 		// carol (htpasswd) is in team-a and ops: ops' exact key wins for the secret.
 		repo(user("carol"), "team-a/secret", "pull", "push", "delete").grants("pull", "delete").by(ops),

@@ -161,6 +161,12 @@ func nextComponent(name string, i int) (string, int) {
 	return name[i:], len(name) + 1
 }
 
+// MatchGlob reports whether s matches glob, in which "*" is any run of
+// characters ("/" too: it sees s as plain text) and every other character
+// matches itself. Keys use it on one path component at a time; identity
+// sources may match other text with it, such as a token's claims.
+func MatchGlob(glob, s string) bool { return matchGlob(glob, s) }
+
 // matchGlob matches one component against a glob where "*" is any run of
 // characters, with the same single-backtrack algorithm as matchComponents.
 func matchGlob(glob, s string) bool {

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/oidc"
+	"github.com/regtoken/regtoken/pkg/robot"
 	"github.com/regtoken/regtoken/pkg/throttle"
 	"github.com/regtoken/regtoken/pkg/token"
 )
@@ -25,6 +28,11 @@ const (
 	// refresh token under an empty user name or "<token>" when refresh
 	// tokens are on. An Identity never has it: Authenticate tells which.
 	Basic
+	// IDToken: an OIDC ID token of a CI job or a Kubernetes pod, presented
+	// as a password or exchanged (RFC 8693); see machine.go.
+	IDToken
+	// Robot: a robot account's name and secret.
+	Robot
 )
 
 // identityTokenUser is the user name docker's credential helpers store an
@@ -68,8 +76,17 @@ type Identity struct {
 	Method Method
 	// Groups are the groups the identity source puts Name in. The rules of
 	// the users file look them up by Name themselves; a source that knows
-	// groups the rules do not (a directory) hands them over here.
-	Groups []string
+	// groups the rules do not (a directory) sets GroupsFromSource, and
+	// Subject hands them over.
+	Groups           []string
+	GroupsFromSource bool
+	// Grants are rules an identity source derived for this caller (from a
+	// workload token's claims, say). Users of the files have none: their
+	// rules are in the files.
+	Grants []acl.Grant
+	// NotInFiles: a machine (robot, CI job) whose rules are Grants and
+	// Groups only, whatever users.json says about its name.
+	NotInFiles bool
 	// RefreshID is the jti of the refresh token presented, never the token:
 	// it lets an operator follow one token's use.
 	RefreshID string
@@ -80,7 +97,11 @@ type Identity struct {
 
 // Subject is the identity as the rules see it.
 func (id *Identity) Subject() acl.Subject {
-	return acl.Subject{Name: id.Name, Anonymous: id.Method == Anonymous}
+	s := acl.Subject{Name: id.Name, Anonymous: id.Method == Anonymous, Grants: id.Grants, NotInFiles: id.NotInFiles}
+	if id.GroupsFromSource {
+		s.Groups = id.Groups
+	}
+	return s
 }
 
 // Source is what authentication reads that a reload may change: the users,
@@ -94,6 +115,18 @@ type Source struct {
 	// (0: 90 days).
 	Refresh         bool
 	RefreshLifetime time.Duration
+	// Issuers verify the ID tokens of CI jobs and Kubernetes pods; nil:
+	// none are accepted.
+	Issuers *oidc.Verifier
+	// Robots are the robot accounts; nil: none.
+	Robots *robot.Set
+	// RefreshMAC signs and checks refresh tokens; it is derived from the
+	// signing key (token.NewMACSigner). Signer checks refresh tokens of
+	// earlier versions, which it signed, while LegacyRefresh accepts them.
+	RefreshMAC    *token.MACSigner
+	LegacyRefresh bool
+	// Directory, when set, holds users beside the files (see directory.go).
+	Directory *Directory
 }
 
 // Authenticator authenticates token requests. It is safe for concurrent use,
@@ -103,6 +136,7 @@ type Authenticator struct {
 	verifier *Verifier
 	throttle *throttle.Limiter // nil allows every attempt
 	now      func() time.Time
+	robotUse sync.Map // robot name -> *atomic.Int64, unix seconds of its latest login
 }
 
 // NewAuthenticator checks passwords with v, consults l before every password
@@ -133,6 +167,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, src *Source, c Credent
 		return Identity{}, nil
 	case c.Method == RefreshToken:
 		return a.refreshIdentity(src, c.Secret, c.Service)
+	case c.Method == IDToken || src.fromMachine(c):
+		return a.machineLogin(ctx, src, c)
 	case c.Method == Basic && src.Refresh && (c.User == "" || c.User == identityTokenUser):
 		return a.refreshIdentity(src, c.Secret, c.Service)
 	case c.User == "": // a password for nobody: wrong, without a check
@@ -151,12 +187,8 @@ func (a *Authenticator) checkPassword(ctx context.Context, src *Source, c Creden
 		a.throttle.Hold(ctx, wait)
 		return id, throttled(wait)
 	}
-	u, known := src.Users.User(c.User)
-	var hash []byte
-	if known {
-		hash = u.PassHash
-	}
-	res, err := a.verifier.check(ctx, c.User, hash, c.Secret)
+	u, _ := src.Users.User(c.User)
+	res, dir, err := a.verify(ctx, src, u, c)
 	switch {
 	case errors.Is(err, errQueueFull):
 		return id, errBusy
@@ -173,6 +205,10 @@ func (a *Authenticator) checkPassword(ctx context.Context, src *Source, c Creden
 		return id, errWrongPassword
 	}
 	a.throttle.Success(c.User, c.Client, now)
+	if dir != nil {
+		id.Groups, id.GroupsFromSource = dir.groups, true
+		return id, nil
+	}
 	id.Groups, id.passHash = u.Groups, u.PassHash
 	return id, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -52,8 +53,13 @@ func testSigner(t testing.TB) *token.Signer {
 
 // testSource has refresh tokens on, living a day.
 func testSource(t testing.TB) *Source {
-	return &Source{Users: testUsers(t), Signer: testSigner(t), Issuer: "test issuer",
-		Refresh: true, RefreshLifetime: 24 * time.Hour}
+	signer := testSigner(t)
+	mac, err := signer.MACSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Source{Users: testUsers(t), Signer: signer, Issuer: "test issuer",
+		Refresh: true, RefreshLifetime: 24 * time.Hour, RefreshMAC: mac, LegacyRefresh: true}
 }
 
 // clock is a time the test moves.
@@ -315,6 +321,40 @@ func TestRefreshDefaultLifetime(t *testing.T) {
 	}
 }
 
+// legacyRefreshToken signs what regtoken signed as a refresh token before
+// refresh tokens got their own MAC key: the same claims, signed with the
+// access tokens' key.
+func legacyRefreshToken(t *testing.T, src *Source, user, service string, issued time.Time, id string) string {
+	t.Helper()
+	u, _ := src.Users.User(user)
+	c := refreshClaims{Use: tokenUseRefresh, Issuer: src.Issuer, Subject: user, Audience: refreshAudiencePrefix + service,
+		Expiration: issued.Add(refreshLifetime(src)).Unix(), IssuedAt: issued.Unix(), JWTID: id,
+		Fingerprint: fingerprint(user, u.PassHash)}
+	payload, _ := json.Marshal(c)
+	jwt, err := src.Signer.SignJSON(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jwt
+}
+
+// A refresh token of an earlier version keeps working, while LegacyRefresh
+// is on, until it expires: an upgrade logs nobody out.
+func TestLegacyRefreshAccepted(t *testing.T) {
+	a, c := newTestAuthenticator(nil)
+	src := testSource(t)
+	legacy := legacyRefreshToken(t, src, "foo", "registry", c.t, "legacy-id")
+	id, err := a.Authenticate(context.Background(), src, refreshCredentials(legacy))
+	if err != nil || id.Name != "foo" || id.Method != RefreshToken {
+		t.Fatalf("legacy refresh token: %+v, %v", id, err)
+	}
+	// It is handed back as it came (never rotated).
+	r, err := a.RefreshFor(src, &id, "registry")
+	if err != nil || r.Token != legacy || r.New {
+		t.Errorf("RefreshFor a legacy token = %+v, %v; want the same token back", r, err)
+	}
+}
+
 // Every way a refresh token is refused, with the reason and message the
 // client is told, and whether the refusal may name the token's user.
 func TestRefreshRefusals(t *testing.T) {
@@ -323,10 +363,11 @@ func TestRefreshRefusals(t *testing.T) {
 	_, rt := login(t, a, src, "foo", "foo")
 	issued := c.t
 	fooHash := func() string { u, _ := src.Users.User("foo"); return string(u.PassHash) }()
-	access, err := src.Signer.Sign(token.NewClaims(src.Issuer, "foo", "registry", nil, issued, time.Hour))
+	access, err := src.Signer.Sign(token.NewClaims(src.Issuer, "foo", "registry", nil, issued, time.Hour, token.DefaultClockSkew))
 	if err != nil {
 		t.Fatal(err)
 	}
+	legacy := legacyRefreshToken(t, src, "foo", "registry", issued, rt.ID)
 	with := func(change func(s *Source)) *Source {
 		s := *src
 		change(&s)
@@ -345,7 +386,11 @@ func TestRefreshRefusals(t *testing.T) {
 		{"garbage", src, "a.b.c", "registry", 0, WrongCredentials, "invalid refresh token", false},
 		{"a password", src, "foo", "registry", 0, WrongCredentials, "invalid refresh token", false},
 		{"an access token", src, access, "registry", 0, WrongCredentials, "not a refresh token (an access token cannot be used to refresh)", false},
-		{"another key", with(func(s *Source) { s.Signer = testSigner(t) }), rt.Token, "registry", 0, WrongCredentials, "invalid refresh token", false},
+		{"another key", with(func(s *Source) { s.Signer = testSigner(t); s.RefreshMAC, _ = s.Signer.MACSigner() }),
+			rt.Token, "registry", 0, WrongCredentials, "invalid refresh token", false},
+		{"an earlier version's, legacy off", with(func(s *Source) { s.LegacyRefresh = false }), legacy, "registry", 0, Expired,
+			"refresh token from an earlier regtoken version, no longer accepted; log in again", true},
+		{"an earlier version's, expired", src, legacy, "registry", 24 * time.Hour, Expired, "refresh token expired; log in again", true},
 		{"another issuer", with(func(s *Source) { s.Issuer = "someone else" }), rt.Token, "registry", 0, WrongCredentials, "invalid refresh token", false},
 		{"another service", src, rt.Token, "other", 0, WrongCredentials, "refresh token was issued for another service", true},
 		{"expired", src, rt.Token, "registry", 24 * time.Hour, Expired, "refresh token expired; log in again", true},

@@ -11,36 +11,58 @@ import (
 // good enough for a bound that only an attacker with valid passwords reaches.
 type cache struct {
 	mu      sync.RWMutex
-	entries map[[32]byte]time.Time
+	entries map[[32]byte]cacheEntry
 	limit   int
 }
 
+// cacheEntry is one remembered check. A bcrypt check needs nothing but its
+// expiry; a directory's answer also carries what the directory said, so that
+// a remembered login keeps its groups while the directory is unreachable.
+type cacheEntry struct {
+	expires time.Time
+	answer  directoryAnswer
+}
+
 func newCache(limit int) *cache {
-	return &cache{entries: make(map[[32]byte]time.Time), limit: limit}
+	return &cache{entries: make(map[[32]byte]cacheEntry), limit: limit}
 }
 
 func (c *cache) get(key [32]byte, now time.Time) bool {
+	_, ok := c.lookup(key, now)
+	return ok
+}
+
+// lookup returns what was remembered under key, if it has not expired.
+func (c *cache) lookup(key [32]byte, now time.Time) (directoryAnswer, bool) {
 	c.mu.RLock()
-	exp, ok := c.entries[key]
+	e, ok := c.entries[key]
 	c.mu.RUnlock()
-	return ok && now.Before(exp)
+	if !ok || !now.Before(e.expires) {
+		return directoryAnswer{}, false
+	}
+	return e.answer, true
 }
 
 func (c *cache) put(key [32]byte, expires time.Time) {
+	c.remember(key, expires, directoryAnswer{})
+}
+
+// remember stores a directory's answer under key until expires.
+func (c *cache) remember(key [32]byte, expires time.Time, a directoryAnswer) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.entries) >= c.limit {
 		c.evict(time.Now())
 	}
-	c.entries[key] = expires
+	c.entries[key] = cacheEntry{expires: expires, answer: a}
 }
 
 // evict removes expired entries, or a tenth of the entries (arbitrary ones) when
 // none has expired, so a full cache does not pay a scan on every insert.
 func (c *cache) evict(now time.Time) {
 	removed := false
-	for k, exp := range c.entries {
-		if !now.Before(exp) {
+	for k, e := range c.entries {
+		if !now.Before(e.expires) {
 			delete(c.entries, k)
 			removed = true
 		}

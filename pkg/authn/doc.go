@@ -10,17 +10,24 @@
 //     with its tarpit, consulted before any password is looked at; the
 //     bcrypt check with its keyed cache, its memory of refused passwords and
 //     its idle-class helper process (Verifier, Worker);
+//   - a directory's passwords (an LDAP server behind the PasswordSource of
+//     package ldapauth): the same throttle and keyed memory, the directory
+//     asked only on a miss, its groups handed to the rules (directory.go);
 //   - refresh tokens: verifying the ones presented against the user's current
 //     entry (which revokes them), and issuing new ones (refresh.go);
+//   - machines (machine.go): a CI job's or a pod's OIDC ID token, as a
+//     password or exchanged, verified by package oidc, and robot accounts'
+//     secrets, checked by package robot; neither runs bcrypt, and both are
+//     throttled like passwords;
 //   - a typed failure (Error) whose Reason says what the caller should be
 //     told: wrong credentials, expired, throttled, or unavailable.
 //
 // The endpoint parses requests, asks Authenticate who is asking, asks the
 // rules what that Identity may do, and answers; it never sees a password
-// hash. An identity source added later (robot accounts, OIDC tokens as
-// passwords, LDAP) belongs behind Authenticate too, returning the same
-// Identity and Error, so that the endpoint, the rules and the audit line stay
-// as they are.
+// hash. Every identity source (the files, robots, OIDC tokens, a directory,
+// and any added later) sits behind Authenticate, returning the same Identity and
+// Error, so that the endpoint, the rules and the audit line stay as they
+// are.
 //
 // What this package must not do: know HTTP answers (status codes and bodies
 // are the endpoint's), decide what an identity may do (package acl), read

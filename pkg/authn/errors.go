@@ -48,6 +48,8 @@ var (
 	errRefreshService  = &Error{Reason: WrongCredentials, Message: "refresh token was issued for another service"}
 	errRefreshExpired  = &Error{Reason: Expired, Message: "refresh token expired; log in again"}
 	errRefreshRevoked  = &Error{Reason: Expired, Message: "refresh token revoked (user removed, password changed, or tokens revoked); log in again"}
+	errRefreshLegacy   = &Error{Reason: Expired, Message: "refresh token from an earlier regtoken version, no longer accepted; log in again"}
+	errNoRefreshKey    = &Error{Reason: WrongCredentials, Message: "refresh tokens are not available"}
 )
 
 // throttled refuses a client that must wait after failed logins.

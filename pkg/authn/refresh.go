@@ -9,18 +9,27 @@ import (
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/token"
 )
 
 // A refresh token is what `docker login` stores instead of the password. It
-// is a JWT signed with the access tokens' key, so every regtoken instance
+// is a JWT with an HMAC-SHA256 signature under a key derived from the
+// access tokens' signing key (token.MACSigner), so every regtoken instance
 // holding that key accepts it without shared storage, and it is never
 // rotated: docker drops a new one during pulls (moby/moby#39718).
 //
 // It must never pass as an access token, nor an access token as a refresh
-// token. Registries check "aud" against their service name, and a refresh
-// token's aud is refreshAudiencePrefix+service, which no registry is
-// configured with; it also carries no "access" claim. The other way round,
-// an access token has no token_use claim and its aud is the bare service.
+// token. No registry can verify an HMAC with the public key it holds, so
+// none accepts a refresh token, zot included, which checks neither aud nor
+// iss. Its aud is refreshAudiencePrefix+service all the same, and it carries
+// no "access" claim. The other way round, an access token is signed with
+// the private key, has no token_use claim, and its aud is the bare service.
+//
+// Refresh tokens of earlier regtoken versions were signed with the access
+// tokens' key, and zot's /v2/ check let them through. They are accepted
+// until they expire while Source.LegacyRefresh is set (the default, so
+// that nobody must log in again on upgrade), and refused with a message
+// that says to log in again once it is not.
 //
 // Revocation needs no database. The token carries fp, a fingerprint of the
 // user's current bcrypt hash; changing the password or removing the user
@@ -60,13 +69,22 @@ type Refresh struct {
 // RefreshFor returns the refresh token to hand id along with a token for
 // service: the one it presented (refresh tokens are never rotated), a new
 // one after a password check, and none for anonymous callers, who have
-// nothing to refresh, or with refresh tokens off.
+// nothing to refresh, or with refresh tokens off. Machines get none either:
+// an ID token expires within the hour and must not buy a longer login, and
+// a robot's secret is checked as fast as a refresh token would be.
+//
+// A password whose hash the files do not hold (a directory's) gets none
+// either: a refresh token is revoked by a change of that hash, which a
+// directory does not show, so its users keep sending the password, and each
+// check goes through the Verifier's memory to the directory.
 func (a *Authenticator) RefreshFor(src *Source, id *Identity, service string) (Refresh, error) {
 	switch {
-	case !src.Refresh || id.Method == Anonymous || id.Name == "":
+	case !src.Refresh || (id.Method != Password && id.Method != RefreshToken) || id.Name == "":
 		return Refresh{}, nil
 	case id.refresh != "":
 		return Refresh{Token: id.refresh, ID: id.RefreshID}, nil
+	case len(id.passHash) == 0:
+		return Refresh{}, nil
 	}
 	jwt, claims, err := a.newRefreshToken(src, id.Name, id.passHash, service)
 	if err != nil {
@@ -110,7 +128,10 @@ func (a *Authenticator) newRefreshToken(src *Source, user string, passHash []byt
 	if err != nil {
 		return "", nil, err
 	}
-	jwt, err := src.Signer.SignJSON(payload)
+	if src.RefreshMAC == nil {
+		return "", nil, errNoRefreshKey
+	}
+	jwt, err := src.RefreshMAC.SignJSON(payload)
 	return jwt, c, err
 }
 
@@ -123,7 +144,7 @@ func (a *Authenticator) newRefreshToken(src *Source, user string, passHash []byt
 // ours, even when it is refused (expired, revoked, other service), so a log
 // can say whose token it was.
 func (a *Authenticator) checkRefreshToken(src *Source, jwt, service string) (acl.User, *refreshClaims, error) {
-	payload, err := src.Signer.Verify(jwt)
+	payload, legacy, err := verifyRefresh(src, jwt)
 	if err != nil {
 		return acl.User{}, nil, errRefreshInvalid
 	}
@@ -142,10 +163,29 @@ func (a *Authenticator) checkRefreshToken(src *Source, jwt, service string) (acl
 		return acl.User{}, &c, errRefreshExpired
 	}
 	u, ok := src.Users.User(c.Subject)
-	if !ok || !stillValid(u, &c) {
+	switch {
+	case !ok || !stillValid(u, &c):
 		return acl.User{}, &c, errRefreshRevoked
+	case legacy && !src.LegacyRefresh:
+		return acl.User{}, &c, errRefreshLegacy
 	}
 	return u, &c, nil
+}
+
+// verifyRefresh checks the signature of a refresh token: the MAC of this
+// version, or the access-token key's signature of an earlier one (legacy),
+// which is checked even when LegacyRefresh is off so that the refusal can
+// name the user and say why.
+func verifyRefresh(src *Source, jwt string) (payload []byte, legacy bool, err error) {
+	if token.IsMACToken(jwt) {
+		if src.RefreshMAC == nil {
+			return nil, false, errNoRefreshKey
+		}
+		payload, err = src.RefreshMAC.Verify(jwt)
+		return payload, false, err
+	}
+	payload, err = src.Signer.Verify(jwt)
+	return payload, true, err
 }
 
 // stillValid reports whether the user's current entry still vouches for c:

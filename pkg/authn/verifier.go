@@ -19,9 +19,13 @@ import (
 // turns it into an Unavailable refusal).
 var errQueueFull = errors.New("authn: too many password checks waiting")
 
+// DefaultCacheTTL is how long a verified or refused password is remembered
+// when Options.CacheTTL is zero.
+const DefaultCacheTTL = 5 * time.Minute
+
 // Options tune a Verifier. Zero values take the defaults.
 type Options struct {
-	CacheTTL  time.Duration // how long a verified or refused password is remembered; default 5m
+	CacheTTL  time.Duration // how long a verified or refused password is remembered; default DefaultCacheTTL
 	CacheSize int           // most remembered passwords, of each kind; default 10000
 	// Concurrency bounds the bcrypt checks running at once. The default is
 	// GOMAXPROCS with Compare set, and GOMAXPROCS-1 (at least 1) without:
@@ -97,7 +101,7 @@ type Verifier struct {
 // New returns a Verifier with a fresh random secret.
 func New(o Options) *Verifier {
 	if o.CacheTTL == 0 {
-		o.CacheTTL = 5 * time.Minute
+		o.CacheTTL = DefaultCacheTTL
 	}
 	if o.CacheSize == 0 {
 		o.CacheSize = 10000

@@ -20,8 +20,10 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/ldapauth"
 	"github.com/regtoken/regtoken/pkg/limits"
 	"github.com/regtoken/regtoken/pkg/listen"
+	"github.com/regtoken/regtoken/pkg/oidc"
 	"github.com/regtoken/regtoken/pkg/throttle"
 )
 
@@ -42,6 +44,23 @@ type Config struct {
 	// Operator is the address of the HTTP listener for /metrics and /healthz
 	// ("tcp:127.0.0.1:9090" or "unix:PATH"); empty means off.
 	Operator string
+	// OIDC are the issuers whose ID tokens log in ([[oidc]]), each
+	// checked by package oidc. Their JWKS and CA files are only named
+	// here; the daemon reads them.
+	OIDC []oidc.Issuer
+	// Robots says where the robot accounts are.
+	Robots Robots
+	// LDAP is the directory users may log in from; nil for none. Its
+	// defaults are filled in.
+	LDAP *ldapauth.Options
+}
+
+// Robots names the robots file ([robots]).
+type Robots struct {
+	File string // robots.json, written by regtoken robot; "" for none
+	// LastUsed, when set, is a file regtoken serve keeps the robots' last
+	// logins in (once a minute), for regtoken robot list.
+	LastUsed string
 }
 
 // Token says how access tokens are signed.
@@ -52,15 +71,30 @@ type Token struct {
 	Certificate string // optional
 	Lifetime    time.Duration
 	KeyID       string // "libtrust" or "thumbprint": the kid format used without a certificate
+	// ClockSkew backdates nbf and iat (token.NewClaims); default
+	// token.DefaultClockSkew.
+	ClockSkew time.Duration
+	// ServiceKeys are the services signed with a key of their own
+	// ([token.service.NAME]); the others are signed with Key.
+	ServiceKeys map[string]KeyFiles
 	// AllowReadableKey accepts a key file that group or others can read. Only
 	// for demos from a git checkout, where file modes other than 0644 are lost.
 	AllowReadableKey bool
+}
+
+// KeyFiles are a signing key and its optional certificate chain.
+type KeyFiles struct {
+	Key         string
+	Certificate string
 }
 
 // Refresh configures the refresh tokens handed out to `docker login`.
 type Refresh struct {
 	Enabled  bool
 	Lifetime time.Duration
+	// AcceptLegacy accepts, until they expire, refresh tokens of earlier
+	// versions, which were signed with the access tokens' key (default on).
+	AcceptLegacy bool
 }
 
 // Throttle is the failed-login policy, applied unless Enabled is false.
@@ -128,7 +162,11 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, fmt.Errorf("%w: %s", ErrInvalid, decodeProblem(path, err))
 	}
 	for _, key := range md.Undecoded() { // what shape missed, if anything
-		v.problemAt(lines.of(key.String()), key.String(), "unknown key")
+		// Claim conditions are read as any values, whose nested tables
+		// (kubernetes.io.namespace = ...) the decoder lists as undecoded.
+		if !strings.HasPrefix(key.String(), "oidc.rules.claims.") {
+			v.problemAt(lines.of(key.String()), key.String(), "unknown key")
+		}
 	}
 	cfg := v.build(&raw)
 	if len(v.problems) > 0 {

@@ -15,6 +15,38 @@ type file struct {
 	Throttle throttleSection `toml:"throttle"`
 	Log      logSection      `toml:"log"`
 	Operator operatorSection `toml:"operator"`
+	OIDC     []oidcSection   `toml:"oidc"`
+	Robots   robotsSection   `toml:"robots"`
+	LDAP     *ldapSection    `toml:"ldap"` // nil: no directory
+}
+
+type oidcSection struct {
+	Name       string            `toml:"name"`
+	Issuer     string            `toml:"issuer"`
+	Audience   string            `toml:"audience"`
+	Audiences  []string          `toml:"audiences"`
+	JWKSURL    string            `toml:"jwks_url"`
+	JWKSFile   string            `toml:"jwks_file"`
+	CAFile     string            `toml:"ca_file"`
+	Algorithms []string          `toml:"algorithms"`
+	ClockSkew  duration          `toml:"clock_skew"`
+	Refresh    duration          `toml:"refresh"`
+	Rules      []oidcRuleSection `toml:"rules"`
+}
+
+type oidcRuleSection struct {
+	// Claims map a claim path to a value or a list of values. TOML reads
+	// a bare dotted key (kubernetes.io.namespace = "ci") as nested tables;
+	// both spellings mean the same claim path.
+	Claims       map[string]any      `toml:"claims"`
+	Repositories map[string][]string `toml:"repositories"`
+	Groups       []string            `toml:"groups"`
+	Catalog      bool                `toml:"catalog"`
+}
+
+type robotsSection struct {
+	File     string `toml:"file"`
+	LastUsed string `toml:"last_used"`
 }
 
 type tokenSection struct {
@@ -24,6 +56,10 @@ type tokenSection struct {
 	Certificate string   `toml:"certificate"`
 	Lifetime    duration `toml:"lifetime"`
 	KID         string   `toml:"kid"`
+	ClockSkew   duration `toml:"clock_skew"`
+	// Service holds the [token.service.NAME] tables: a key of its own for
+	// one service.
+	Service map[string]serviceKeySection `toml:"service"`
 	// AllowReadableKey: see Token.AllowReadableKey.
 	AllowReadableKey bool `toml:"allow_readable_key"`
 }
@@ -37,8 +73,14 @@ type aclSection struct {
 }
 
 type refreshSection struct {
-	Enabled  *bool    `toml:"enabled"`
-	Lifetime duration `toml:"lifetime"`
+	Enabled      *bool    `toml:"enabled"`
+	Lifetime     duration `toml:"lifetime"`
+	AcceptLegacy *bool    `toml:"accept_legacy"`
+}
+
+type serviceKeySection struct {
+	Key         string `toml:"key"`
+	Certificate string `toml:"certificate"`
 }
 
 type listenSection struct {
@@ -55,6 +97,8 @@ type limitsSection struct {
 	MaxHeaderBytes    int      `toml:"max_header_bytes"`
 	MaxBodyBytes      int64    `toml:"max_body_bytes"`
 	RequestTimeout    duration `toml:"request_timeout"`
+	IdleTimeout       duration `toml:"idle_timeout"`
+	HeadTimeout       duration `toml:"head_timeout"`
 	MaxConnections    int      `toml:"max_connections"`
 	ShutdownTimeout   duration `toml:"shutdown_timeout"`
 	BcryptConcurrency int      `toml:"bcrypt_concurrency"`
@@ -79,6 +123,30 @@ type logSection struct {
 	AuditFile string `toml:"audit_file"`
 }
 
+type ldapSection struct {
+	URL               stringList        `toml:"url"`
+	StartTLS          bool              `toml:"start_tls"`
+	CAFile            string            `toml:"ca_file"`
+	AllowPlaintext    bool              `toml:"allow_plaintext"`
+	BindDN            string            `toml:"bind_dn"`
+	BindPasswordFile  string            `toml:"bind_password_file"`
+	UserBase          string            `toml:"user_base"`
+	UserFilter        string            `toml:"user_filter"`
+	UserDN            string            `toml:"user_dn"`
+	UserNameAttribute string            `toml:"user_name_attribute"`
+	GroupBase         string            `toml:"group_base"`
+	GroupFilter       string            `toml:"group_filter"`
+	MemberOfAttribute string            `toml:"member_of_attribute"`
+	GroupNameAttr     string            `toml:"group_name_attribute"`
+	NestedGroups      bool              `toml:"nested_groups"`
+	GroupMap          map[string]string `toml:"group_map"`
+	UnmappedGroups    string            `toml:"unmapped_groups"`
+	Precedence        string            `toml:"precedence"`
+	CacheLifetime     duration          `toml:"cache_lifetime"`
+	Timeout           duration          `toml:"timeout"`
+	PoolSize          int               `toml:"pool_size"`
+}
+
 type operatorSection struct {
 	Listen string `toml:"listen"`
 }
@@ -96,4 +164,28 @@ func (d *duration) UnmarshalText(text []byte) error {
 	}
 	d.Duration, d.set = v, true
 	return nil
+}
+
+// stringList is a list of strings that may be written as one string
+// (url = "ldaps://ldap.example.org" for a single server).
+type stringList []string
+
+func (l *stringList) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case string:
+		*l = stringList{v}
+		return nil
+	case []any:
+		out := make(stringList, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return fmt.Errorf("want strings, got %v", e)
+			}
+			out = append(out, s)
+		}
+		*l = out
+		return nil
+	}
+	return fmt.Errorf("want a string or a list of strings, got %v", v)
 }

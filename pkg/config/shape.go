@@ -26,7 +26,7 @@ func (v *validator) shape(prefix string, doc map[string]any, t reflect.Type, lin
 		key := join(prefix, name)
 		field, ok := fields[name]
 		if !ok {
-			v.problemAt(lines.of(key), key, "unknown key%s", suggest(key, knownKeys()))
+			v.problemAt(lines.of(key), key, "unknown key%s", suggest(key, knownKeys(), lines))
 			continue
 		}
 		v.shapeValue(key, doc[name], field, lines)
@@ -56,6 +56,14 @@ func (v *validator) shapeValue(key string, value any, t reflect.Type, lines keyL
 		for i, table := range tables(value) {
 			v.shape(fmt.Sprintf("%s[%d]", key, i), table, t.Elem(), lines)
 		}
+	case t.Kind() == reflect.Map && t.Elem().Kind() != reflect.Interface:
+		// A table of names the operator chooses ([token.service."NAME"],
+		// repositories, group_map): every value has the map's type. Tables
+		// of any values (claims) are their validator's business.
+		table := value.(map[string]any)
+		for _, name := range lines.inOrder(key, table) {
+			v.shapeValue(join(key, name), table[name], t.Elem(), lines)
+		}
 	}
 }
 
@@ -66,6 +74,9 @@ func fits(value any, t reflect.Type) (want string, ok bool) {
 	case reflect.PointerTo(t).Implements(textUnmarshaler) && t == reflect.TypeFor[duration]():
 		_, ok = value.(string)
 		return `a duration string like "30m" or "90s"`, ok
+	case t == reflect.TypeFor[stringList]():
+		_, ok = value.(string)
+		return "a string or a list of strings", ok || allStrings(value)
 	case t.Kind() == reflect.String:
 		_, ok = value.(string)
 		return "a string", ok
@@ -75,7 +86,7 @@ func fits(value any, t reflect.Type) (want string, ok bool) {
 	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
 		_, ok = value.(int64)
 		return "an integer", ok
-	case t.Kind() == reflect.Struct:
+	case t.Kind() == reflect.Struct || t.Kind() == reflect.Map:
 		_, ok = value.(map[string]any)
 		return "a table", ok
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
@@ -187,8 +198,10 @@ func knownKeys() []string {
 
 // suggest returns "; did you mean KEY?" for the known key nearest to key, or
 // "" when none is near. A name that exists in another table (issuer written
-// under [acl]) counts as nearest.
-func suggest(key string, known []string) string {
+// under [acl]) counts as nearest; of two such, the one in a table the file
+// has (lines) wins: issuer under [acl] is token.issuer when there is a
+// [token] table and no [[oidc]].
+func suggest(key string, known []string, lines keyLines) string {
 	table, name := splitKey(stripIndexes(key))
 	best, bestScore := "", 1<<30
 	for _, k := range known {
@@ -197,9 +210,12 @@ func suggest(key string, known []string) string {
 		if d > max(1, len(name)/3) {
 			continue
 		}
-		score := 2 * d
+		score := 4 * d
 		if kTable != table {
-			score++ // at the same distance, prefer the key's own table
+			score += 2 // at the same distance, prefer the key's own table
+		}
+		if _, written := lines[kTable]; !written && kTable != "" {
+			score++ // then a table the file has
 		}
 		if score < bestScore {
 			best, bestScore = k, score

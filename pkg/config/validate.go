@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/acl"
+	"github.com/regtoken/regtoken/pkg/ldapauth"
 	"github.com/regtoken/regtoken/pkg/limits"
 	"github.com/regtoken/regtoken/pkg/listen"
 	"github.com/regtoken/regtoken/pkg/throttle"
+	"github.com/regtoken/regtoken/pkg/token"
 )
 
 // validator turns the raw file into a Config, recording one problem per mistake.
@@ -67,14 +69,18 @@ func (v *validator) build(raw *file) *Config {
 	cfg := &Config{
 		File:     v.file,
 		Token:    v.token(raw.Token),
-		ACL:      v.acl(raw.ACL),
+		ACL:      v.acl(raw),
 		Refresh:  v.refresh(raw.Refresh),
 		Listen:   v.listeners(raw.Listen),
 		Limits:   v.limits(raw.Limits),
 		Throttle: v.throttle(raw.Throttle),
 		Log:      v.log(raw.Log),
 		Operator: v.operator(raw.Operator),
+		OIDC:     v.oidc(raw.OIDC),
+		Robots:   Robots{File: v.path(raw.Robots.File), LastUsed: v.path(raw.Robots.LastUsed)},
+		LDAP:     v.ldap(raw.LDAP),
 	}
+	cfg.ACL.DirectoryUsers = cfg.LDAP != nil
 	v.fitTarpit(cfg)
 	return cfg
 }
@@ -102,6 +108,7 @@ func (v *validator) token(t tokenSection) Token {
 		Certificate: v.path(t.Certificate),
 		Lifetime:    DefaultLifetime,
 		KeyID:       t.KID,
+		ClockSkew:   token.DefaultClockSkew,
 
 		AllowReadableKey: t.AllowReadableKey,
 	}
@@ -125,6 +132,11 @@ func (v *validator) token(t tokenSection) Token {
 			v.problem("token.lifetime", "%s is outside 1m..24h (clients treat less than 60s as 60s)", out.Lifetime)
 		}
 	}
+	if t.ClockSkew.set {
+		out.ClockSkew = t.ClockSkew.Duration
+		v.invalid("token.clock_skew", token.ValidateClockSkew(out.ClockSkew))
+	}
+	out.ServiceKeys = v.serviceKeys(t)
 	switch t.KID {
 	case "":
 		out.KeyID = "libtrust"
@@ -135,9 +147,31 @@ func (v *validator) token(t tokenSection) Token {
 	return out
 }
 
-func (v *validator) acl(a aclSection) acl.Files {
-	if a.Users == "" && a.Htpasswd == "" && a.Repositories == "" {
-		v.problem("acl", "no rules: set acl.users (users.json) and/or acl.repositories (repositories.json)")
+// serviceKeys checks the [token.service.NAME] tables: each names one of
+// token.services and holds a key.
+func (v *validator) serviceKeys(t tokenSection) map[string]KeyFiles {
+	if len(t.Service) == 0 {
+		return nil
+	}
+	out := make(map[string]KeyFiles, len(t.Service))
+	for name, s := range t.Service {
+		key := fmt.Sprintf("token.service.%q", name)
+		if !slices.Contains(t.Services, name) {
+			v.problem(key, "%q is not among token.services %q", name, t.Services)
+		}
+		if s.Key == "" {
+			v.problem(key+".key", "required: the PEM private key that signs this service's tokens")
+		}
+		out[name] = KeyFiles{Key: v.path(s.Key), Certificate: v.path(s.Certificate)}
+	}
+	return out
+}
+
+func (v *validator) acl(raw *file) acl.Files {
+	a := raw.ACL
+	directory := raw.LDAP != nil && a.Groups != ""
+	if a.Users == "" && a.Htpasswd == "" && a.Repositories == "" && len(raw.OIDC) == 0 && raw.Robots.File == "" && !directory {
+		v.problem("acl", "no rules: set acl.users (users.json) and/or acl.repositories (repositories.json), or add [[oidc]] issuers, [robots] or [ldap] with acl.groups")
 	}
 	return acl.Files{
 		Users:            v.path(a.Users),
@@ -149,9 +183,12 @@ func (v *validator) acl(a aclSection) acl.Files {
 }
 
 func (v *validator) refresh(r refreshSection) Refresh {
-	out := Refresh{Enabled: true, Lifetime: DefaultRefreshLifetime}
+	out := Refresh{Enabled: true, Lifetime: DefaultRefreshLifetime, AcceptLegacy: true}
 	if r.Enabled != nil {
 		out.Enabled = *r.Enabled
+	}
+	if r.AcceptLegacy != nil {
+		out.AcceptLegacy = *r.AcceptLegacy
 	}
 	if r.Lifetime.set {
 		out.Lifetime = r.Lifetime.Duration
@@ -201,6 +238,8 @@ func (v *validator) limits(l limitsSection) limits.Limits {
 	out := limits.Limits{
 		Transport: limits.Transport{
 			RequestTimeout: l.RequestTimeout.Duration,
+			IdleTimeout:    l.IdleTimeout.Duration,
+			HeadTimeout:    l.HeadTimeout.Duration,
 			MaxHeaderBytes: l.MaxHeaderBytes,
 			MaxBodyBytes:   l.MaxBodyBytes,
 			MaxConnections: l.MaxConnections,
@@ -211,14 +250,10 @@ func (v *validator) limits(l limitsSection) limits.Limits {
 	}
 	// Zero means "the default" to package limits; a timeout written as
 	// zero more likely means "none", which regtoken does not offer.
-	for _, d := range []struct {
-		key string
-		duration
-	}{{"limits.request_timeout", l.RequestTimeout}, {"limits.shutdown_timeout", l.ShutdownTimeout}} {
-		if d.set && d.Duration == 0 {
-			v.problem(d.key, "must be positive; leave it out for the default")
-		}
-	}
+	v.positive("limits.request_timeout", l.RequestTimeout)
+	v.positive("limits.idle_timeout", l.IdleTimeout)
+	v.positive("limits.head_timeout", l.HeadTimeout)
+	v.positive("limits.shutdown_timeout", l.ShutdownTimeout)
 	v.invalid("", out.Validate())
 	return out.WithDefaults()
 }
@@ -279,4 +314,36 @@ func (v *validator) operator(o operatorSection) string {
 	}
 	v.problem("operator.listen", "%q: want tcp:HOST:PORT or unix:PATH", o.Listen)
 	return ""
+}
+
+// ldap checks the [ldap] table with package ldapauth's Validate and fills
+// in its defaults; nil when the file has none.
+func (v *validator) ldap(l *ldapSection) *ldapauth.Options {
+	if l == nil {
+		return nil
+	}
+	o := ldapauth.Options{
+		URLs:     l.URL,
+		StartTLS: l.StartTLS, CAFile: v.path(l.CAFile), AllowPlaintext: l.AllowPlaintext,
+		BindDN: l.BindDN, BindPasswordFile: v.path(l.BindPasswordFile),
+		UserBase: l.UserBase, UserFilter: l.UserFilter, UserDN: l.UserDN, UserNameAttribute: l.UserNameAttribute,
+		GroupBase: l.GroupBase, GroupFilter: l.GroupFilter, MemberOfAttribute: l.MemberOfAttribute,
+		GroupNameAttribute: l.GroupNameAttr, NestedGroups: l.NestedGroups,
+		GroupMap: l.GroupMap, UnmappedGroups: l.UnmappedGroups,
+		Precedence: l.Precedence, CacheLifetime: l.CacheLifetime.Duration, Timeout: l.Timeout.Duration, PoolSize: l.PoolSize,
+	}
+	v.positive("ldap.cache_lifetime", l.CacheLifetime)
+	v.positive("ldap.timeout", l.Timeout)
+	v.invalid("", o.Validate())
+	o = o.WithDefaults()
+	return &o
+}
+
+// positive reports a duration written as zero: zero means "the default" to
+// the packages, and a timeout or lifetime written as zero more likely means
+// "none", which regtoken does not offer.
+func (v *validator) positive(key string, d duration) {
+	if d.set && d.Duration == 0 {
+		v.problem(key, "must be positive; leave it out for the default")
+	}
 }

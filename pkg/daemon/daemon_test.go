@@ -3,9 +3,11 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,8 @@ import (
 	"github.com/regtoken/regtoken/pkg/acl"
 	"github.com/regtoken/regtoken/pkg/config"
 	"github.com/regtoken/regtoken/pkg/endpoint"
+	"github.com/regtoken/regtoken/pkg/oidc"
+	"github.com/regtoken/regtoken/pkg/robot"
 )
 
 // fixture copies the check/explain test configuration into a temporary
@@ -55,18 +59,18 @@ func load(t *testing.T, path string) *config.Config {
 
 func TestLoadStateRefusesReadableKey(t *testing.T) {
 	cfg := load(t, fixture(t, 0o640))
-	if _, err := loadState(cfg); !errors.Is(err, errKeyPermissions) {
+	if _, err := loadState(cfg, nil, nil); !errors.Is(err, errKeyPermissions) {
 		t.Fatalf("a group-readable key: %v, want errKeyPermissions", err)
 	}
 	cfg.Token.AllowReadableKey = true
-	if _, err := loadState(cfg); err != nil {
+	if _, err := loadState(cfg, nil, nil); err != nil {
 		t.Fatalf("allow_readable_key: %v", err)
 	}
 }
 
 func TestLoadState(t *testing.T) {
 	cfg := load(t, fixture(t, 0o600))
-	st, err := loadState(cfg)
+	st, err := loadState(cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,13 +85,13 @@ func TestLoadState(t *testing.T) {
 func TestReloaderKeepsLastGood(t *testing.T) {
 	path := fixture(t, 0o600)
 	cfg := load(t, path)
-	st, err := loadState(cfg)
+	st, err := loadState(cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := endpoint.New(st, endpoint.Options{})
 	var logs strings.Builder
-	r := newReloader(path, cfg, stampFiles(path, cfg), h, slog.New(slog.NewTextHandler(&logs, nil)))
+	r := newReloader(path, cfg, stampFiles(path, cfg), h, nil, &directories{}, slog.New(slog.NewTextHandler(&logs, nil)))
 
 	users := filepath.Join(filepath.Dir(path), "users.json")
 	good, _ := os.ReadFile(users)
@@ -127,24 +131,30 @@ func TestWatchedFiles(t *testing.T) {
 	}
 }
 
+// A certificate that expires soon is a warning, at the start and after
+// every reload; an expired one is a problem (serve warns, check fails).
 func TestCertificateWarnings(t *testing.T) {
-	st, err := loadState(load(t, fixture(t, 0o600)))
+	cfg := load(t, fixture(t, 0o600))
+	st, err := loadState(cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	notAfter := st.Signer.Certificates()[0].NotAfter
 	for _, c := range []struct {
-		now  time.Time
-		want string
+		now      time.Time
+		severity Severity
+		want     string
 	}{
-		{notAfter.Add(-365 * 24 * time.Hour), ""},
-		{notAfter.Add(-10 * 24 * time.Hour), "expires soon"},
-		{notAfter.Add(time.Hour), "has expired"},
+		{notAfter.Add(-365 * 24 * time.Hour), Warning, ""},
+		{notAfter.Add(-10 * 24 * time.Hour), Warning, "certificate 0 expires in 10 days"},
+		{notAfter.Add(time.Hour), Problem, "certificate 0 expired"},
 	} {
+		var r Report
+		r.checkState(cfg, st, c.now)
 		var logs strings.Builder
-		warnCertificate(slog.New(slog.NewTextHandler(&logs, nil)), st, c.now)
-		if c.want == "" && logs.Len() > 0 || !strings.Contains(logs.String(), c.want) {
-			t.Errorf("at %s: log %q, want %q", c.now, logs.String(), c.want)
+		r.Log(slog.New(slog.NewTextHandler(&logs, nil)))
+		if c.want == "" && len(r.Findings) > 0 || c.want != "" && (r.Count(c.severity) != 1 || !strings.Contains(logs.String(), c.want)) {
+			t.Errorf("at %s: findings %+v, log %q, want %q", c.now, r.Findings, logs.String(), c.want)
 		}
 	}
 }
@@ -155,12 +165,12 @@ func TestWatcherSeesEditRacingStartup(t *testing.T) {
 	path := fixture(t, 0o600)
 	cfg := load(t, path)
 	before := stampFiles(path, cfg)
-	st, err := loadState(cfg)
+	st, err := loadState(cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := endpoint.New(st, endpoint.Options{})
-	r := newReloader(path, cfg, before, h, slog.New(slog.DiscardHandler))
+	r := newReloader(path, cfg, before, h, nil, &directories{}, slog.New(slog.DiscardHandler))
 
 	users := filepath.Join(filepath.Dir(path), "users.json")
 	b, _ := os.ReadFile(users)
@@ -182,9 +192,9 @@ func TestWatcherSeesEditRacingStartup(t *testing.T) {
 func TestWatcherQuietAfterFailedReload(t *testing.T) {
 	path := fixture(t, 0o600)
 	cfg := load(t, path)
-	st, _ := loadState(cfg)
+	st, _ := loadState(cfg, nil, nil)
 	h := endpoint.New(st, endpoint.Options{})
-	r := newReloader(path, cfg, stampFiles(path, cfg), h, slog.New(slog.DiscardHandler))
+	r := newReloader(path, cfg, stampFiles(path, cfg), h, nil, &directories{}, slog.New(slog.DiscardHandler))
 	os.WriteFile(path, []byte("[token\n"), 0o644)
 	r.Reload("test")
 	w := newWatcher(r, slog.New(slog.DiscardHandler))
@@ -204,9 +214,9 @@ func TestWatcherQuietAfterFailedReload(t *testing.T) {
 func TestWatcherFollowsFilesOfAFailedReload(t *testing.T) {
 	path := fixture(t, 0o600)
 	cfg := load(t, path)
-	st, _ := loadState(cfg)
+	st, _ := loadState(cfg, nil, nil)
 	h := endpoint.New(st, endpoint.Options{})
-	r := newReloader(path, cfg, stampFiles(path, cfg), h, slog.New(slog.DiscardHandler))
+	r := newReloader(path, cfg, stampFiles(path, cfg), h, nil, &directories{}, slog.New(slog.DiscardHandler))
 	dir := filepath.Dir(path)
 	other := filepath.Join(dir, "other-users.json")
 	os.WriteFile(other, []byte("{\n\"foo\": [\n"), 0o644)
@@ -223,5 +233,113 @@ func TestWatcherFollowsFilesOfAFailedReload(t *testing.T) {
 	os.WriteFile(other, append(good, '\n'), 0o644)
 	if !w.changed() {
 		t.Error("the fix to the file the new configuration names is not seen")
+	}
+}
+
+// A robot named like a user is refused at load, and the robots file is
+// watched like the rule files.
+func TestRobotsLoadAndWatch(t *testing.T) {
+	path := fixture(t, 0o600)
+	dir := filepath.Dir(path)
+	robots := filepath.Join(dir, "robots.json")
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("[robots]\nfile = \"robots.json\"\n")
+	f.Close()
+	cfg := load(t, path)
+	if !slices.Contains(watchedFiles(path, cfg), robots) {
+		t.Errorf("robots file not watched: %v", watchedFiles(path, cfg))
+	}
+	st, err := loadState(cfg, nil, nil)
+	if err != nil || st.Robots == nil || len(st.Robots.Robots()) != 0 {
+		t.Fatalf("no robots file yet: %v %v", st, err)
+	}
+	mk := func(name string) {
+		err := robot.Update(robots, func(rs []robot.Robot) ([]robot.Robot, error) {
+			return append(rs, robot.Robot{Name: name, SecretHash: robot.HashSecret(robot.NewSecret()),
+				Rules: map[string][]string{"x": {"pull"}}}), nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("ci")
+	if st, err = loadState(cfg, nil, nil); err != nil || !st.Robots.Has("ci") {
+		t.Fatalf("robot ci: %v", err)
+	}
+	mk("carol") // a user of the fixture's users.json
+	if _, err := loadState(cfg, nil, nil); err == nil || !strings.Contains(err.Error(), `robot "carol" has the name of a user`) {
+		t.Errorf("a robot named like a user: %v", err)
+	}
+}
+
+// A service with a key of its own: loaded into the state, watched for
+// reloads, and counted when the soonest certificate expiry is reported.
+func TestServiceKeys(t *testing.T) {
+	path := fixture(t, 0o600)
+	dir := filepath.Dir(path)
+	for _, f := range []string{"regtoken.key", "regtoken.crt"} {
+		b, err := os.ReadFile(filepath.Join("../registrycheck/testdata", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "zot-"+f), b, 0o600)
+	}
+	conf, _ := os.ReadFile(path)
+	conf = []byte(strings.Replace(string(conf), `services = ["Authentication"]`, `services = ["Authentication", "zot"]`, 1) +
+		"[token.service.zot]\nkey = \"zot-regtoken.key\"\ncertificate = \"zot-regtoken.crt\"\n")
+	os.WriteFile(path, conf, 0o644)
+	cfg := load(t, path)
+	st, err := loadState(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zot := st.ServiceSigners["zot"]
+	if zot == nil || zot.PublicKey() == st.Signer.PublicKey() || st.RefreshMAC == nil {
+		t.Fatalf("service signers %v, refresh MAC %v", st.ServiceSigners, st.RefreshMAC)
+	}
+	if files := watchedFiles(path, cfg); !slices.Contains(files, filepath.Join(dir, "zot-regtoken.key")) ||
+		!slices.Contains(files, filepath.Join(dir, "zot-regtoken.crt")) {
+		t.Errorf("the service's key and certificate are not watched: %v", files)
+	}
+	// RootCA.crt (2036) expires before the zot certificate (2126).
+	if first := firstToExpire(st); first == nil || first != st.Signer.Certificates()[0] {
+		t.Errorf("first to expire: %v", first)
+	}
+	st.Signer = zot // with the zot key alone, its certificate is the first
+	st.ServiceSigners = nil
+	if first := firstToExpire(st); first == nil || !first.Equal(zot.Certificates()[0]) {
+		t.Errorf("first to expire with one signer: %v", first)
+	}
+}
+
+func TestHealthOfMachines(t *testing.T) {
+	dir := t.TempDir()
+	robots := filepath.Join(dir, "robots.json")
+	err := robot.Update(robots, func(rs []robot.Robot) ([]robot.Robot, error) {
+		return append(rs, robot.Robot{Name: "soon", SecretHash: robot.HashSecret(robot.NewSecret()),
+			Rules: map[string][]string{"x": {"pull"}}, Expires: time.Now().Add(24 * time.Hour)}), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := robot.Load(robots)
+	body := map[string]any{"status": "ok"}
+	healthOfMachines(&endpoint.State{Robots: set}, body, time.Now())
+	if body["robots_expiring"] != 1 || body["status"] != "ok" {
+		t.Errorf("healthz %v", body)
+	}
+	// An issuer nobody answers for: its tokens are refused, so regtoken is
+	// degraded until its keys arrive.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	issuers, err := oidc.NewKeys(ctx).Verifier([]oidc.Issuer{{Name: "down", URL: "http://127.0.0.1:1",
+		Audiences: []string{"a"}, Rules: []oidc.Rule{{Claims: map[string][]string{"sub": {"x"}}, Catalog: true}}}}, "regtoken.toml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = map[string]any{"status": "ok"}
+	healthOfMachines(&endpoint.State{Issuers: issuers}, body, time.Now())
+	if body["status"] != "degraded" || fmt.Sprint(body["oidc_issuers_without_keys"]) != "[down]" {
+		t.Errorf("healthz %v", body)
 	}
 }

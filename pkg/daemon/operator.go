@@ -12,6 +12,7 @@ import (
 
 	"github.com/regtoken/regtoken/pkg/endpoint"
 	"github.com/regtoken/regtoken/pkg/gateway"
+	"github.com/regtoken/regtoken/pkg/ldapauth"
 )
 
 // metrics holds the collectors regtoken exports on the operator listener.
@@ -22,7 +23,7 @@ type metrics struct {
 
 // newMetrics registers regtoken's metrics. Counters that the endpoint and the
 // verifier already keep are read at scrape time rather than updated twice.
-func newMetrics(h *endpoint.Handler, r *reloader) *metrics {
+func newMetrics(h *endpoint.Handler, r *reloader, dirs *directories) *metrics {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := &metrics{
@@ -60,6 +61,10 @@ func newMetrics(h *endpoint.Handler, r *reloader) *metrics {
 			Name: "regtoken_throttle_entries", Help: "(user, address) pairs and addresses the throttle tracks.",
 		}, func() float64 { return float64(l.Stats.Entries()) }))
 	}
+	reg.MustRegister(&machineCollector{h: h})
+	if dirs.current.Load() != nil {
+		m.addDirectory(dirs, counter)
+	}
 	counter("regtoken_reloads_total", "Reloads by result.", r.successes.Load, prometheus.Labels{"result": "success"})
 	counter("regtoken_reloads_total", "Reloads by result.", r.failures.Load, prometheus.Labels{"result": "failure"})
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -74,15 +79,37 @@ func newMetrics(h *endpoint.Handler, r *reloader) *metrics {
 		return 0
 	}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "regtoken_certificate_expiry_seconds", Help: "Seconds until the signing certificate expires (negative: expired; 0: no certificate).",
+		Name: "regtoken_certificate_expiry_seconds", Help: "Seconds until the first signing certificate to expire (of every service's key) expires (negative: expired; 0: no certificate).",
 	}, func() float64 {
-		certs := h.State().Signer.Certificates()
-		if len(certs) == 0 {
+		cert := firstToExpire(h.State())
+		if cert == nil {
 			return 0
 		}
-		return time.Until(certs[0].NotAfter).Seconds()
+		return time.Until(cert.NotAfter).Seconds()
 	}))
 	return m
+}
+
+// addDirectory exports what the LDAP directory did: logins it checked, by
+// result (unavailable ones were answered 503), failed connections, and
+// whether it answers.
+func (m *metrics) addDirectory(dirs *directories, counter func(string, string, func() uint64, prometheus.Labels)) {
+	st := &dirs.stats
+	logins := "Passwords the LDAP directory checked (memory misses), by result; unavailable: answered 503."
+	counter("regtoken_ldap_logins_total", logins, st.Logins.Load, prometheus.Labels{"result": "success"})
+	counter("regtoken_ldap_logins_total", logins, st.Refused.Load, prometheus.Labels{"result": "refused"})
+	counter("regtoken_ldap_logins_total", logins, st.Unavailable.Load, prometheus.Labels{"result": "unavailable"})
+	counter("regtoken_ldap_dial_failures_total", "Connections to an LDAP server that failed (each server tried counts).", st.DialFailures.Load, nil)
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "regtoken_ldap_up", Help: "1 while the LDAP directory answers (probed every 30 s and at each login), 0 while it does not.",
+	}, func() float64 {
+		if d := dirs.current.Load(); d != nil {
+			if h := d.Health(); h.Known && !h.Reachable {
+				return 0
+			}
+		}
+		return 1
+	}))
 }
 
 // addTransports exports the requests the transports refused, by reason.
@@ -90,9 +117,10 @@ func (m *metrics) addTransports(st *gateway.Stats) {
 	for reason, c := range map[string]*atomic.Uint64{
 		"malformed": &st.Malformed, "body_too_large": &st.BodyTooLarge, "timed_out": &st.TimedOut,
 		"handler_panic": &st.Panics, "connection_limit_wait": &st.ConnsWaited,
+		"connection_evicted_idle": &st.EvictedIdle, "connection_evicted_slow": &st.EvictedSlow,
 	} {
 		m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "regtoken_transport_rejected_total", Help: "Requests the transports refused or delayed before the token endpoint, by reason.",
+			Name: "regtoken_transport_rejected_total", Help: "Requests the transports refused or delayed before the token endpoint, and connections a full listener closed, by reason.",
 			ConstLabels: prometheus.Labels{"reason": reason},
 		}, func() float64 { return float64(c.Load()) }))
 	}
@@ -125,7 +153,7 @@ func statusLabel(status int) string {
 // service serves tokens, with "status":"degraded" and the error while the
 // latest reload failed: restarting then would not help, since the broken file
 // would stop the new process from starting at all.
-func operatorHandler(m *metrics, r *reloader, h *endpoint.Handler) http.Handler {
+func operatorHandler(m *metrics, r *reloader, h *endpoint.Handler, dirs *directories) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -140,16 +168,42 @@ func operatorHandler(m *metrics, r *reloader, h *endpoint.Handler) http.Handler 
 			body["reload_error"] = st.Error
 			body["reload_error_at"] = st.ErrorTime.UTC().Format(time.RFC3339)
 		}
-		if certs := h.State().Signer.Certificates(); len(certs) > 0 {
-			left := time.Until(certs[0].NotAfter)
+		if cert := firstToExpire(h.State()); cert != nil {
+			left := time.Until(cert.NotAfter)
 			body["certificate_expires_in_days"] = int(left.Hours() / 24)
 			if left < CertificateWarnBefore {
 				body["status"] = "degraded"
 				body["certificate_warning"] = "the signing certificate expires within 30 days"
 			}
 		}
+		healthOfMachines(h.State(), body, time.Now())
+		if d := dirs.current.Load(); d != nil {
+			ldap := directoryHealth(d.Health())
+			body["ldap"] = ldap
+			if ldap["status"] == "unreachable" {
+				body["status"] = "degraded"
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(body)
 	})
 	return mux
+}
+
+// directoryHealth is the "ldap" object of /healthz. While the directory is
+// unreachable, logins it vouched for within ldap.cache_lifetime still work
+// and others get 503: the service is degraded, not down.
+func directoryHealth(h ldapauth.Health) map[string]any {
+	out := map[string]any{"status": "unknown"}
+	if !h.Known {
+		return out
+	}
+	out["status"] = "up"
+	if !h.Reachable {
+		out["status"] = "unreachable"
+		out["error"] = h.Error
+	}
+	out["since"] = h.Since.UTC().Format(time.RFC3339)
+	out["checked_at"] = h.Checked.UTC().Format(time.RFC3339)
+	return out
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/regtoken/regtoken/pkg/config"
 	"github.com/regtoken/regtoken/pkg/endpoint"
+	"github.com/regtoken/regtoken/pkg/oidc"
 )
 
 // reloader re-reads the configuration and every file it names, and swaps the
@@ -18,6 +20,8 @@ import (
 type reloader struct {
 	path    string
 	handler *endpoint.Handler
+	keys    *oidc.Keys // the issuers' keys, kept across reloads
+	dirs    *directories
 	log     *slog.Logger
 
 	mu      sync.Mutex // one reload at a time
@@ -42,8 +46,8 @@ type reloadStatus struct {
 // newReloader starts with cfg, whose State the handler already serves.
 // before describes the files as they were before that State was read (see
 // stampFiles); a later change to any of them triggers a reload.
-func newReloader(path string, cfg *config.Config, before stamps, h *endpoint.Handler, log *slog.Logger) *reloader {
-	r := &reloader{path: path, handler: h, log: log}
+func newReloader(path string, cfg *config.Config, before stamps, h *endpoint.Handler, keys *oidc.Keys, dirs *directories, log *slog.Logger) *reloader {
+	r := &reloader{path: path, handler: h, keys: keys, dirs: dirs, log: log}
 	r.current.Store(cfg)
 	r.stamps.Store(&before)
 	r.status.Store(&reloadStatus{LoadedAt: time.Now()})
@@ -73,9 +77,7 @@ func (r *reloader) Reload(why string) error {
 		now := stampFiles(r.path, cfg)
 		now[r.path] = before[r.path]
 		r.stamps.Store(&now)
-		var st *endpoint.State
-		if st, err = loadState(cfg); err == nil {
-			r.apply(cfg, st, why)
+		if err = r.load(cfg, why); err == nil {
 			return nil
 		}
 	}
@@ -88,16 +90,34 @@ func (r *reloader) Reload(why string) error {
 	return err
 }
 
+// load reads what cfg names and serves it, or changes nothing.
+func (r *reloader) load(cfg *config.Config, why string) error {
+	dir, err := r.dirs.load(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := loadState(cfg, r.keys, dir)
+	if err != nil {
+		r.dirs.discard(dir)
+		return err
+	}
+	r.apply(cfg, st, why)
+	r.dirs.use(dir)
+	return nil
+}
+
 func (r *reloader) apply(cfg *config.Config, st *endpoint.State, why string) {
 	old := r.current.Load()
 	if !slices.Equal(old.Listen, cfg.Listen) || old.Operator != cfg.Operator {
 		r.log.Warn("listener changes take effect at the next restart", "trigger", why)
 	}
-	warnCertificate(r.log, st, time.Now())
-	for _, p := range st.Rules.Check() { // as at the start: users who cannot log in, and the like
-		r.log.Warn(p.String(), "trigger", why)
-	}
+	var found Report // as at the start: users who cannot log in, certificates and robots that expire...
+	found.checkState(cfg, st, time.Now())
+	found.Log(r.log.With("trigger", why))
 	r.handler.Swap(st)
+	if r.keys != nil {
+		r.keys.Keep(st.Issuers) // stop fetching for issuers no longer configured
+	}
 	r.handler.Verifier().SetDummyCost(typicalCost(st.Rules))
 	r.current.Store(cfg)
 	r.status.Store(&reloadStatus{LoadedAt: time.Now()})
@@ -107,7 +127,17 @@ func (r *reloader) apply(cfg *config.Config, st *endpoint.State, why string) {
 
 // watchedFiles are the files whose change triggers a reload.
 func watchedFiles(path string, cfg *config.Config) []string {
-	files := []string{path, cfg.Token.Key, cfg.Token.Certificate, cfg.ACL.Users, cfg.ACL.Repositories, cfg.ACL.Groups, cfg.ACL.Htpasswd}
+	files := []string{path, cfg.Token.Key, cfg.Token.Certificate, cfg.ACL.Users, cfg.ACL.Repositories, cfg.ACL.Groups, cfg.ACL.Htpasswd,
+		cfg.Robots.File}
+	for _, name := range slices.Sorted(maps.Keys(cfg.Token.ServiceKeys)) {
+		files = append(files, cfg.Token.ServiceKeys[name].Key, cfg.Token.ServiceKeys[name].Certificate)
+	}
+	for _, i := range cfg.OIDC {
+		files = append(files, i.JWKSFile, i.CAFile)
+	}
+	if cfg.LDAP != nil {
+		files = append(files, cfg.LDAP.BindPasswordFile, cfg.LDAP.CAFile)
+	}
 	out := files[:0]
 	for _, f := range files {
 		if f != "" {

@@ -21,6 +21,7 @@ import (
 	"github.com/regtoken/regtoken/pkg/endpoint"
 	"github.com/regtoken/regtoken/pkg/limits"
 	"github.com/regtoken/regtoken/pkg/listen"
+	"github.com/regtoken/regtoken/pkg/oidc"
 	"github.com/regtoken/regtoken/pkg/throttle"
 )
 
@@ -43,6 +44,8 @@ type Options struct {
 func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	log := o.Log
 	before := stampFiles(o.ConfigPath, cfg)
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	// Take systemd's sockets (and clear LISTEN_*) before starting any
 	// child process, so the bcrypt helper cannot inherit them.
 	activated, err := listen.Activated()
@@ -53,12 +56,16 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	if len(specs) == 0 {
 		specs = cfg.Listen
 	}
-	report := Preflight(cfg, specs, ActivationOf(activated), time.Now())
+	keys := oidc.NewKeys(ctx)
+	dirs := &directories{log: log}
+	report := preflight(cfg, specs, ActivationOf(activated), time.Now(), keys, dirs)
 	report.Log(log)
 	if err := report.startError(); err != nil {
 		return err
 	}
 	st := report.State
+	dirs.use(report.Directory)
+	defer dirs.use(nil)
 	bcryptOpts := authn.Options{Concurrency: cfg.Limits.BcryptConcurrency}
 	if w := startBcryptWorker(log); w != nil {
 		defer w.Close()
@@ -68,9 +75,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	verifier.SetDummyCost(typicalCost(st.Rules))
 	h := endpoint.New(st, endpoint.Options{Verifier: verifier, Throttle: newThrottle(cfg.Throttle),
 		Log: log, Audit: o.Audit, AuditFormat: o.AuditFormat})
-	reloads := newReloader(o.ConfigPath, cfg, before, h, log)
+	reloads := newReloader(o.ConfigPath, cfg, before, h, keys, dirs, log)
 	files := newWatcher(reloads, log)
-	m := newMetrics(h, reloads)
+	m := newMetrics(h, reloads, dirs)
 	h.SetObserver(m.Observe)
 
 	group, specs, err := startListeners(specs, activated, h, cfg.Limits.Transport, log)
@@ -78,23 +85,26 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		return err
 	}
 	m.addTransports(&group.Stats)
-	operator, err := startOperator(cfg.Operator, operatorHandler(m, reloads, h), log)
+	operator, err := startOperator(cfg.Operator, operatorHandler(m, reloads, h, dirs), log)
 	if err != nil {
 		shutdown(group, nil, cfg.Limits.ShutdownTimeout, log)
 		return err
 	}
 
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
 	go files.Run(ctx)
+	robotUse := &robotUseWriter{r: reloads, h: h, log: log}
+	go robotUse.Run(ctx)
 	go sweepThrottle(ctx, h.Throttle())
+	go dirs.probe(ctx)
 	go watchdog(ctx)
 	sd.SdNotify(false, sd.SdNotifyReady) // outside systemd: nothing to tell, no error
 	log.Info("serving tokens", "listeners", describe(specs), "issuer", cfg.Token.Issuer, "services", cfg.Token.Services)
 
 	waitForStop(ctx, reloads, o.Reopen, group, log)
 	sd.SdNotify(false, sd.SdNotifyStopping)
-	return shutdown(group, operator, cfg.Limits.ShutdownTimeout, log)
+	err = shutdown(group, operator, cfg.Limits.ShutdownTimeout, log)
+	robotUse.Save()
+	return err
 }
 
 // waitForStop returns on SIGTERM/SIGINT or a failed listener, reloading

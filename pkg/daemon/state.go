@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/acl"
 	"github.com/regtoken/regtoken/pkg/config"
 	"github.com/regtoken/regtoken/pkg/endpoint"
+	"github.com/regtoken/regtoken/pkg/ldapauth"
+	"github.com/regtoken/regtoken/pkg/oidc"
 	"github.com/regtoken/regtoken/pkg/token"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -19,58 +20,117 @@ import (
 // errKeyPermissions means the private key file can be read by group or others.
 var errKeyPermissions = errors.New("private key is readable by group or others (chmod 600, as OpenSSH requires)")
 
-// loadState reads the key, certificate and rule files cfg names and returns the
-// State the endpoint serves with. It changes nothing when any file is bad.
-func loadState(cfg *config.Config) (*endpoint.State, error) {
-	signer, err := LoadSigner(cfg.Token)
-	if err != nil {
-		return nil, err
-	}
-	rules, err := acl.Load(cfg.ACL)
-	if err != nil {
-		return nil, err
-	}
-	return newState(cfg, signer, rules), nil
+// loadState reads the key, certificate, rule, robots and OIDC key files cfg
+// names and returns the State the endpoint serves with; see buildState. It
+// changes nothing when any file is bad, and its error names every one.
+func loadState(cfg *config.Config, keys *oidc.Keys, dir *ldapauth.Directory) (*endpoint.State, error) {
+	st, errs := buildState(cfg, keys, dir)
+	return st, errors.Join(errs...)
 }
 
-// newState is the State for cfg with a loaded signer and rules.
-func newState(cfg *config.Config, signer *token.Signer, rules *acl.Rules) *endpoint.State {
-	return &endpoint.State{
+// buildState reads every file cfg names and makes the State the endpoint
+// serves with, which authenticates directory users with dir (nil: no
+// directory). keys keeps the issuers' keys across reloads; without it
+// (check's case) the issuers' files are read and checked but no key is
+// fetched, and the State has no Issuers. It returns one error per part that
+// did not load, each named as check reports it, and then no State: serve
+// and every reload build their State here, and Preflight reports the errors.
+func buildState(cfg *config.Config, keys *oidc.Keys, dir *ldapauth.Directory) (*endpoint.State, []error) {
+	var errs []error
+	fail := func(part string, err error) {
+		for _, e := range unjoin(err) {
+			errs = append(errs, fmt.Errorf("%s: %w", part, e))
+		}
+	}
+	signer, err := LoadSigner(cfg.Token)
+	fail("key", err)
+	serviceSigners, err := LoadServiceSigners(cfg.Token)
+	fail("key", err)
+	rules, err := acl.Load(cfg.ACL)
+	fail("rules", err)
+	robots, err := LoadRobots(cfg.Robots.File, rules) // names unchecked when the rules failed
+	fail("robots", err)
+	issuers, err := loadIssuers(cfg, keys)
+	fail("oidc", err)
+	var refreshMAC *token.MACSigner
+	if signer != nil && cfg.Refresh.Enabled {
+		if refreshMAC, err = signer.MACSigner(); err != nil {
+			fail("key", fmt.Errorf("%s: refresh tokens: %w", cfg.Token.Key, err))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	st := &endpoint.State{
+		Robots:          robots,
+		Issuers:         issuers,
 		Rules:           rules,
 		Signer:          signer,
+		ServiceSigners:  serviceSigners,
 		Issuer:          cfg.Token.Issuer,
 		Services:        cfg.Token.Services,
 		Lifetime:        cfg.Token.Lifetime,
+		ClockSkew:       cfg.Token.ClockSkew,
 		Realm:           cfg.Token.Issuer,
 		MaxScopes:       cfg.Limits.MaxScopes,
 		Refresh:         cfg.Refresh.Enabled,
 		RefreshLifetime: cfg.Refresh.Lifetime,
+		RefreshMAC:      refreshMAC,
+		LegacyRefresh:   cfg.Refresh.AcceptLegacy,
 	}
+	if dir != nil {
+		st.Directory = dir.Authn()
+	}
+	return st, nil
 }
 
-// LoadSigner reads the signing key and its certificate chain.
+// LoadSigner reads the signing key and its certificate chain: the key of
+// every service without one of its own.
 func LoadSigner(t config.Token) (*token.Signer, error) {
-	keyPEM, err := readKey(t.Key, t.AllowReadableKey)
+	return loadSigner(config.KeyFiles{Key: t.Key, Certificate: t.Certificate}, t)
+}
+
+// LoadServiceSigners reads the keys of the services that have their own
+// ([token.service.NAME]); nil when none has.
+func LoadServiceSigners(t config.Token) (map[string]*token.Signer, error) {
+	if len(t.ServiceKeys) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]*token.Signer, len(t.ServiceKeys))
+	for name, files := range t.ServiceKeys {
+		s, err := loadSigner(files, t)
+		if err != nil {
+			return nil, fmt.Errorf("service %q: %w", name, err)
+		}
+		out[name] = s
+	}
+	return out, nil
+}
+
+// loadSigner reads one key and its optional certificate chain; the kid
+// format and the key file's permission rule are t's.
+func loadSigner(files config.KeyFiles, t config.Token) (*token.Signer, error) {
+	keyPEM, err := readKey(files.Key, t.AllowReadableKey)
 	if err != nil {
 		return nil, err
 	}
 	key, err := token.ParsePrivateKey(keyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t.Key, err)
+		return nil, fmt.Errorf("%s: %w", files.Key, err)
 	}
 	var chain []*x509.Certificate
-	if t.Certificate != "" {
-		certPEM, err := os.ReadFile(t.Certificate)
+	if files.Certificate != "" {
+		certPEM, err := os.ReadFile(files.Certificate)
 		if err != nil {
 			return nil, err
 		}
 		if chain, err = token.ParseCertificates(certPEM); err != nil {
-			return nil, fmt.Errorf("%s: %w", t.Certificate, err)
+			return nil, fmt.Errorf("%s: %w", files.Certificate, err)
 		}
 	}
 	s, err := token.NewSigner(key, chain, token.KeyIDFormat(t.KeyID))
 	if err != nil {
-		return nil, fmt.Errorf("%s and %s: %w", t.Key, t.Certificate, err)
+		return nil, fmt.Errorf("%s and %s: %w", files.Key, files.Certificate, err)
 	}
 	return s, nil
 }
@@ -114,23 +174,23 @@ func typicalCost(rules *acl.Rules) int {
 	return best
 }
 
-// CertificateWarnBefore is how long before the signing certificate expires
+// CertificateWarnBefore is how long before a signing certificate expires
 // regtoken starts warning (log, /healthz, check).
 const CertificateWarnBefore = 30 * 24 * time.Hour
 
-// warnCertificate logs when the signing certificate is expired or about to
-// expire: registries reject tokens whose x5c certificate is not valid.
-func warnCertificate(log *slog.Logger, st *endpoint.State, now time.Time) {
-	certs := st.Signer.Certificates()
-	if len(certs) == 0 {
-		return
+// firstToExpire returns, of the signing certificates of every key (the
+// main one and the services' own), the one that expires first; nil when no
+// key has a certificate.
+func firstToExpire(st *endpoint.State) *x509.Certificate {
+	var first *x509.Certificate
+	consider := func(sg *token.Signer) {
+		if certs := sg.Certificates(); len(certs) > 0 && (first == nil || certs[0].NotAfter.Before(first.NotAfter)) {
+			first = certs[0]
+		}
 	}
-	left := certs[0].NotAfter.Sub(now)
-	switch {
-	case left <= 0:
-		log.Error("the signing certificate has expired: registries reject every token", "not_after", certs[0].NotAfter)
-	case left < CertificateWarnBefore:
-		log.Warn("the signing certificate expires soon: make a new one and add it to the registries' rootcertbundle",
-			"not_after", certs[0].NotAfter, "days_left", int(left.Hours()/24))
+	consider(st.Signer)
+	for _, sg := range st.ServiceSigners {
+		consider(sg)
 	}
+	return first
 }

@@ -22,6 +22,12 @@ func craneSuite() confClientSuite {
 			"readme-tags":     "a curl row (the original README's example)",
 			"readme-catalog":  "a curl row (the original README's example)",
 		},
+		unsupportedOn: map[string]map[string]string{harness.RegistryZot: {
+			"space-scope": "crane sends a challenge's scope list back as one parameter, and zot's challenges name " +
+				"one scope each (curl covers space-separated scopes on zot)",
+			"mount-refused": "crane names a mount's source only when the registry's challenge asks for it (it reads " +
+				"from a second registry name here); zot does not check a mount's source, so it never asks",
+		}},
 		steps: map[string]func(*testing.T, *confStack){
 			"push":              cranePushFlow,
 			"pull":              cranePullFlow,
@@ -123,7 +129,7 @@ func craneMountFlow(t *testing.T, c *confStack, target string) {
 	})
 	w.requireToken(t, "with target and source as two scope parameters",
 		confSeparateScopes("repository:"+target+":push,pull", "repository:"+confCraneRepo+":pull"))
-	w.require(t, "POST", "/v2/"+target+"/blobs/uploads/", 201, confWithMount(confCraneRepo))
+	w.require(t, "POST", "/v2/"+target+"/blobs/uploads/", c.mountStatus(), confWithMount(confCraneRepo))
 }
 
 // craneSpaceScopeFlow reads through the registry's second name (as alice)
@@ -203,6 +209,10 @@ func craneCatalogFlow(t *testing.T, c *confStack) {
 		}
 	})
 	w.requireToken(t, "for the catalog", confByUser("alice", confScopesAre("registry:catalog:*")))
+	if c.onZot() {
+		// zot challenges the catalog with its own scope, which crane adds.
+		w.requireToken(t, "for zot's catalog scope", confByUser("alice", confScopesInclude("registry:catalog:*", "repository::pull")))
+	}
 }
 
 func craneCatalogAnonymousFlow(t *testing.T, c *confStack) {

@@ -159,7 +159,7 @@ func skopeoMountFlow(t *testing.T, c *confStack, target string) {
 	})
 	w.requireToken(t, "with target and source as two scope parameters",
 		confByUser("alice", confSeparateScopes("repository:"+target+":pull,push", "repository:"+confSkopeoRepo+":pull")))
-	w.require(t, "POST", "/v2/"+target+"/blobs/uploads/", 201, confWithMount(confSkopeoRepo))
+	w.require(t, "POST", "/v2/"+target+"/blobs/uploads/", c.mountStatus(), confWithMount(confSkopeoRepo))
 }
 
 // skopeoMountRefusedFlow writes as bob, who may not read team/**: bob's
@@ -211,5 +211,7 @@ func skopeoBadCredentials(t *testing.T, c *confStack, creds string) {
 
 func skopeoNoCredentialsFlow(t *testing.T, c *confStack) {
 	out, ok := confSkopeo(t, c, "list-tags", "--tls-verify=false", "--no-creds", "docker://"+c.ref(confSkopeoRepo))
-	confMustFailWith(t, "anonymous skopeo list-tags of a private repository", out, ok, "requested access to the resource is denied", "authentication required")
+	confMustFailWith(t, "anonymous skopeo list-tags of a private repository", out, ok, c.refusal(
+		[]string{"requested access to the resource is denied", "authentication required"},
+		[]string{"unauthorized: authentication required"})...)
 }

@@ -53,6 +53,7 @@ const (
 	confCellFail     = "FAIL"
 	confCellNA       = "n/a"
 	confCellNoDocker = "not run: no Docker engine"
+	confCellNoZot    = "not run: no zot"
 	confCellMissing  = "FAIL (no result)"
 )
 
@@ -73,12 +74,18 @@ func confNewTable(versions []string) *confTable {
 	return &confTable{versions: versions, cells: map[string]string{}, notes: map[string]string{}}
 }
 
-// confColumn names a client × registry column: "crane/2.8", "skopeo/3.1".
+// confColumn names a client × registry column: "crane/2.8", "skopeo/3.1",
+// "oras/zot".
 func confColumn(client, version string) string {
+	return client + "/" + confRegistryName(version)
+}
+
+// confRegistryName is how the table names a registry version.
+func confRegistryName(version string) string {
 	if version == harness.Registry3 {
-		version = "3.1"
+		return "3.1"
 	}
-	return client + "/" + version
+	return version
 }
 
 func (tb *confTable) set(flowID, col, value string) {

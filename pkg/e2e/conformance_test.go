@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,25 +18,35 @@ import (
 )
 
 // TestConformance drives real clients (crane, skopeo, the docker CLI with a
-// real engine, curl for the original README's examples) through every flow
-// in confFlows against nginx + regtoken (SCGI) + registry 2.8 and
-// 3.1, one stack per registry, and prints the client × registry × flow table.
-// Any cell a client supports that does not pass fails the test.
+// real engine, oras, containerd, curl for the original README's examples)
+// through every flow in confFlows against nginx + regtoken (SCGI) +
+// registry 2.8, 3.1 and zot, one stack per registry, and prints the client ×
+// registry × flow table. Any cell a client supports that does not pass fails
+// the test. Without a zot binary (and without REGTOKEN_REQUIRE_ZOT) the zot
+// columns say they did not run, as the docker columns do without an engine.
 //
 // Rules: testdata/conformance (see its README.md). The nginx access log of
 // each stack (harness.WireLog) shows what the clients put on the wire, so the
 // rows about request shapes check the real requests, not what we assume.
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	versions := []string{harness.Registry28, harness.Registry3}
+	versions := []string{harness.Registry28, harness.Registry3, harness.RegistryZot}
 	tb := confNewTable(versions)
 	_, why := harness.DockerEngine(t)
 	engine := why == ""
 	if !engine {
 		t.Logf("THE DOCKER PART DID NOT RUN: %s. Its cells say %q.", why, confCellNoDocker)
 	}
+	_, whyNoZot := harness.Zot(t)
+	if whyNoZot != "" {
+		t.Logf("THE ZOT COLUMNS DID NOT RUN: %s. Their cells say %q.", whyNoZot, confCellNoZot)
+	}
 	t.Run("registries", func(t *testing.T) {
 		for _, v := range versions {
+			if v == harness.RegistryZot && whyNoZot != "" {
+				tb.notRun(v, confCellNoZot)
+				continue
+			}
 			t.Run("registry "+v, func(t *testing.T) {
 				t.Parallel()
 				confRunConformance(t, tb, v, engine)
@@ -50,6 +61,9 @@ func TestConformance(t *testing.T) {
 	fmt.Printf("\nregtoken conformance (client/registry × flow):\n\n%s\n", out)
 	if !engine {
 		fmt.Printf("The docker columns did not run: %s.\n", why)
+	}
+	if whyNoZot != "" {
+		fmt.Printf("The zot columns did not run: %s.\n", whyNoZot)
 	}
 	fmt.Printf("n/a cells:\n%s", tb.naNotes())
 	// go test shows a passing package's output only with -v; CI and README
@@ -78,6 +92,9 @@ type confClientSuite struct {
 	name        string
 	steps       map[string]func(t *testing.T, c *confStack)
 	unsupported map[string]string
+	// unsupportedOn are the flows that do not apply on one registry
+	// (harness.RegistryZot, ...) only, and why.
+	unsupportedOn map[string]map[string]string
 	// needsDocker marks the suite that cannot run without a Docker engine.
 	needsDocker bool
 }
@@ -106,9 +123,21 @@ func confRunConformance(t *testing.T, tb *confTable, version string, engine bool
 	if engine {
 		t.Cleanup(func() { confDockerCleanup(t, c) })
 	}
+	confCheckRegistry(t, c)
 	c.setup(t)
 	for _, suite := range confAllSuites() {
 		c.runSuite(t, suite)
+	}
+}
+
+// confCheckRegistry runs regtoken check -registry on the configuration the
+// stack's registry really runs with: a pairing that works must pass, with
+// every registry version that reads such a file accepting the sample token.
+func confCheckRegistry(t *testing.T, c *confStack) {
+	t.Helper()
+	out, err := exec.Command(harness.Binary(t), "check", "-config", c.s.ConfigPath, "-registry", c.s.RegistryConfig).CombinedOutput()
+	if err != nil || strings.Contains(string(out), "MISMATCH") || strings.Contains(string(out), "REFUSE") {
+		t.Errorf("regtoken check -registry %s: %v\n%s", c.s.RegistryConfig, err, out)
 	}
 }
 
@@ -132,7 +161,7 @@ func (c *confStack) runSuite(t *testing.T, suite confClientSuite) {
 		t.Logf("docker/%s did not run: no Docker engine (docker info failed)", c.version)
 	}
 	for _, f := range confFlows {
-		if why := suite.unsupported[f.id]; why != "" {
+		if why := suite.whyNA(f.id, c.version); why != "" {
 			c.results.setNA(f.id, suite.name, c.version, why)
 			continue
 		}
@@ -156,6 +185,32 @@ func (c *confStack) runSuite(t *testing.T, suite confClientSuite) {
 		}
 	}
 	c.as(t, "")
+}
+
+// whyNA says why flow does not apply to the client on registry version, or
+// "" when it does. A reason that holds on one registry only names it.
+func (suite confClientSuite) whyNA(flow, version string) string {
+	if why := suite.unsupported[flow]; why != "" {
+		return why
+	}
+	if why := suite.unsupportedOn[version][flow]; why != "" {
+		return confRegistryName(version) + ": " + why
+	}
+	return ""
+}
+
+// notRun fills every cell of registry version's columns that applies with
+// cell (a column that could not run), and the others with n/a.
+func (tb *confTable) notRun(version, cell string) {
+	for _, suite := range confAllSuites() {
+		for _, f := range confFlows {
+			if why := suite.whyNA(f.id, version); why != "" {
+				tb.setNA(f.id, suite.name, version, why)
+				continue
+			}
+			tb.set(f.id, confColumn(suite.name, version), cell)
+		}
+	}
 }
 
 // notApplicable ends a step whose flow this client turned out not to
@@ -360,3 +415,66 @@ func confWithMount(from string) func(harness.WireRequest) bool {
 
 // confWithoutMount matches a plain blob upload POST.
 func confWithoutMount(r harness.WireRequest) bool { return r.Query().Get("mount") == "" }
+
+// onZot reports whether the stack's registry is zot, whose answers differ
+// from distribution's where the wire shows them: see mountStatus and
+// refusal.
+func (c *confStack) onZot() bool { return c.version == harness.RegistryZot }
+
+// mountStatus is the registry's answer to a mount whose source the token
+// grants: 201 on distribution. zot mounts across repositories only out of
+// its dedupe cache, which the stack turns off (see harness.startZot): it
+// answers 202 and starts an upload instead, which the distribution spec
+// allows, and the client uploads into that session.
+func (c *confStack) mountStatus() int {
+	if c.onZot() {
+		return 202
+	}
+	return 201
+}
+
+// refusedMountStatus is the registry's answer to a mount whose source the
+// token leaves out: 401 on distribution. zot does not check a mount's source
+// under bearer auth, so it answers as to any mount (mountStatus); that the
+// grant left the source out is then checked at the token endpoint itself
+// (requireRefused).
+func (c *confStack) refusedMountStatus() int {
+	if c.onZot() {
+		return c.mountStatus()
+	}
+	return 401
+}
+
+// requireUploadAfterRefusedMount checks that the client uploaded to target
+// after its mount was refused: with a new upload (POST without mount, 202)
+// on distribution; on zot, into the session its mount POST opened.
+func (c *confStack) requireUploadAfterRefusedMount(t *testing.T, w confWire, target string) {
+	t.Helper()
+	if !c.onZot() {
+		w.require(t, "POST", "/v2/"+target+"/blobs/uploads/", 202, confWithoutMount)
+	}
+	w.require(t, "PUT", "", 201, func(r harness.WireRequest) bool {
+		return strings.HasPrefix(r.Path(), "/v2/"+target+"/blobs/uploads/")
+	})
+}
+
+// requireRefused asks the token endpoint for scope as user (password = user
+// name) and checks that the grant is empty: on zot, which does not check a
+// mount's source, this is where a refused source shows.
+func (c *confStack) requireRefused(t *testing.T, user, scope string) {
+	t.Helper()
+	_, cl := confToken(t, c, user+":"+user, "&scope="+url.QueryEscape(scope))
+	name := strings.TrimSuffix(strings.TrimPrefix(scope, "repository:"), ":pull")
+	confRequireGrants(t, cl, "repository:"+name+":")
+}
+
+// refusal is what a client prints when the registry refuses a request for
+// lack of a grant: distribution's words, or zot's where they differ (zot's
+// challenge carries no error="insufficient_scope", and its 401 body is a
+// bare error object that oras cannot read).
+func (c *confStack) refusal(distribution, zot []string) []string {
+	if c.onZot() {
+		return zot
+	}
+	return distribution
+}

@@ -4,24 +4,41 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
+	"github.com/regtoken/regtoken/pkg/oidc/oidctest"
 )
 
 // Every flow — right and wrong passwords, unknown users, refresh tokens
 // issued, used, forged and revoked, access tokens misused as refresh tokens,
-// throttling, malformed requests, a reload and a broken reload — and then not
-// one log line, error body or metric may contain a password, a bcrypt hash or
-// a token.
+// robots with right and wrong secrets, ID tokens good, refused, expired and
+// exchanged, throttling, malformed requests, a reload and a broken reload —
+// and then not one log line, error body or metric may contain a password, a
+// bcrypt hash, a robot's secret or hash, or a token.
 func TestSecretsNeverLeave(t *testing.T) {
 	t.Parallel()
-	d := startDirect(t, usersJSON(`{"some-image": ["pull", "push"]}`))
+	iss := oidctest.New(false)
+	defer iss.Close()
+	d := startDirect(t, usersJSON(`{"some-image": ["pull", "push"]}`), fmt.Sprintf(`
+[robots]
+file = "robots.json"
+[[oidc]]
+name = "ci"
+issuer = %q
+audience = %q
+  [[oidc.rules]]
+  claims = { repository_owner = "acme" }
+  repositories = { "${repository:path}/**" = ["pull", "push"] }
+`, iss.URL, machineAudience))
 	// The demo passwords ("foo", "bar") are too short to search for; carol's are long.
 	const (
 		longPassword  = "correct-horse-battery-staple-1"
@@ -35,6 +52,23 @@ func TestSecretsNeverLeave(t *testing.T) {
 	// lands would fail logins and get carol's address throttled.
 	eventually(t, "carol added", func() bool { return strings.Contains(d.proc.Output(), "configuration reloaded") })
 	secrets := []string{longPassword, wrongPassword, hashFoo, hashBar, hashOf(t, longPassword)[7:]}
+	// Machines: a robot's secret and its hash, ID tokens good and bad.
+	robotSecret, errOut, ok := regtokenCLI(t, "robot", "create", "ci-robot", "-repo", "some-image=pull", "-file", filepath.Join(d.dir, "robots.json"))
+	if !ok {
+		t.Fatalf("robot create: %s", errOut)
+	}
+	robotSecret = strings.TrimSpace(robotSecret)
+	robotsFile, _ := os.ReadFile(filepath.Join(d.dir, "robots.json"))
+	_, robotHash, _ := strings.Cut(string(robotsFile), `"secret_hash": "sha256$`)
+	robotHash, _, _ = strings.Cut(robotHash, `"`)
+	idToken := iss.Sign(oidctest.GitHubClaims(machineAudience, "acme/app", "refs/heads/main", time.Now()))
+	strangerToken := iss.Sign(oidctest.GitHubClaims(machineAudience, "evil/app", "refs/heads/main", time.Now()))
+	expiredToken := iss.Sign(oidctest.GitHubClaims(machineAudience, "acme/app", "refs/heads/main", time.Now().Add(-time.Hour)))
+	secrets = append(secrets, robotSecret, robotHash, idToken, strangerToken, expiredToken)
+	for _, tok := range []string{idToken, strangerToken, expiredToken} {
+		secrets = append(secrets, strings.Split(tok, ".")[2])
+	}
+	eventually(t, "robot added", func() bool { return strings.Count(d.proc.Output(), "configuration reloaded") >= 2 })
 
 	var bodies []string // every non-200 body
 	var tokens []string // every token handed out
@@ -84,6 +118,18 @@ func TestSecretsNeverLeave(t *testing.T) {
 	post(url.Values{"grant_type": {"implicit"}, "password": {longPassword}, "service": {"Authentication"}, "client_id": {"t"}})
 	send("GET", q, nil, "", refresh) // containerd's GET fallback with an identity token
 	send("GET", "service=Authentication&scope=repository:BAD:pull", nil, "carol", longPassword)
+	send("GET", q, nil, "ci-robot", robotSecret)
+	send("GET", q, nil, "ci-robot", robotSecret+"x")
+	send("GET", q, nil, "github-actions", idToken)
+	send("GET", q, nil, "github-actions", strangerToken)
+	send("GET", q, nil, "github-actions", expiredToken)
+	exchange := func(subject string) url.Values {
+		return url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "subject_token": {subject},
+			"subject_token_type": {"urn:ietf:params:oauth:token-type:id_token"}, "service": {"Authentication"}}
+	}
+	post(exchange(idToken))
+	post(exchange(expiredToken))
+	post(exchange(strangerToken + "x"))
 	send("GET", "service=nope", nil, "carol", longPassword)
 	for range 8 { // into the throttle
 		send("GET", q, nil, "carol", wrongPassword)
@@ -96,7 +142,7 @@ func TestSecretsNeverLeave(t *testing.T) {
 	harness.WriteFile(t, d.users, "{\"carol\": {\"pass_hash\": \""+hashFoo+"\", \n", 0o644)
 	eventually(t, "broken reload reported", func() bool { return strings.Contains(d.get(t, "/healthz"), "degraded") })
 
-	if len(tokens) < 4 || len(bodies) < 10 {
+	if len(tokens) < 7 || len(bodies) < 15 {
 		t.Fatalf("the flows did not run as planned: %d tokens, %d error bodies", len(tokens), len(bodies))
 	}
 	for _, tok := range tokens {

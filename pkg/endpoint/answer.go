@@ -29,7 +29,7 @@ func writeAnswer(w http.ResponseWriter, resp *tokenResponse) {
 }
 
 // appendJSON appends resp as json.Marshal would: same fields, order,
-// escaping, and refresh_token left out when empty.
+// escaping, and the omitempty fields left out when empty.
 func (resp *tokenResponse) appendJSON(b []byte) []byte {
 	b = append(b, `{"token":`...)
 	b = appendJSONString(b, resp.Token)
@@ -44,6 +44,14 @@ func (resp *tokenResponse) appendJSON(b []byte) []byte {
 	if resp.RefreshToken != "" {
 		b = append(b, `,"refresh_token":`...)
 		b = appendJSONString(b, resp.RefreshToken)
+	}
+	if resp.IssuedTokenType != "" {
+		b = append(b, `,"issued_token_type":`...)
+		b = appendJSONString(b, resp.IssuedTokenType)
+	}
+	if resp.TokenType != "" {
+		b = append(b, `,"token_type":`...)
+		b = appendJSONString(b, resp.TokenType)
 	}
 	return append(b, '}')
 }

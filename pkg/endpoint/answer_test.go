@@ -15,6 +15,7 @@ func TestAnswerJSONMatchesEncodingJSON(t *testing.T) {
 		{ExpiresIn: -5},
 		{Token: `a"b\c`, AccessToken: "<&>", IssuedAt: "\x00\x1f\x7f", Scope: "repository:é/ü:pull \u2028"},
 		{Token: "\xff\xfe", Scope: "registry:catalog:*", RefreshToken: "x"},
+		{Token: jwt, AccessToken: jwt, ExpiresIn: 300, IssuedTokenType: tokenTypeAccessToken, TokenType: "Bearer"},
 	}
 	for _, a := range answers {
 		want, err := json.Marshal(a)

@@ -51,6 +51,12 @@ func newRecord(start time.Time, r *http.Request, req *tokenRequest, id *authn.Id
 		rec.grantType = grantPassword
 	case authn.RefreshToken:
 		rec.grantType = grantRefreshToken
+	case authn.IDToken:
+		if rec.grantType != grantTokenExchange {
+			rec.grantType = auditIDToken
+		}
+	case authn.Robot:
+		rec.grantType = auditRobot
 	}
 	if out.refresh.ID != "" { // the refresh token handed out, new or presented
 		rec.refreshID = out.refresh.ID

@@ -18,6 +18,7 @@ type tokenRequest struct {
 	credentials authn.Credentials
 	offline     bool // also wants a refresh token
 	login       bool // offline_token=true on GET: must carry credentials
+	exchange    bool // an RFC 8693 token exchange: its errors and answer differ
 }
 
 var errMethod = &Error{Status: http.StatusMethodNotAllowed, Code: "UNSUPPORTED", Message: "use GET or POST"}

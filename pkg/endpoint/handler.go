@@ -76,6 +76,9 @@ func (h *Handler) Throttle() *throttle.Limiter { return h.authn.Throttle() }
 // Verifier returns the password verifier, for metrics.
 func (h *Handler) Verifier() *authn.Verifier { return h.authn.Verifier() }
 
+// RobotLogins says when each robot last logged in, for metrics.
+func (h *Handler) RobotLogins() map[string]time.Time { return h.authn.RobotLogins() }
+
 // ServeHTTP answers one token request. The steps run in the order a request
 // flows (parse, authenticate, grant and answer), each returning what it
 // found, and the audit record is made from those results once, at the end.
@@ -108,6 +111,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) authenticate(ctx context.Context, st *State, req *tokenRequest) (authn.Identity, error) {
 	src := st.authnSource()
 	id, err := h.authn.Authenticate(ctx, &src, req.credentials)
+	if err != nil && req.exchange {
+		return id, exchangeRefusal(err)
+	}
 	if err == nil && req.login && id.Method == authn.Anonymous {
 		h.warnBareLogin()
 		return id, errLoginWithoutCredentials

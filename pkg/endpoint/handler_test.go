@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jws"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/regtoken/regtoken/pkg/acl"
@@ -50,7 +52,7 @@ func testState(t testing.TB) *State {
 	}
 	return &State{
 		Rules: rules, Signer: signer, Issuer: "example issuer", Services: []string{"Authentication"},
-		Lifetime: 30 * time.Minute, Realm: "example issuer", MaxScopes: 8,
+		Lifetime: 30 * time.Minute, ClockSkew: 7 * time.Second, Realm: "example issuer", MaxScopes: 8,
 	}
 }
 
@@ -136,6 +138,17 @@ func TestGrants(t *testing.T) {
 			map[string]string{"repository:dst": "pull,push", "repository:src": "pull"}},
 		{"host:port names survive", "bar", "bar", []string{"repository:localhost:5000/app:pull"}, map[string]string{"repository:localhost:5000/app": "pull"}},
 		{"login without scope", "bar", "bar", nil, map[string]string{}},
+		// zot asks its catalog as repository::pull, and crane sends its own
+		// registry:catalog:* beside it: each is answered on its own.
+		{"zot catalog beside crane's and a repository", "bar", "bar",
+			[]string{"registry:catalog:*", "repository::pull", "repository:x:pull"},
+			map[string]string{"registry:catalog": "*", "repository:": "pull", "repository:x": "pull"}},
+		{"zot catalog refused without the right, others granted", "foo", "foo",
+			[]string{"repository::pull repository:some-image:pull registry:catalog:*"},
+			map[string]string{"repository:": "", "repository:some-image": "pull", "registry:catalog": ""}},
+		{"a name outside the grammar gets nothing, the others their grant", "bar", "bar",
+			[]string{"repository:UPPER:pull", "repository:x:pull", "plugin:y:pull"},
+			map[string]string{"repository:UPPER": "", "repository:x": "pull", "plugin:y": ""}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -179,7 +192,8 @@ func TestSuccessBody(t *testing.T) {
 	if cl.Issuer != "example issuer" || cl.Audience != "Authentication" {
 		t.Errorf("iss/aud = %q/%q", cl.Issuer, cl.Audience)
 	}
-	if cl.Expiration-cl.IssuedAt != 1800 || cl.NotBefore >= cl.IssuedAt {
+	// nbf and iat are backdated by the clock-skew margin, exp is not.
+	if cl.Expiration-cl.IssuedAt != 1807 || cl.NotBefore != cl.IssuedAt {
 		t.Errorf("exp/iat/nbf = %d/%d/%d", cl.Expiration, cl.IssuedAt, cl.NotBefore)
 	}
 }
@@ -197,7 +211,7 @@ func TestErrors(t *testing.T) {
 		{"unknown service", "GET", "/v2/token?service=other&scope=repository:a:pull", "", "", 400, "UNSUPPORTED"},
 		{"missing service", "GET", "/v2/token?scope=repository:a:pull", "", "", 400, "UNSUPPORTED"},
 		{"malformed scope", "GET", tokenURL("repository"), "", "", 400, "UNSUPPORTED"},
-		{"invalid name", "GET", tokenURL("repository:UPPER:pull"), "", "", 400, "UNSUPPORTED"},
+		{"malformed action", "GET", tokenURL("repository:a:pull repository:b:PULL"), "", "", 400, "UNSUPPORTED"},
 		{"too many scopes", "GET", tokenURL("repository:a:pull repository:b:pull repository:c:pull repository:d:pull repository:e:pull repository:f:pull repository:g:pull repository:h:pull repository:i:pull"), "", "", 400, "UNSUPPORTED"},
 		{"PUT", "PUT", tokenURL(), "", "", 405, "UNSUPPORTED"},
 	}
@@ -403,5 +417,30 @@ func TestPasswordCheckUnavailable(t *testing.T) {
 	<-done
 	if first.Code != 200 {
 		t.Errorf("the password that held the slot: %d %s", first.Code, first.Body)
+	}
+}
+
+// A service with a key of its own gets tokens signed with that key, the
+// others with the main one: zot checks no aud, so only different keys keep
+// one zot's tokens from working at another.
+func TestServiceSigners(t *testing.T) {
+	st := testState(t)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	zotSigner, err := token.NewSigner(key, nil, token.KeyIDLibtrust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Services = []string{"Authentication", "zot"}
+	st.ServiceSigners = map[string]*token.Signer{"zot": zotSigner}
+	h := New(st, Options{Verifier: authn.New(authn.Options{})})
+	for service, want := range map[string]*token.Signer{"Authentication": st.Signer, "zot": zotSigner} {
+		res := do(t, h, "GET", "/v2/token?service="+service+"&scope=repository:some-image:pull", "", "")
+		if res.status != 200 {
+			t.Fatalf("%s: %d %s", service, res.status, res.raw)
+		}
+		jwt := res.body["token"].(string)
+		if _, err := jws.Verify([]byte(jwt), jws.WithKey(jwa.ES256, want.PublicKey())); err != nil {
+			t.Errorf("%s: the token is not signed with the service's key: %v", service, err)
+		}
 	}
 }

@@ -37,6 +37,9 @@ func (h *Handler) issue(w http.ResponseWriter, st *State, id *authn.Identity, re
 		IssuedAt:    t.issuedAt.UTC().Format(time.RFC3339),
 		Scope:       grantedScope(access),
 	}
+	if req.exchange {
+		resp.IssuedTokenType, resp.TokenType = tokenTypeAccessToken, "Bearer"
+	}
 	if req.offline {
 		src := st.authnSource()
 		if out.refresh, err = h.authn.RefreshFor(&src, id, req.service); err != nil {
@@ -71,6 +74,9 @@ type tokenResponse struct {
 	Scope       string `json:"scope"` // what the token grants; OAuth2 requires it
 
 	RefreshToken string `json:"refresh_token,omitempty"`
+	// An RFC 8693 exchange answers with these too.
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
+	TokenType       string `json:"token_type,omitempty"`
 }
 
 // grantedScope is the OAuth2 "scope" of the answer: the granted part of

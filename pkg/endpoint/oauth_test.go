@@ -28,7 +28,11 @@ import (
 func oauthHandler(t testing.TB, audit io.Writer) (*Handler, *time.Time) {
 	t.Helper()
 	st := testState(t)
-	st.Refresh, st.RefreshLifetime = true, 24*time.Hour
+	st.Refresh, st.RefreshLifetime, st.LegacyRefresh = true, 24*time.Hour, true
+	var err error
+	if st.RefreshMAC, err = st.Signer.MACSigner(); err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now()
 	h := New(st, Options{Verifier: authn.New(authn.Options{}), Audit: audit, Now: func() time.Time { return now }})
 	return h, &now
@@ -489,6 +493,9 @@ func TestRefreshForeignSignerOrIssuer(t *testing.T) {
 	}
 	signed := h.State()
 	st.Signer = other
+	if st.RefreshMAC, err = other.MACSigner(); err != nil {
+		t.Fatal(err)
+	}
 	h.Swap(&st)
 	res := postForm(t, h, refreshForm(rt))
 	wantOAuthError(t, res, 401, "invalid_grant")
@@ -515,9 +522,10 @@ func TestTokenTypeConfusion(t *testing.T) {
 		t.Errorf("access token accepted as identity token on GET: %d", res.status)
 	}
 
-	// A refresh token as a registry would read it: wrong audience, no access.
+	// A refresh token's claims: no registry can verify its MAC, and its
+	// audience and lack of access would refuse it all the same.
 	var c map[string]any
-	payload, err := h.State().Signer.Verify(rt)
+	payload, err := h.State().RefreshMAC.Verify(rt)
 	if err != nil {
 		t.Fatal(err)
 	}

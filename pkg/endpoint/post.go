@@ -23,7 +23,7 @@ var (
 	errOAuthDisabled = &Error{Status: http.StatusNotFound, Code: "NOT_FOUND",
 		Message: "OAuth2 token requests are not enabled; use GET"}
 	errUnsupportedGrant = &Error{Status: http.StatusBadRequest, Code: "UNSUPPORTED",
-		Message: "grant_type must be password or refresh_token", OAuth: "unsupported_grant_type"}
+		Message: "grant_type must be password, refresh_token or " + grantTokenExchange, OAuth: "unsupported_grant_type"}
 )
 
 // parsePost reads the OAuth2 POST form: grant_type=password (username,
@@ -33,9 +33,11 @@ var (
 //
 // With refresh tokens off it answers a JSON 404: the one answer after which
 // containerd, BuildKit and crane fall back to GET (403 or 405 breaks them).
+// OIDC issuers add the token exchange grant (exchange.go), served whatever
+// the refresh setting.
 // Errors are never 403 or 405 either, for the same reason.
 func parsePost(w http.ResponseWriter, r *http.Request, st *State) (tokenRequest, error) {
-	if !st.Refresh {
+	if !st.Refresh && st.Issuers == nil {
 		return tokenRequest{}, errOAuthDisabled
 	}
 	form, err := readForm(w, r)
@@ -44,7 +46,12 @@ func parsePost(w http.ResponseWriter, r *http.Request, st *State) (tokenRequest,
 	}
 	grantType := form.Get("grant_type")
 	switch grantType {
+	case grantTokenExchange:
+		return parseExchange(r, st, form)
 	case grantPassword, grantRefreshToken:
+		if !st.Refresh {
+			return tokenRequest{}, errOAuthDisabled
+		}
 	case "":
 		return tokenRequest{}, badRequest("grant_type is required")
 	default:

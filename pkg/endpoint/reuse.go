@@ -168,12 +168,15 @@ func (h *Handler) tokenFor(st *State, subject acl.Subject, service string, acces
 	if t, ok := cache.get(k, now); ok {
 		return t, true, nil
 	}
-	claims := token.NewClaims(st.Issuer, subject.Name, service, access, now, st.Lifetime)
-	jwt, err := st.Signer.Sign(claims)
+	claims := token.NewClaims(st.Issuer, subject.Name, service, access, now, st.Lifetime, st.ClockSkew)
+	jwt, err := st.SignerFor(service).Sign(claims)
 	if err != nil {
 		return signedToken{}, false, err
 	}
-	t = signedToken{jwt: jwt, issuedAt: time.Unix(claims.IssuedAt, 0), expires: time.Unix(claims.Expiration, 0)}
+	// issuedAt is when it was signed, in whole seconds like the claims, not
+	// the backdated iat: the reuse window and the answer's issued_at count
+	// from now.
+	t = signedToken{jwt: jwt, issuedAt: time.Unix(now.Unix(), 0), expires: time.Unix(claims.Expiration, 0)}
 	cache.put(k, t, now)
 	return t, false, nil
 }

@@ -1,29 +1,23 @@
-// Package fastcgi serves an http.Handler over FastCGI (the "fastcgi_pass"
-// side of nginx) with the standard library's net/http/fcgi, and adds what
-// that package lacks for a long-running service: graceful Shutdown, idle
-// timeouts, a cap on the parameter block, folding of repeated headers, and
-// the limits, panic recovery and buffered response with Content-Length that
-// every regtoken transport shares (package gateway).
+// Package fastcgi implements the responder side of FastCGI 1.0 for any
+// http.Handler, the way net/http/fcgi does, for nginx's fastcgi_pass (with
+// or without fastcgi_keep_conn), Apache's mod_proxy_fcgi and Caddy's
+// FastCGI transport.
 //
-// net/http/fcgi stays in charge of the wire format and of calling the
-// handler. This package only wraps the listener, each connection, and the
-// handler around it:
+// The wire format is written from the specification and lives here: records
+// (wire.go), and one connection's requests (session.go): FCGI_BEGIN_REQUEST
+// with FCGI_KEEP_CONN, the PARAMS and STDIN streams, name-value pairs with
+// 1- and 4-byte lengths, the STDOUT stream and FCGI_END_REQUEST, answers to
+// FCGI_GET_VALUES (FCGI_MAX_CONNS, FCGI_MAX_REQS, FCGI_MPXS_CONNS=0),
+// FCGI_ABORT_REQUEST, and FCGI_UNKNOWN_TYPE for records a responder has no
+// use for. A connection carries one request at a time, as nginx sends them:
+// a second request ID while one is open is answered FCGI_CANT_MPX_CONN, so a
+// connection costs one goroutine and one set of buffers however many IDs it
+// opens. Serving, limits, deadlines (absolute per request, idle between
+// requests), graceful shutdown, panic recovery and the buffered response
+// with Content-Length come from the gateway core that regtoken's SCGI,
+// uwsgi and HTTP transports share; this package's API shows none of its
+// types. Responses start with a CGI "Status: NNN Reason" line.
 //
-//   - the listener wrapper caps the open connections, as the gateway does
-//     for every transport, and registers every accepted connection, so
-//     Shutdown can find connections that nginx keeps open
-//     (fastcgi_keep_conn on);
-//   - the connection wrapper follows the record stream in both directions:
-//     it knows which requests are open (BEGIN_REQUEST read, END_REQUEST not
-//     yet written), so Shutdown closes a connection only after its last
-//     response has been written in full; it also merges repeated parameters
-//     (nginx before 1.23 sends a repeated header as repeated HTTP_* keys,
-//     which fcgi's map would reduce to the last one);
-//   - the handler wrapper is the gateway's: the body limit, panic recovery,
-//     and a buffered response with Content-Length, because fcgi never sets
-//     one, and nginx would otherwise chunk the reply.
-//
-// The package must not know anything about tokens or registries, must not
-// read configuration on its own, and must never log request headers (they
-// carry Authorization).
+// The package must not read the environment or configuration files, and must
+// never log variable values: HTTP_AUTHORIZATION and HTTP_COOKIE arrive there.
 package fastcgi

@@ -8,10 +8,11 @@ import (
 )
 
 // Config is what every transport needs to serve: the handler, the limits,
-// where to log and what to count. SCGI and uwsgi get it through [NewServer];
-// FastCGI and HTTP, whose servers come from the standard library, apply it
-// with [Config.LimitListener] and [Config.WrapHandler], so all four enforce
-// the same limits with the same code.
+// where to log and what to count. SCGI, uwsgi and FastCGI get it through
+// [NewServer] and [NewSessionServer]; HTTP, whose server comes from the
+// standard library, applies it with [Config.LimitListener] and
+// [Config.WrapHandler], so all four enforce the same limits with the same
+// code.
 type Config struct {
 	Handler  http.Handler     // nil means http.DefaultServeMux
 	Limits   limits.Transport // zero fields take the defaults of package limits

@@ -69,14 +69,16 @@ func (s *Server) serveConn(c net.Conn) {
 
 	env, err := s.proto.ReadHeaders(bufs.br, s.cfg.Limits.MaxHeaderBytes)
 	if err != nil {
-		s.rejectHead(c, bufs, err)
+		s.rejectHead(c, bufs, nil, nil, err)
 		return
 	}
-	req, reqBody, err := newRequest(ctx, cancel, env, bufs.br)
+	awaitBody(bufs.br, env)
+	SetPhase(c, PhaseBusy)
+	req, reqBody, err := newStreamRequest(ctx, cancel, env, bufs.br)
 	if err != nil {
 		s.cfg.Stats.Malformed.Add(1)
 		s.logConn(slog.LevelWarn, "gateway: malformed request", c, env, err)
-		s.sendError(c, bufs, http.StatusBadRequest)
+		s.sendError(c, bufs, nil, http.StatusBadRequest)
 		return
 	}
 	w := newResponse(&bufs.body)
@@ -96,27 +98,46 @@ func (s *Server) serveConn(c net.Conn) {
 	drain(bufs.br, unread)
 }
 
-// rejectHead handles a request head that could not be read. A peer that
-// closed without sending anything is not an error; a timeout leaves no time
-// to reply; anything else is malformed and gets a 400.
-func (s *Server) rejectHead(c net.Conn, bufs *connBuffers, err error) {
+// awaitBody waits until the body has arrived, as far as the read buffer
+// holds it: a token request's form fits, and nginx sends the body with the
+// head, so a connection that trickles it counts as slow while it does (see
+// PhaseReading). Errors are left to the handler's reads.
+func awaitBody(br *bufio.Reader, env map[string]string) {
+	if n, err := parseLength(env["CONTENT_LENGTH"]); err == nil && n > 0 {
+		br.Peek(int(min(n, int64(br.Size()))))
+	}
+}
+
+// rejectHead handles a request head that could not be read (sess is nil on
+// the one-request protocols). A peer that closed without sending anything
+// is not an error; a timeout leaves no time to reply; anything else is
+// malformed and gets a 400.
+func (s *Server) rejectHead(c net.Conn, bufs *connBuffers, sess Session, env map[string]string, err error) {
 	if err == io.EOF {
 		return
 	}
-	s.logConn(slog.LevelWarn, "gateway: malformed request", c, nil, err)
+	s.logConn(slog.LevelWarn, "gateway: malformed request", c, env, err)
 	if isTimeout(err) {
 		s.cfg.Stats.TimedOut.Add(1)
 		return
 	}
 	s.cfg.Stats.Malformed.Add(1)
-	s.sendError(c, bufs, http.StatusBadRequest)
+	s.sendError(c, bufs, sess, http.StatusBadRequest)
 }
 
-// sendError writes a short plain-text reply with the given status.
-func (s *Server) sendError(c net.Conn, bufs *connBuffers, code int) {
+// sendError writes a short plain-text reply with the given status: through
+// the session, which answers its current request if it has one, or straight
+// onto the connection.
+func (s *Server) sendError(c net.Conn, bufs *connBuffers, sess Session, code int) {
+	bufs.head.Reset()
+	bufs.body.Reset()
 	w := newResponse(&bufs.body)
 	w.reset(code)
 	w.finish(&bufs.head, s.statusPrefix, http.MethodGet)
+	if sess != nil {
+		sess.WriteResponse(bufs.head.Bytes(), bufs.body.Bytes())
+		return
+	}
 	s.send(c, bufs, true)
 }
 

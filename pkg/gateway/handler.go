@@ -8,14 +8,12 @@ import (
 )
 
 // WrapHandler returns c.Handler for a transport whose ResponseWriter comes
-// from the standard library (FastCGI through net/http/fcgi, HTTP through
-// net/http), so that it treats a request exactly as [Server] does for SCGI
-// and uwsgi: the same body limit, panic recovery and request deadline, and a
-// buffered answer with an exact Content-Length. net/http/fcgi never sets
-// one, so nginx would chunk the reply, and net/http chunks bodies over
-// 2 KiB, which a token with its certificate chain can exceed; the token
-// endpoint's replies are small, so holding one in memory is cheaper than
-// streaming it.
+// from the standard library (HTTP through net/http), so that it treats a
+// request exactly as [Server] does for SCGI, uwsgi and FastCGI: the same
+// body limit, panic recovery and request deadline, and a buffered answer
+// with an exact Content-Length. net/http chunks bodies over 2 KiB, which a
+// token with its certificate chain can exceed; the token endpoint's replies
+// are small, so holding one in memory is cheaper than streaming it.
 func (c Config) WrapHandler() http.Handler {
 	c = c.WithDefaults()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -24,8 +22,7 @@ func (c Config) WrapHandler() http.Handler {
 		r = r.WithContext(ctx)
 		buf := newResponse(new(bytes.Buffer))
 		if aborted := c.serve(buf, r); aborted {
-			// Dropping the connection is not ours to do here, and a
-			// panic would take net/http/fcgi's whole process down.
+			// Dropping the connection is not ours to do here.
 			buf.reset(http.StatusInternalServerError)
 		}
 		buf.sendTo(w, r.Method)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -33,17 +34,43 @@ var hopHeaders = []string{
 	"Te", "Transfer-Encoding", "Upgrade",
 }
 
-// newRequest turns variables into a request whose body is the next
-// CONTENT_LENGTH bytes of br. ctx becomes the request's context and cancel is
-// called if reading the body fails, so a handler waiting on ctx learns that
-// the connection is gone. env is completed in place (SERVER_PROTOCOL and
-// HTTP_HOST defaults).
-func newRequest(ctx context.Context, cancel context.CancelFunc, env map[string]string,
+// newStreamRequest turns variables into a request whose body is the next
+// CONTENT_LENGTH bytes of br, as SCGI and uwsgi send it; see newRequest.
+func newStreamRequest(ctx context.Context, cancel context.CancelFunc, env map[string]string,
 	br *bufio.Reader) (*http.Request, *body, error) {
 	length, err := parseLength(env["CONTENT_LENGTH"])
 	if err != nil {
 		return nil, nil, err
 	}
+	return newRequest(ctx, cancel, env, br, length)
+}
+
+// newReadRequest turns variables into a request whose body a [Session] has
+// read already: the first bytes of body, size bytes in all (more than the
+// body holds when it was over the limit). The body framing, not
+// CONTENT_LENGTH, says where a framed body ends, so size is the request's
+// ContentLength. (Caddy sends CONTENT_LENGTH=-1 with a body of unknown
+// length.)
+func newReadRequest(ctx context.Context, cancel context.CancelFunc, env map[string]string,
+	body []byte, size int64) (*http.Request, *body, error) {
+	var src io.Reader = http.NoBody
+	if len(body) > 0 {
+		src = bytes.NewReader(body)
+	}
+	r, b, err := newRequest(ctx, cancel, env, src, int64(len(body)))
+	if err == nil {
+		r.ContentLength = size
+	}
+	return r, b, err
+}
+
+// newRequest turns variables into a request whose body is the next length
+// bytes of src. ctx becomes the request's context and cancel is called if
+// reading the body fails, so a handler waiting on ctx learns that the
+// connection is gone. env is completed in place (SERVER_PROTOCOL and
+// HTTP_HOST defaults).
+func newRequest(ctx context.Context, cancel context.CancelFunc, env map[string]string,
+	src io.Reader, length int64) (*http.Request, *body, error) {
 	if env["SERVER_PROTOCOL"] == "" {
 		env["SERVER_PROTOCOL"] = "HTTP/1.1" // hand-written configs omit it; RequestFromMap needs it
 	}
@@ -66,7 +93,7 @@ func newRequest(ctx context.Context, cancel context.CancelFunc, env map[string]s
 	if ct := r.Header["Content-Type"]; len(ct) > 1 {
 		r.Header["Content-Type"] = ct[:1]
 	}
-	b := &body{src: br, remaining: length, onError: cancel}
+	b := &body{src: src, remaining: length, onError: cancel}
 	if length > 0 {
 		r.Body = b
 	} else {
@@ -83,12 +110,12 @@ func withoutValue(err error) string {
 	return msg
 }
 
-// body is a request body: exactly CONTENT_LENGTH bytes of the connection.
-// It stops working once the handler has returned, because the buffered
-// reader underneath then goes back to a pool for other connections.
+// body is a request body: exactly CONTENT_LENGTH bytes of the connection, or
+// the body a Session read. It stops working once the handler has returned,
+// because the buffers underneath are then reused for other requests.
 type body struct {
 	mu        sync.Mutex
-	src       *bufio.Reader
+	src       io.Reader
 	remaining int64
 	closed    bool
 	onError   context.CancelFunc

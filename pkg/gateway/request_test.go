@@ -35,7 +35,7 @@ func nginxGET() map[string]string {
 func build(t *testing.T, env map[string]string, body string) (*http.Request, *body, error) {
 	t.Helper()
 	br := bufio.NewReader(strings.NewReader(body))
-	return newRequest(context.Background(), func() {}, env, br)
+	return newStreamRequest(context.Background(), func() {}, env, br)
 }
 
 func TestNewRequestFromNginxVariables(t *testing.T) {
@@ -135,7 +135,7 @@ func TestNewRequestBodyIsExactlyContentLength(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"REQUEST_METHOD": "POST", "REQUEST_URI": "/", "CONTENT_LENGTH": "11"}
 	br := bufio.NewReader(strings.NewReader("hello worldEXTRA"))
-	r, b, err := newRequest(context.Background(), func() {}, env, br)
+	r, b, err := newStreamRequest(context.Background(), func() {}, env, br)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestNewRequestTruncatedBodyCancels(t *testing.T) {
 	env := map[string]string{"REQUEST_METHOD": "POST", "REQUEST_URI": "/", "CONTENT_LENGTH": "10"}
 	cancelled := false
 	br := bufio.NewReader(strings.NewReader("abc"))
-	r, b, err := newRequest(context.Background(), func() { cancelled = true }, env, br)
+	r, b, err := newStreamRequest(context.Background(), func() { cancelled = true }, env, br)
 	if err != nil {
 		t.Fatal(err)
 	}

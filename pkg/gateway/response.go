@@ -15,9 +15,9 @@ import (
 // Buffering is what makes that possible, and the replies of a token
 // endpoint are small.
 //
-// The SCGI and uwsgi server writes the head itself ([response.finish]); the
-// FastCGI and HTTP fronts hand the result to their standard-library writer
-// ([response.sendTo]).
+// The gateway server writes the head itself ([response.finish]) for SCGI,
+// uwsgi and FastCGI; the HTTP front hands the result to its standard-library
+// writer ([response.sendTo]).
 type response struct {
 	header      http.Header
 	code        int

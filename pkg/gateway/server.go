@@ -9,10 +9,12 @@ import (
 	"time"
 )
 
-// Server serves one request per connection for a [Protocol]. It may serve
+// Server serves one request per connection for a [Protocol], or a
+// connection's requests in turn for a [SessionProtocol]. It may serve
 // several listeners at once; Shutdown and Close affect all of them.
 type Server struct {
-	proto        Protocol
+	proto        Protocol        // for NewServer
+	session      SessionProtocol // for NewSessionServer
 	statusPrefix string
 	cfg          Config
 
@@ -31,12 +33,17 @@ type Server struct {
 
 // NewServer returns a server for p configured by c.
 func NewServer(p Protocol, c Config) *Server {
+	s := newServer(p.Name(), p.StatusPrefix(), c)
+	s.proto = p
+	return s
+}
+
+func newServer(name, statusPrefix string, c Config) *Server {
 	c = c.WithDefaults()
-	c.ErrorLog = c.ErrorLog.With("protocol", p.Name())
+	c.ErrorLog = c.ErrorLog.With("protocol", name)
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		proto:        p,
-		statusPrefix: p.StatusPrefix(),
+		statusPrefix: statusPrefix,
 		cfg:          c,
 		baseCtx:      ctx,
 		cancelBase:   cancel,
@@ -81,16 +88,22 @@ func (s *Server) Serve(l net.Listener) error {
 			c.Close()
 			return ErrServerClosed
 		}
-		go s.serveConn(c)
+		if s.session != nil {
+			go s.serveSession(c)
+		} else {
+			go s.serveConn(c)
+		}
 	}
 }
 
-// Shutdown stops the server gracefully: it closes all listeners, then waits
-// for the connections in flight to finish. If ctx ends first, it closes
-// the remaining connections, cancels their request contexts and returns
+// Shutdown stops the server gracefully: it closes all listeners and the
+// connections idle between requests, then waits for the connections in
+// flight to finish their current request. If ctx ends first, it closes the
+// remaining connections, cancels their request contexts and returns
 // ctx.Err(). Otherwise it returns the first error from closing a listener.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.stopAccepting()
+	s.closeIdleConns()
 	idle := make(chan struct{})
 	go func() {
 		s.inFlight.Wait()

@@ -84,12 +84,20 @@ type testServer struct {
 	served chan error // Serve's result
 }
 
-// start serves cfg on a fresh unix socket; the server is closed at cleanup.
+// start serves cfg over lineProtocol on a fresh unix socket; the server is
+// closed at cleanup.
 func start(t *testing.T, cfg Config) *testServer {
+	t.Helper()
+	return startServer(t, cfg, func(c Config) *Server { return NewServer(lineProtocol{}, c) })
+}
+
+// startServer serves the server newServer makes from cfg, with a log the
+// test can read.
+func startServer(t *testing.T, cfg Config, newServer func(Config) *Server) *testServer {
 	t.Helper()
 	ts := &testServer{log: new(syncBuffer), served: make(chan error, 1)}
 	cfg.ErrorLog = slog.New(slog.NewTextHandler(ts.log, nil))
-	ts.Server = NewServer(lineProtocol{}, cfg)
+	ts.Server = newServer(cfg)
 	ts.sock = filepath.Join(t.TempDir(), "s.sock")
 	l, err := net.Listen("unix", ts.sock)
 	if err != nil {

@@ -20,9 +20,10 @@ const DefaultReadHeaderTimeout = 5 * time.Second
 
 // Server serves HTTP/1.1 requests to Config.Handler (nil answers 404).
 // Config applies as on every transport: Limits.RequestTimeout bounds reading
-// a whole request, writing its response, and the idle time between requests
-// on a kept-alive connection, and is the request context's deadline;
-// Limits.MaxHeaderBytes caps the request head. Fields must be set before
+// a whole request and writing its response, and is the request context's
+// deadline; Limits.IdleTimeout bounds the wait for the next request on a
+// kept-alive connection; Limits.MaxHeaderBytes caps the request head; a full
+// listener closes idle connections and cuts slow fresh ones to make room. Fields must be set before
 // the first Serve; a Server must not be copied after first use.
 type Server struct {
 	gateway.Config
@@ -125,8 +126,18 @@ func (s *Server) waitFresh(ctx context.Context) {
 	}
 }
 
-// trackState remembers connections that have not started a request yet.
+// trackState remembers connections that have not started a request yet,
+// and tells the connection cap what each connection is doing: net/http
+// reports a request active once its head is read, and a kept-alive
+// connection idle until then, so a slow head on a fresh connection counts as
+// reading and one on a kept connection as idle.
 func (s *Server) trackState(c net.Conn, state http.ConnState) {
+	switch state {
+	case http.StateActive:
+		gateway.SetPhase(c, gateway.PhaseBusy)
+	case http.StateIdle:
+		gateway.SetPhase(c, gateway.PhaseIdle)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if state == http.StateNew {
@@ -156,7 +167,7 @@ func (s *Server) server() *http.Server {
 			ReadHeaderTimeout: cmp.Or(s.ReadHeaderTimeout, DefaultReadHeaderTimeout),
 			ReadTimeout:       lim.RequestTimeout,
 			WriteTimeout:      lim.RequestTimeout,
-			IdleTimeout:       lim.RequestTimeout,
+			IdleTimeout:       lim.IdleTimeout,
 			MaxHeaderBytes:    lim.MaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}

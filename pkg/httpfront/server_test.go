@@ -1,6 +1,7 @@
 package httpfront
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -198,5 +199,83 @@ func TestShutdownAnswersConnectionsAcceptedBefore(t *testing.T) {
 	}
 	if _, err := net.Dial("unix", path); err == nil {
 		t.Fatal("a new connection after Shutdown was accepted")
+	}
+}
+
+// keptConn dials the server's socket, sends one keep-alive request and
+// reads its answer, leaving the connection open and idle.
+func keptConn(t *testing.T, path string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: regtoken\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return c
+}
+
+func startOn(t *testing.T, s *Server) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "http.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	return path
+}
+
+// A kept-alive connection idles for Limits.IdleTimeout, not for a whole
+// request timeout.
+func TestIdleTimeout(t *testing.T) {
+	const idle = 200 * time.Millisecond
+	path := startOn(t, &Server{Config: gateway.Config{Limits: limits.Transport{IdleTimeout: idle},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})}})
+	c := keptConn(t, path)
+	began := time.Now()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("idle connection: %v, want EOF", err)
+	}
+	if took := time.Since(began); took < idle-20*time.Millisecond || took > idle+2*time.Second {
+		t.Errorf("idle connection closed after %v, want about %v", took, idle)
+	}
+}
+
+// A listener full of idle keep-alive connections closes one for a new
+// connection at once; one full of connections that never finish a request
+// head cuts the oldest after HeadTimeout.
+func TestFullListenerMakesRoom(t *testing.T) {
+	var st gateway.Stats
+	path := startOn(t, &Server{Config: gateway.Config{Stats: &st, ErrorLog: slog.New(slog.DiscardHandler),
+		Limits:  limits.Transport{MaxConnections: 2, HeadTimeout: 100 * time.Millisecond},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}})
+	keptConn(t, path)
+	keptConn(t, path)
+	began := time.Now()
+	keptConn(t, path)
+	if took := time.Since(began); took > time.Second || st.EvictedIdle.Load() != 1 {
+		t.Errorf("request at a listener full of idle connections: %v, %d closed", took, st.EvictedIdle.Load())
+	}
+	for range 2 {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET / HTTP/1.1\r\n") // and nothing more
+	}
+	began = time.Now()
+	keptConn(t, path)
+	if took := time.Since(began); took > 2*time.Second || st.EvictedSlow.Load() == 0 {
+		t.Errorf("request at a listener full of slow heads: %v, %d cut", took, st.EvictedSlow.Load())
 	}
 }

@@ -20,6 +20,17 @@ const (
 	// DefaultRequestTimeout bounds a request from its first byte to the
 	// last byte of its answer.
 	DefaultRequestTimeout = 30 * time.Second
+	// DefaultIdleTimeout is how long a kept-alive connection (HTTP,
+	// FastCGI) may wait for its next request: long enough for nginx to
+	// reuse it under any steady traffic, short enough that idle connections
+	// do not hold the listener's slots for a whole request timeout.
+	DefaultIdleTimeout = 10 * time.Second
+	// DefaultHeadTimeout is how long a connection may take to deliver its
+	// request head (FastCGI: the whole request) once the listener is full.
+	// nginx writes a request in one go, so on a unix socket or a LAN it
+	// arrives at once; half a second still allows a retransmission on a
+	// slow link.
+	DefaultHeadTimeout = 500 * time.Millisecond
 	// DefaultMaxHeaderBytes holds nginx's request variables plus a long
 	// Authorization header many times over.
 	DefaultMaxHeaderBytes = 64 << 10
@@ -44,12 +55,19 @@ const maxHeaderBytesCeiling = 1 << 20
 var ErrOutOfRange = errors.New("limits: out of range")
 
 // Transport bounds what one connection may cost. Every transport enforces
-// all four alike.
+// all of them alike.
 type Transport struct {
 	// RequestTimeout bounds a request from its first byte to its last
-	// response byte (the request context gets this deadline too), and how
-	// long a kept-alive HTTP or FastCGI connection may idle.
+	// response byte; the request context gets this deadline too.
 	RequestTimeout time.Duration
+	// IdleTimeout bounds the wait for the next request on a kept-alive
+	// HTTP or FastCGI connection.
+	IdleTimeout time.Duration
+	// HeadTimeout applies once MaxConnections connections are open: to
+	// make room for a new one, idle kept-alive connections are closed
+	// first, then connections that have spent longer than HeadTimeout on
+	// a request head they have not finished.
+	HeadTimeout time.Duration
 	// MaxHeaderBytes caps the request head (HTTP) or variable block (SCGI
 	// netstring, uwsgi vars, FastCGI params).
 	MaxHeaderBytes int
@@ -76,6 +94,8 @@ type Limits struct {
 // WithDefaults returns t with every zero field set to its default.
 func (t Transport) WithDefaults() Transport {
 	t.RequestTimeout = orDefault(t.RequestTimeout, DefaultRequestTimeout)
+	t.IdleTimeout = orDefault(t.IdleTimeout, DefaultIdleTimeout)
+	t.HeadTimeout = orDefault(t.HeadTimeout, DefaultHeadTimeout)
 	t.MaxHeaderBytes = orDefault(t.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	t.MaxBodyBytes = orDefault(t.MaxBodyBytes, DefaultMaxBodyBytes)
 	t.MaxConnections = orDefault(t.MaxConnections, DefaultMaxConnections)
@@ -90,8 +110,10 @@ func (l Limits) WithDefaults() Limits {
 	return l
 }
 
-// Validate reports negative values and a MaxHeaderBytes above 1 MiB, one
-// error per field, named as in the configuration file. Zero is valid everywhere: it means the default.
+// Validate reports negative values, a MaxHeaderBytes above 1 MiB and a
+// HeadTimeout that is not shorter than the RequestTimeout (it could then
+// never apply), one error per field, named as in the configuration file.
+// Zero is valid everywhere: it means the default.
 func (l Limits) Validate() error {
 	var errs []error
 	for _, f := range []struct {
@@ -100,6 +122,7 @@ func (l Limits) Validate() error {
 	}{
 		{"max_scopes", int64(l.MaxScopes)}, {"max_header_bytes", int64(l.MaxHeaderBytes)},
 		{"max_body_bytes", l.MaxBodyBytes}, {"request_timeout", int64(l.RequestTimeout)},
+		{"idle_timeout", int64(l.IdleTimeout)}, {"head_timeout", int64(l.HeadTimeout)},
 		{"max_connections", int64(l.MaxConnections)}, {"shutdown_timeout", int64(l.ShutdownTimeout)},
 		{"bcrypt_concurrency", int64(l.BcryptConcurrency)},
 	} {
@@ -110,6 +133,10 @@ func (l Limits) Validate() error {
 	if l.MaxHeaderBytes > maxHeaderBytesCeiling {
 		errs = append(errs, fmt.Errorf("%w: max_header_bytes %d is over %d (1 MiB)",
 			ErrOutOfRange, l.MaxHeaderBytes, maxHeaderBytesCeiling))
+	}
+	if t := l.Transport.WithDefaults(); l.HeadTimeout >= 0 && l.RequestTimeout >= 0 && t.HeadTimeout >= t.RequestTimeout {
+		errs = append(errs, fmt.Errorf("%w: head_timeout %s must be shorter than request_timeout %s",
+			ErrOutOfRange, t.HeadTimeout, t.RequestTimeout))
 	}
 	return errors.Join(errs...)
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/regtoken/regtoken/scgi"
 )
 
-// server is what the gateway core (SCGI, uwsgi), fastcgi.Server and
+// server is what the gateway core (SCGI, uwsgi, FastCGI) and
 // httpfront.Server have in common.
 type server interface {
 	Serve(net.Listener) error
@@ -80,7 +80,7 @@ func newServer(s Spec, cfg gateway.Config) (server, error) {
 	case UWSGI:
 		return gateway.NewServer(uwsgi.Protocol{}, cfg), nil
 	case FastCGI:
-		return &fastcgi.Server{Config: cfg}, nil
+		return gateway.NewSessionServer(fastcgi.Protocol{}, cfg), nil
 	case HTTP:
 		return &httpfront.Server{Config: cfg, TrustProxyHeaders: s.TrustProxyHeaders}, nil
 	}

@@ -3,6 +3,7 @@ package listen
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -76,5 +77,38 @@ func TestEveryTransportCapsConnections(t *testing.T) {
 	}
 	if g.Stats.ConnsWaited.Load() == 0 {
 		t.Error("no wait for a connection slot was counted")
+	}
+}
+
+// A listener full of connections that never finish a request head still
+// serves a new request on every transport: the slow ones are cut once they
+// have had HeadTimeout, and counted.
+func TestEveryTransportMakesRoomWhenFull(t *testing.T) {
+	const head = 100 * time.Millisecond
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	g, paths := startAll(t, t.TempDir(), h, limits.Transport{MaxConnections: 3, HeadTimeout: head})
+	partial := map[string][]byte{
+		SCGI:    scgiRequest("GET", "/", "")[:10],
+		UWSGI:   uwsgiRequest("GET", "/", "")[:10],
+		FastCGI: fcgiRequest("GET", "/", "")[:20],
+		HTTP:    []byte("GET / HTTP/1.1\r\n"),
+	}
+	for _, p := range allProtocols {
+		for range 3 {
+			c, err := net.Dial("unix", paths[p])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.Write(partial[p])
+		}
+		began := time.Now()
+		status, body, err := rawGet(p, "unix", paths[p], "/")
+		if took := time.Since(began); err != nil || status != 200 || body != "ok" || took > time.Second {
+			t.Errorf("%s: request at a listener full of slow heads: %d %q %v after %v", p, status, body, err, took)
+		}
+	}
+	if n := g.Stats.EvictedSlow.Load(); n < uint64(len(allProtocols)) {
+		t.Errorf("Stats.EvictedSlow = %d, want at least one per transport", n)
 	}
 }

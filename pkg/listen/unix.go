@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // staleProbeTimeout bounds the connect that tells a live socket from a stale one.
@@ -77,9 +79,12 @@ func ownerOnly(_, _ string, c syscall.RawConn) error {
 	return chmodErr
 }
 
-// setPermissions gives the socket its owner, group (the spec's, else
-// DefaultGroup) and mode, in that order, so the wider mode only applies once
-// the group is right.
+// setPermissions gives the socket at path its owner, group (the spec's,
+// else DefaultGroup) and mode, in that order, so the wider mode only applies
+// once the group is right. It works on the file through a descriptor opened
+// without following links and checked to be a socket this process owns: had
+// anything replaced the socket with a symlink or a hard link since bind, a
+// chown or chmod by name would change the file that link leads to.
 func setPermissions(path string, s Spec) error {
 	uid, err := lookupID(s.Owner, lookupUser)
 	if err != nil {
@@ -89,16 +94,47 @@ func setPermissions(path string, s Spec) error {
 	if err != nil {
 		return err
 	}
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK || int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("%w: %s was replaced before its permissions were set", ErrNotSocket, path)
+	}
 	if uid != -1 || gid != -1 {
-		if err := os.Lchown(path, uid, gid); err != nil {
-			return err
+		if err := unix.Fchownat(fd, "", uid, gid, unix.AT_EMPTY_PATH); err != nil {
+			return &fs.PathError{Op: "chown", Path: path, Err: err}
 		}
 	}
 	mode := s.Mode
 	if mode == 0 {
 		mode = DefaultMode
 	}
-	return os.Chmod(path, mode)
+	if err := chmodDescriptor(fd, uint32(mode.Perm())); err != nil {
+		return &fs.PathError{Op: "chmod", Path: path, Err: err}
+	}
+	return nil
+}
+
+// chmodDescriptor sets the mode of the file an O_PATH descriptor holds.
+// fchmod(2) refuses such descriptors. fchmodat2(2) takes them (Linux 6.6);
+// on older kernels chmod(2) of /proc/self/fd/N reaches the same inode, which
+// is how glibc implements lchmod.
+func chmodDescriptor(fd int, mode uint32) error {
+	err := unix.Fchmodat(fd, "", mode, unix.AT_EMPTY_PATH)
+	if err != unix.EOPNOTSUPP && err != unix.ENOSYS {
+		return err
+	}
+	return chmodThroughProc(fd, mode)
+}
+
+func chmodThroughProc(fd int, mode uint32) error {
+	return unix.Chmod("/proc/self/fd/"+strconv.Itoa(fd), mode)
 }
 
 // lookupID resolves a user or group name, or takes a number as is; empty

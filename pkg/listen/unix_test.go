@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func openOne(t *testing.T, s Spec, activated map[string][]net.Listener) Listener {
@@ -241,4 +243,54 @@ func containsAll(s string, parts ...string) bool {
 		}
 	}
 	return true
+}
+
+// Between bind and chmod, whoever can write to the socket's directory could
+// put a link where the socket was. Permissions are set through a descriptor
+// that does not follow links and must hold a socket of ours, so the file a
+// link leads to keeps its owner and mode, and the listener is refused.
+func TestPermissionsNeverFollowLinks(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "signing-key.pem")
+	if err := os.WriteFile(victim, []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spec := Spec{Protocol: SCGI, Mode: 0o666, Group: strconv.Itoa(os.Getgid())}
+	for name, link := range map[string]func(string, string) error{"symlink": os.Symlink, "hard link": os.Link} {
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".sock")
+		if err := link(victim, path); err != nil {
+			t.Fatal(err)
+		}
+		if err := setPermissions(path, spec); !errors.Is(err, ErrNotSocket) {
+			t.Errorf("%s in place of the socket: %v, want ErrNotSocket", name, err)
+		}
+		if mode, _ := fileStat(t, victim); mode.Perm() != 0o600 {
+			t.Fatalf("%s: the linked file's mode became %v", name, mode.Perm())
+		}
+	}
+}
+
+// Both ways of changing the mode through the descriptor work: fchmodat2 on
+// kernels that have it, /proc/self/fd on the others.
+func TestChmodThroughDescriptor(t *testing.T) {
+	for name, chmod := range map[string]func(int, uint32) error{
+		"chmodDescriptor": chmodDescriptor, "chmodThroughProc": chmodThroughProc,
+	} {
+		path := filepath.Join(t.TempDir(), "s.sock")
+		l, err := net.Listen("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd, err := unix.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := chmod(fd, 0o640); err != nil {
+			t.Errorf("%s: %v", name, err)
+		} else if mode, _ := fileStat(t, path); mode.Perm() != 0o640 {
+			t.Errorf("%s: mode %v, want 0640", name, mode.Perm())
+		}
+		unix.Close(fd)
+		l.Close()
+	}
 }

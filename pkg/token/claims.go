@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -82,26 +84,50 @@ func (c *ClaimSet) wire() wireClaimSet {
 	}
 }
 
-// notBeforeSkew backdates nbf so that a registry whose clock runs a little
-// behind ours does not reject a fresh token (moby/moby#22158; zot allows no
-// leeway at all). docker_auth uses the same 10 s.
-const notBeforeSkew = 10 * time.Second
+// DefaultClockSkew is how far nbf and iat are backdated when the
+// configuration does not say: a registry whose clock runs a little behind
+// ours must not see a fresh token as not yet valid (moby/moby#22158).
+// distribution allows 60 s of leeway on nbf and ignores iat, but zot allows
+// none on either, so the margin is what keeps zot working. docker_auth uses
+// the same 10 s for nbf.
+const DefaultClockSkew = 10 * time.Second
+
+// MaxClockSkew bounds the margin: clocks further apart than minutes are a
+// broken NTP setup to fix, not one to paper over, and tokens dated that far
+// back trip verifiers that compare iat with other times (Harbor refuses
+// tokens issued before a project existed).
+const MaxClockSkew = 5 * time.Minute
+
+// ErrClockSkew reports a clock-skew margin outside 0..MaxClockSkew.
+var ErrClockSkew = errors.New("token: clock skew out of range")
+
+// ValidateClockSkew checks a clock-skew margin: 0 (no backdating, for a
+// registry on the same host) up to MaxClockSkew.
+func ValidateClockSkew(d time.Duration) error {
+	if d < 0 || d > MaxClockSkew {
+		return fmt.Errorf("%w: %s is outside 0s..%s (it backdates nbf and iat; fix the clocks with NTP beyond that)",
+			ErrClockSkew, d, MaxClockSkew)
+	}
+	return nil
+}
 
 // NewClaims returns the claims of an access token: exp = now+lifetime,
-// nbf = now-10s (clock skew), iat = now, all in whole seconds, and jti = 16
-// random bytes in unpadded base64url. A nil access list becomes empty, so
-// that the token of a login request (no scope) carries "access":[].
-func NewClaims(issuer, subject, audience string, access []ResourceActions, now time.Time, lifetime time.Duration) *ClaimSet {
+// nbf = iat = now-skew (so that a verifier whose clock is up to skew behind
+// accepts it at once), all in whole seconds, and jti = 16 random bytes in
+// unpadded base64url. A nil access list becomes empty, so that the token of
+// a login request (no scope) carries "access":[].
+func NewClaims(issuer, subject, audience string, access []ResourceActions, now time.Time, lifetime, skew time.Duration) *ClaimSet {
 	if access == nil {
 		access = []ResourceActions{}
 	}
+	backdated := now.Add(-skew).Unix()
 	return &ClaimSet{
 		Issuer:     issuer,
 		Subject:    subject,
 		Audience:   audience,
 		Expiration: now.Add(lifetime).Unix(),
-		NotBefore:  now.Add(-notBeforeSkew).Unix(),
-		IssuedAt:   now.Unix(),
+		NotBefore:  backdated,
+		IssuedAt:   backdated,
 		JWTID:      newJWTID(),
 		Access:     access,
 	}

@@ -9,10 +9,10 @@ import (
 func TestNewClaims(t *testing.T) {
 	now := time.Unix(1700000000, 900_000_000) // fractional seconds must not leak
 	access := []ResourceActions{{Type: "repository", Name: "a", Actions: []string{"pull"}}}
-	c := NewClaims("iss", "alice", "registry", access, now, 5*time.Minute)
+	c := NewClaims("iss", "alice", "registry", access, now, 5*time.Minute, DefaultClockSkew)
 	want := ClaimSet{
 		Issuer: "iss", Subject: "alice", Audience: "registry",
-		Expiration: 1700000300, NotBefore: 1699999990, IssuedAt: 1700000000,
+		Expiration: 1700000300, NotBefore: 1699999990, IssuedAt: 1699999990,
 		JWTID: c.JWTID, Access: access,
 	}
 	if c.Issuer != want.Issuer || c.Subject != want.Subject || c.Audience != want.Audience ||
@@ -27,11 +27,36 @@ func TestNewClaims(t *testing.T) {
 
 	seen := map[string]bool{}
 	for range 1000 {
-		id := NewClaims("", "", "", nil, now, time.Minute).JWTID
+		id := NewClaims("", "", "", nil, now, time.Minute, 0).JWTID
 		if seen[id] {
 			t.Fatalf("jti %q repeated", id)
 		}
 		seen[id] = true
+	}
+}
+
+// TestClockSkewMargin: nbf and iat are both backdated by the margin, and
+// exp is not, so a verifier with no leeway (zot checks iat and nbf against
+// its own clock) accepts a fresh token while its clock is up to the margin
+// behind ours, and one further behind refuses it.
+func TestClockSkewMargin(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	for _, skew := range []time.Duration{0, 3 * time.Second, DefaultClockSkew, time.Minute} {
+		c := NewClaims("i", "", "svc", nil, now, 5*time.Minute, skew)
+		if want := now.Add(-skew).Unix(); c.IssuedAt != want || c.NotBefore != want {
+			t.Errorf("skew %v: iat %d nbf %d, want both %d", skew, c.IssuedAt, c.NotBefore, want)
+		}
+		if c.Expiration != now.Add(5*time.Minute).Unix() {
+			t.Errorf("skew %v: exp %d moved", skew, c.Expiration)
+		}
+		// A verifier without leeway, its clock behind ours.
+		strict := func(verifierNow int64) bool { return c.IssuedAt <= verifierNow && c.NotBefore <= verifierNow }
+		if !strict(now.Add(-skew).Unix()) {
+			t.Errorf("skew %v: refused by a verifier %v behind", skew, skew)
+		}
+		if strict(now.Add(-skew - time.Second).Unix()) {
+			t.Errorf("skew %v: accepted by a verifier more than %v behind", skew, skew)
+		}
 	}
 }
 

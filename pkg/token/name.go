@@ -36,6 +36,12 @@ func ValidRepositoryName(name string) bool {
 	return ok && validDomain(domain) && validPath(path)
 }
 
+// ValidRepositoryPath reports whether p is one or more '/'-separated path
+// components of the grammar above, with no domain: lower-case alphanumerics
+// joined by separators. A value that passes can stand inside a repository
+// name without adding a wildcard, a domain or an empty or ".." component.
+func ValidRepositoryPath(p string) bool { return len(p) <= maxNameLength && validPath(p) }
+
 // validPath reports whether p is one or more '/'-separated path components.
 func validPath(p string) bool {
 	for c := range strings.SplitSeq(p, "/") {

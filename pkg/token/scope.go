@@ -11,9 +11,6 @@ var (
 	// ErrMalformedScope reports a scope that does not have the shape
 	// type[(class)]:name:action[,action]*.
 	ErrMalformedScope = errors.New("token: malformed scope")
-	// ErrInvalidName reports a repository name that violates the
-	// distribution reference grammar (see [ValidRepositoryName]).
-	ErrInvalidName = errors.New("token: invalid repository name")
 )
 
 // Scope is one resource a client asks for: "repository:team/app:pull,push".
@@ -51,10 +48,13 @@ func (s Scope) String() string {
 //
 // The type (and an optional "(class)", which is dropped because distribution
 // ignores it) must match [a-z0-9]+, and every action [a-z*]+, as in
-// distribution's scope.md. Names of type "repository" must pass [ValidRepositoryName]
-// (ErrInvalidName otherwise); names of other types may be anything non-empty
-// without whitespace, control characters or invalid UTF-8, which could not
-// travel in a space-separated scope list anyway. An empty action list
+// distribution's scope.md. The name may be anything without whitespace, control characters
+// or invalid UTF-8, which could not travel in a space-separated scope list
+// anyway. It may be empty, and a repository name need not pass
+// [ValidRepositoryName]: zot asks "repository::pull" for its catalog, and a
+// scope the rules cannot grant is answered with an empty grant rather than
+// failing the other scopes of the request, so which names get anything is
+// the rules' business, not the parser's. An empty action list
 // ("repository:foo:") is allowed and means nothing is requested; empty
 // elements between commas are skipped.
 func ParseScope(s string) (Scope, error) {
@@ -68,7 +68,7 @@ func ParseScope(s string) (Scope, error) {
 		return Scope{}, err
 	}
 	name := s[first+1 : last]
-	if err := checkResourceName(typ, name); err != nil {
+	if err := checkResourceName(name); err != nil {
 		return Scope{}, err
 	}
 	var actions actionList
@@ -106,16 +106,9 @@ func isResourceTypeValue(v string) bool {
 	return true
 }
 
-func checkResourceName(typ, name string) error {
-	if name == "" {
-		return fmt.Errorf("%w: empty resource name", ErrMalformedScope)
-	}
-	if typ == "repository" {
-		if !ValidRepositoryName(name) {
-			return ErrInvalidName
-		}
-		return nil
-	}
+// checkResourceName rejects names that could not have come from a scope
+// list (whitespace) or that would make audit lines and errors ambiguous.
+func checkResourceName(name string) error {
 	if !utf8.ValidString(name) {
 		return fmt.Errorf("%w: resource name is not UTF-8", ErrMalformedScope)
 	}

@@ -13,9 +13,12 @@ import (
 // order first seen; the class of "repository(plugin)" plays no part, as in
 // distribution's access check.
 //
-// On junk it returns the first error, wrapped with the offending scope text
-// (clipped), so that errors.Is still finds ErrMalformedScope or
-// ErrInvalidName. It returns nil and no error when no scope was asked for.
+// On junk (text that is not type:name:actions at all) it returns the first
+// error, wrapped with the offending scope text (clipped), so that errors.Is
+// still finds ErrMalformedScope. Well-formed scopes for resources nobody can
+// be granted (an invalid repository name, an unknown type) are returned like
+// any other: the rules grant them nothing. It returns nil and no error when
+// no scope was asked for.
 func ParseScopes(values []string) ([]Scope, error) {
 	var m scopeMerger
 	for _, v := range values {

@@ -217,3 +217,10 @@ func (s *Signer) Certificates() []*x509.Certificate {
 
 // PublicKey returns the public half of the signing key.
 func (s *Signer) PublicKey() crypto.PublicKey { return s.key.Public() }
+
+// SameKey reports whether s and o sign with the same key: a registry that
+// trusts one trusts the other's tokens.
+func (s *Signer) SameKey(o *Signer) bool {
+	k, ok := s.PublicKey().(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(o.PublicKey())
+}

@@ -137,7 +137,7 @@ func TestSign(t *testing.T) {
 				{Type: "repository", Name: "localhost:5000/team/app", Actions: []string{"pull", "push"}},
 				{Type: "repository", Name: "team/src", Actions: nil},
 			}
-			tok, err := s.Sign(NewClaims("regtoken", "alice", "registry.example", access, now, 5*time.Minute))
+			tok, err := s.Sign(NewClaims("regtoken", "alice", "registry.example", access, now, 5*time.Minute, DefaultClockSkew))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -236,7 +236,8 @@ func checkPayload(t *testing.T, payload []byte, now time.Time) {
 		}
 		times[name] = v
 	}
-	if times["iat"] != now.Unix() || times["exp"] != now.Add(5*time.Minute).Unix() || times["nbf"] >= times["iat"] {
+	backdated := now.Add(-DefaultClockSkew).Unix()
+	if times["iat"] != backdated || times["exp"] != now.Add(5*time.Minute).Unix() || times["nbf"] != backdated {
 		t.Errorf("exp, nbf, iat = %d, %d, %d for now %d", times["exp"], times["nbf"], times["iat"], now.Unix())
 	}
 	if !bytes.Contains(payload, []byte(`"access":[{"type":"repository","name":"localhost:5000/team/app","actions":["pull","push"]},`+
@@ -259,7 +260,7 @@ func TestSignChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := s.Sign(NewClaims("i", "", "svc", nil, time.Now(), time.Minute))
+	tok, err := s.Sign(NewClaims("i", "", "svc", nil, time.Now(), time.Minute, DefaultClockSkew))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +467,7 @@ func TestSignConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 50 {
 				sub := strconv.Itoa(g*1000 + i)
-				tok, err := s.Sign(NewClaims("i", sub, "svc", nil, time.Now(), time.Minute))
+				tok, err := s.Sign(NewClaims("i", sub, "svc", nil, time.Now(), time.Minute, DefaultClockSkew))
 				if err != nil {
 					t.Error(err)
 					return
@@ -498,11 +499,26 @@ func BenchmarkSignES256(b *testing.B) {
 	}
 	claims := NewClaims("regtoken", "alice", "registry.example", []ResourceActions{
 		{Type: "repository", Name: "team/app", Actions: []string{"pull", "push"}},
-	}, time.Now(), 5*time.Minute)
+	}, time.Now(), 5*time.Minute, DefaultClockSkew)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := s.Sign(claims); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Two signers of one key are the same key whatever their certificates and
+// kid formats; another key is not.
+func TestSameKey(t *testing.T) {
+	key := ecKey(t, elliptic.P256())
+	withCert, err := NewSigner(key, []*x509.Certificate{selfSigned(t, key)}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare, _ := NewSigner(key, nil, KeyIDThumbprint)
+	other, _ := NewSigner(ecKey(t, elliptic.P256()), nil, "")
+	if !withCert.SameKey(bare) || withCert.SameKey(other) {
+		t.Errorf("same key: %v; another key: %v", withCert.SameKey(bare), withCert.SameKey(other))
 	}
 }

@@ -14,8 +14,10 @@
 // front of all of them, as in the reference figures. For every
 // transport it runs wrk (-t2 -c16 -d10s) for anonymous, cached-password,
 // first-time-password (bcrypt) and refresh-token requests, and the same
-// against the trivial responder and against nginx answering by itself. It
-// also measures the raw ES256 signing and bcrypt rates of this machine,
+// against the trivial responder and against nginx answering by itself;
+// cached and first-time logins of an LDAP directory's users (a slapd the
+// test starts), beside slapd's own bind and search + bind rates. It also
+// measures the raw ES256 signing and bcrypt rates of this machine,
 // anonymous and cached requests while 64 clients send wrong passwords,
 // latency at half the maximum anonymous rate, and a second nginx with two
 // workers. The table shows tokens/s, p50/p99 latency, regtoken's CPU time
@@ -33,5 +35,5 @@
 //	REGTOKEN_LOAD_SECONDS=n    wrk duration per row (default 10, smoke 1)
 //	REGTOKEN_LOAD_OUT=file     also write the table (Markdown) to file
 //
-// Needs nginx and wrk (apt-get install nginx-light wrk).
+// Needs nginx, wrk and slapd (apt-get install nginx-light wrk slapd).
 package load

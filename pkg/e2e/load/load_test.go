@@ -65,13 +65,18 @@ func TestLoadTable(t *testing.T) {
 
 	r.ceilings()
 	r.regtokenRows()
+	r.ldapRows()
 	if set.full {
 		r.floodRows()
 		r.halfRateRows()
 		r.twoWorkerRows()
 	}
+	rounds := ""
+	if n := roundsWanted(); n > 0 {
+		rounds = r.interleavedRounds(n)
+	}
 	r.endLoad = loadAverage()
-	report := r.report()
+	report := r.report() + rounds
 	fmt.Print(report)
 	if out := os.Getenv("REGTOKEN_LOAD_OUT"); out != "" {
 		if err := os.WriteFile(out, []byte(report), 0o644); err != nil {
@@ -270,7 +275,7 @@ func (r *run) freshLoad(path string) load {
 
 // wrkRow probes once, waits for regtoken to go quiet, then runs wrk.
 // subject is who the probe's token must be for ("" for anonymous and for
-// first-time rows, whose probe names a fresh user).
+// the bcrypt first-time rows, whose probe names the last fresh user).
 func (r *run) wrkRow(res *result, port int, l load, subject string) *result {
 	if !r.wanted(res.key()) {
 		return nil
@@ -298,7 +303,10 @@ func (r *run) measure(res *result, port int, l load) *result {
 		return r.add(res)
 	}
 	res.wrk, res.rate = out, out.rate()
-	if res.inst != nil {
+	switch {
+	case res.inst == r.s.ldap:
+		r.checkLDAP(res)
+	case res.inst != nil:
 		r.checkBcrypt(res)
 	}
 	switch {
@@ -361,7 +369,7 @@ func (r *run) probe(port int, l load, subject string, regtoken bool) error {
 	}
 	if len(l.auth) > 0 {
 		req.Header.Set("Authorization", l.auth[len(l.auth)-1])
-		if len(l.auth) > 1 {
+		if len(l.auth) > 1 && subject == "" {
 			subject = freshName(r.nextFresh - 1)
 		}
 	}

@@ -72,7 +72,7 @@ func (s *stack) signer(t *testing.T) *token.Signer {
 func signingRate(signer *token.Signer, workers int, d time.Duration) (float64, error) {
 	access := []token.ResourceActions{{Type: "repository", Name: "some-image", Actions: []string{"pull"}}}
 	return rawRate(workers, d, func() error {
-		_, err := signer.Sign(token.NewClaims("loadtest", "", service, access, time.Now(), 5*time.Minute))
+		_, err := signer.Sign(token.NewClaims("loadtest", "", service, access, time.Now(), 5*time.Minute, token.DefaultClockSkew))
 		return err
 	})
 }

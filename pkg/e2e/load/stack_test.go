@@ -142,9 +142,10 @@ type stack struct {
 	// rt runs the default configuration; open has the failed-login
 	// throttle off, which is what guesses from many addresses see; quiet
 	// has the audit log off, to measure what the log costs; noTarpit
-	// answers throttled guesses at once, to measure what the tarpit saves.
-	rt, open, quiet, noTarpit *instance
-	trivial                   backend
+	// answers throttled guesses at once, to measure what the tarpit saves;
+	// ldap logs users in from a slapd (ldap_test.go).
+	rt, open, quiet, noTarpit, ldap *instance
+	trivial                         backend
 	// body is a real anonymous answer; the trivial responders and nginx's
 	// fixed location send the same bytes, so every row moves as much data.
 	body  []byte
@@ -171,6 +172,7 @@ func startStack(t *testing.T, full bool) *stack {
 		config: "[log]\naudit = false\n"}
 	s.noTarpit = &instance{backend: newBackend(dir, "notarpit"), operator: filepath.Join(dir, "notarpit-operator.sock"),
 		config: "[throttle]\ntarpit_slots = -1\n"}
+	s.ldap = &instance{backend: newBackend(dir, "ldap"), operator: filepath.Join(dir, "ldap-operator.sock")}
 	s.cost = bcrypt.MinCost
 	if full {
 		s.cost = 12
@@ -188,7 +190,9 @@ func startStack(t *testing.T, full bool) *stack {
 }
 
 // instances are every regtoken instance, started or not.
-func (s *stack) instances() []*instance { return []*instance{s.rt, s.open, s.quiet, s.noTarpit} }
+func (s *stack) instances() []*instance {
+	return []*instance{s.rt, s.open, s.quiet, s.noTarpit, s.ldap}
+}
 
 // all joins f's text for every instance.
 func (s *stack) all(f func(backend) string) string {

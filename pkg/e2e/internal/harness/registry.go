@@ -14,13 +14,14 @@ import (
 
 // Registry versions the suite runs against.
 const (
-	Registry28 = "2.8" // Debian's docker-registry package
-	Registry3  = "3"   // distribution v3.1.2 from go install
+	Registry28  = "2.8" // Debian's docker-registry package
+	Registry3   = "3"   // distribution v3.1.2 from go install
+	RegistryZot = "zot" // zot, built by .ci/test.sh from the source beside the repository
 )
 
 // RegistryOptions configure a registry using token authentication.
 type RegistryOptions struct {
-	Version  string // Registry28 or Registry3
+	Version  string // Registry28, Registry3 or RegistryZot
 	Realm    string
 	Service  string
 	Issuer   string
@@ -32,10 +33,22 @@ type RegistryOptions struct {
 	Socket string
 }
 
+// RegistryConfig is where StartRegistry writes the configuration of the
+// registry version it starts in dir.
+func RegistryConfig(dir, version string) string {
+	if version == RegistryZot {
+		return filepath.Join(dir, "zot.json")
+	}
+	return filepath.Join(dir, "registry-"+version+".yml")
+}
+
 // StartRegistry starts a registry and returns its address once it accepts
 // connections: 127.0.0.1:PORT on a free loopback port, or o.Socket.
 func StartRegistry(t testing.TB, dir string, o RegistryOptions) (*Process, string) {
 	t.Helper()
+	if o.Version == RegistryZot {
+		return startZot(t, dir, o)
+	}
 	bin := Tool(t, map[string]string{Registry28: "docker-registry", Registry3: "registry"}[o.Version])
 	if bin == "" {
 		t.Fatalf("unknown registry version %q", o.Version)
@@ -66,7 +79,7 @@ auth:
     issuer: %q
     rootcertbundle: %s
 `, storage, o.Delete, listen, addr, o.Realm, o.Service, o.Issuer, o.RootCert)
-	cfgPath := filepath.Join(dir, "registry-"+o.Version+".yml")
+	cfgPath := RegistryConfig(dir, o.Version)
 	WriteFile(t, cfgPath, cfg, 0o644)
 	cmd := exec.Command(bin, "serve", cfgPath)
 	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")

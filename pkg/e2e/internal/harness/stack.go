@@ -63,7 +63,9 @@ type Stack struct {
 	CertPath   string
 	Regtoken   *Process
 	Registry   *Process
-	Nginx      *Process
+	// RegistryConfig is the registry's own configuration file.
+	RegistryConfig string
+	Nginx          *Process
 }
 
 // StartStack starts regtoken, a registry and nginx, and returns when all three
@@ -124,6 +126,7 @@ mode = "0666"
 	s.Registry, regAddr = StartRegistry(t, dir, RegistryOptions{
 		Version: o.Registry, Realm: s.Realm, Service: s.Service, Issuer: s.Issuer, RootCert: certPath, Delete: o.Delete,
 	})
+	s.RegistryConfig = RegistryConfig(dir, o.Registry)
 	server := fmt.Sprintf(`client_max_body_size 0;
         chunked_transfer_encoding on;
         location /v2/ {

@@ -36,6 +36,8 @@ var installHints = map[string]string{
 	"oras":                    "go install oras.land/oras/cmd/oras@v1.3.6",
 	"apache2":                 "apt-get install apache2 libapache2-mod-proxy-uwsgi",
 	"caddy":                   "apt-get install caddy",
+	"slapd":                   "apt-get install slapd ldap-utils (OpenLDAP)",
+	"slapadd":                 "apt-get install slapd ldap-utils (OpenLDAP)",
 }
 
 // Tool returns the path of a program the test needs. It also looks in
@@ -45,6 +47,20 @@ var installHints = map[string]string{
 // failure, never a skip.
 func Tool(t testing.TB, name string) string {
 	t.Helper()
+	if p := findTool(name); p != "" {
+		return p
+	}
+	hint, ok := installHints[name]
+	if !ok {
+		t.Fatalf("%s not found, and the harness has no install hint for it: add one to installHints and to .ci/test.sh", name)
+	}
+	t.Fatalf("%s not found: %s (bash .ci/test.sh installs it)", name, hint)
+	return ""
+}
+
+// findTool returns the path of a program on PATH, in a Go bin directory, in
+// /usr/sbin or /usr/bin, or "" when it is nowhere.
+func findTool(name string) string {
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
@@ -59,11 +75,6 @@ func Tool(t testing.TB, name string) string {
 			return p
 		}
 	}
-	hint, ok := installHints[name]
-	if !ok {
-		t.Fatalf("%s not found, and the harness has no install hint for it: add one to installHints and to .ci/test.sh", name)
-	}
-	t.Fatalf("%s not found: %s (bash .ci/test.sh installs it)", name, hint)
 	return ""
 }
 
