@@ -36,8 +36,9 @@ func runGoldenIn(t *testing.T, dir, golden string, wantCode int, args ...string)
 		t.Fatalf("regtoken %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, wantCode, &stdout, &stderr)
 	}
 	out := strings.ReplaceAll(stdout.String()+stderr.String(), dir, "$DIR")
-	if len(listen.WebServerGroups) == 1 { // checkFixture's: the process's group
-		out = regexp.MustCompile(`\b`+regexp.QuoteMeta(listen.WebServerGroups[0])+`\b`).ReplaceAllString(out, "$$WEBGROUP")
+	if len(listen.WebServerGroups) == 1 { // checkFixture's: the process's group, where a group is named
+		group := regexp.MustCompile(`(\bgroup(?: = "|=| ))` + regexp.QuoteMeta(listen.WebServerGroups[0]) + `\b`)
+		out = group.ReplaceAllString(out, "${1}$$WEBGROUP")
 	}
 	compareGolden(t, golden, out)
 }
