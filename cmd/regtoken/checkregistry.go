@@ -13,12 +13,6 @@ import (
 	"github.com/regtoken/regtoken/pkg/registrycheck"
 )
 
-// stringList collects a repeatable flag.
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, " ") }
-func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
-
 // registryComparison is what check found comparing one registry's
 // configuration with regtoken's: its findings join Preflight's, its
 // verdicts are printed after the overview.
@@ -40,7 +34,7 @@ func compareRegistry(cfg *config.Config, st *endpoint.State, spec string, now ti
 		return c
 	}
 	if st == nil {
-		return fail("registry %s: not compared: regtoken's keys or rules did not load (see above)", spec)
+		return fail("registry %s: not compared: regtoken's own files do not load (see the errors above)", spec)
 	}
 	reg, err := loadRegistry(spec)
 	if err != nil {

@@ -191,6 +191,12 @@ func runSubcommand(cmd string, args []string, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
+// stringList collects a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, " ") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
 // configFlag is -config, for every command that reads the configuration.
 func configFlag(fs *flags) *string {
 	return fs.String("config", "regtoken.toml", "configuration `FILE`")
