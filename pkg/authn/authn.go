@@ -143,11 +143,13 @@ func (a *Authenticator) Authenticate(ctx context.Context, src *Source, c Credent
 
 // checkPassword verifies c's password. A client that failed too often waits
 // first: it is refused without any password check, so a guesser learns
-// nothing and costs no bcrypt.
+// nothing and costs no bcrypt. A password that nothing remembers is then
+// admitted by the throttle before bcrypt runs, and counts as a failure in
+// waiting until it is checked: however many guesses arrive at once, no
+// more are checked than the throttle lets fail (see package throttle).
 func (a *Authenticator) checkPassword(ctx context.Context, src *Source, c Credentials) (Identity, error) {
 	id := Identity{Name: c.User, Method: Password}
-	now := a.now()
-	if wait := a.throttle.Check(c.User, c.Client, now); wait > 0 {
+	if wait := a.throttle.Check(c.User, c.Client, a.now()); wait > 0 {
 		a.throttle.Hold(ctx, wait)
 		return id, throttled(wait)
 	}
@@ -156,23 +158,56 @@ func (a *Authenticator) checkPassword(ctx context.Context, src *Source, c Creden
 	if known {
 		hash = u.PassHash
 	}
-	res, err := a.verifier.check(ctx, c.User, hash, c.Secret)
+	res, err := a.verifier.check(ctx, c.User, hash, c.Secret, &admission{a: a, ctx: ctx, user: c.User, client: c.Client})
 	switch {
 	case errors.Is(err, errQueueFull):
 		return id, errBusy
 	case err != nil:
 		return id, err
-	case res == repeatedWrongPassword:
-		// The same wrong password as a moment ago is no new guess: containerd
-		// retries every refused POST as a GET at once, and a fleet of jobs
-		// with a stale password sends it many times. Counting each would
-		// throttle them after a few typos without slowing any guesser.
-		return id, errWrongPassword
-	case res == wrongPassword:
-		a.throttle.Failure(c.User, c.Client, now)
+	case res != rightPassword:
+		// A repeat (the same wrong password as a moment ago) is no new
+		// guess and was not counted: containerd retries every refused POST
+		// as a GET at once, and a fleet of jobs with a stale password sends
+		// it many times. Counting each would throttle them after a few
+		// typos without slowing any guesser.
 		return id, errWrongPassword
 	}
-	a.throttle.Success(c.User, c.Client, now)
+	a.throttle.Success(c.User, c.Client)
 	id.Groups, id.passHash = u.Groups, u.PassHash
 	return id, nil
+}
+
+// admission is the throttle as a password check's gate: it admits a
+// comparison, holding a refused client in the tarpit before the refusal,
+// and counts the comparison's outcome.
+type admission struct {
+	a            *Authenticator
+	ctx          context.Context
+	user, client string
+	pass         throttle.Pass
+}
+
+func (ad *admission) admit() (bool, error) {
+	pass, refused := ad.a.throttle.Admit(ad.user, ad.client, ad.a.now())
+	if refused.Wait > 0 {
+		ad.a.throttle.Hold(ad.ctx, refused.Wait)
+		if refused.Busy {
+			return false, inFlight(refused.Wait)
+		}
+		return false, throttled(refused.Wait)
+	}
+	ad.pass = pass
+	return pass.Clean(), nil
+}
+
+func (ad *admission) done(res checkResult, err error) {
+	now := ad.a.now()
+	switch {
+	case err != nil:
+		ad.pass.Cancel(now)
+	case res == rightPassword:
+		ad.pass.Success(now)
+	default:
+		ad.pass.Failure(now)
+	}
 }

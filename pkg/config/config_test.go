@@ -110,11 +110,11 @@ func TestTarpitFitsConnections(t *testing.T) {
 
 func TestThrottleSection(t *testing.T) {
 	cfg, err := Parse("/x/r.toml", []byte("[token]\nissuer='i'\nservices=['s']\nkey='k.pem'\n[acl]\nusers='u.json'\n"+
-		"[throttle]\npair_threshold = 3\ntarpit = '250ms'\ntarpit_slots = -1\n"))
+		"[throttle]\npair_threshold = 3\naddress_in_flight = 2\ntarpit = '250ms'\ntarpit_slots = -1\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if th := cfg.Throttle; !th.Enabled || th.PairThreshold != 3 || th.Tarpit != 250*time.Millisecond || th.TarpitSlots != -1 {
+	if th := cfg.Throttle; !th.Enabled || th.PairThreshold != 3 || th.AddressInFlight != 2 || th.Tarpit != 250*time.Millisecond || th.TarpitSlots != -1 {
 		t.Errorf("throttle = %+v", th)
 	}
 }

@@ -64,6 +64,7 @@ type throttleSection struct {
 	Enabled          *bool    `toml:"enabled"`
 	PairThreshold    int      `toml:"pair_threshold"`
 	AddressThreshold int      `toml:"address_threshold"`
+	AddressInFlight  int      `toml:"address_in_flight"`
 	BaseDelay        duration `toml:"base_delay"`
 	MaxDelay         duration `toml:"max_delay"`
 	Decay            duration `toml:"decay"`

@@ -223,6 +223,7 @@ func (v *validator) throttle(t throttleSection) Throttle {
 		Policy: throttle.Policy{
 			PairThreshold:    t.PairThreshold,
 			AddressThreshold: t.AddressThreshold,
+			AddressInFlight:  t.AddressInFlight,
 			BaseDelay:        t.BaseDelay.Duration,
 			MaxDelay:         t.MaxDelay.Duration,
 			Decay:            t.Decay.Duration,

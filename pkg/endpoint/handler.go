@@ -86,7 +86,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	)
 	req, err := parseRequest(w, r, st)
 	if err == nil {
-		id, err = h.authenticate(r.Context(), st, &req)
+		st, id, err = h.authenticateCurrent(r.Context(), st, &req)
 	}
 	if err == nil {
 		out, err = h.issue(w, st, &id, &req)
@@ -96,6 +96,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status, reason = h.fail(w, st, err)
 	}
 	h.finish(newRecord(start, r, &req, &id, &out, status, reason))
+}
+
+// authenticateCurrent asks authn who sent req, and returns the State the
+// answer holds for: the one in force when authentication ended. A reload
+// while a password waited for bcrypt (seconds, under load) may have removed
+// the user, changed the password or revoked refresh tokens, and no token
+// may be issued on the strength of what it replaced. So a request whose
+// State changed while it was authenticated is authenticated again against
+// the new one, which costs no bcrypt unless the user's hash changed.
+func (h *Handler) authenticateCurrent(ctx context.Context, st *State, req *tokenRequest) (*State, authn.Identity, error) {
+	for {
+		id, err := h.authenticate(ctx, st, req)
+		current := h.state.Load()
+		if err != nil || current == st {
+			return st, id, err
+		}
+		st = current
+		if err := st.checkService(req.service); err != nil {
+			return st, id, err
+		}
+	}
 }
 
 // authenticate asks authn who sent req. A login (offline_token=true, what
