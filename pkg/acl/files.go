@@ -14,6 +14,10 @@ type Files struct {
 	Htpasswd     string // optional htpasswd file, bcrypt entries only
 	// AnonymousCatalog lets everyone, logged in or not, list the catalog.
 	AnonymousCatalog bool
+	// MaxShrink is the share of the users of users.json or of htpasswd that
+	// one reload may remove (see Rules.CheckShrink); 0 means
+	// DefaultMaxShrink, 1 turns the guard off.
+	MaxShrink float64
 }
 
 // Default names used in messages when Parse gets data without a path.

@@ -34,6 +34,9 @@ type aclSection struct {
 	Groups           string `toml:"groups"`
 	Htpasswd         string `toml:"htpasswd"`
 	AnonymousCatalog bool   `toml:"anonymous_catalog"`
+	// MaxShrink: see acl.Files.MaxShrink; a pointer, because 0 written
+	// out is a mistake rather than "the default".
+	MaxShrink *float64 `toml:"max_shrink"`
 }
 
 type refreshSection struct {

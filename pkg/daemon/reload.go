@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -61,7 +62,10 @@ func (r *reloader) Stamps() stamps { return *r.stamps.Load() }
 func (r *reloader) Status() reloadStatus { return *r.status.Load() }
 
 // Reload loads everything again. why says what triggered it, for the log.
-func (r *reloader) Reload(why string) error {
+// A reload that would remove too many users at once, the sign of a file
+// caught half-written (see acl.Rules.CheckShrink), is refused unless
+// force is set: the operator's SIGHUP, which says the change is meant.
+func (r *reloader) Reload(why string, force bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	before := stampFiles(r.path, r.Config())
@@ -75,8 +79,10 @@ func (r *reloader) Reload(why string) error {
 		r.stamps.Store(&now)
 		var st *endpoint.State
 		if st, err = loadState(cfg); err == nil {
-			r.apply(cfg, st, why)
-			return nil
+			if err = r.guard(st, force, why); err == nil {
+				r.apply(cfg, st, why)
+				return nil
+			}
 		}
 	}
 	r.failures.Add(1)
@@ -86,6 +92,20 @@ func (r *reloader) Reload(why string) error {
 	}
 	r.status.Store(&reloadStatus{LoadedAt: prev.LoadedAt, Error: err.Error(), ErrorTime: time.Now()})
 	return err
+}
+
+// guard refuses st when it removes too many users from a file at once,
+// unless force; a forced one is logged.
+func (r *reloader) guard(st *endpoint.State, force bool, why string) error {
+	err := r.handler.State().Rules.CheckShrink(st.Rules)
+	switch {
+	case err == nil:
+		return nil
+	case force:
+		r.log.Warn("loading the users files although many users are gone", "trigger", why, "shrink", err)
+		return nil
+	}
+	return fmt.Errorf("%w; if that is meant, send SIGHUP to load it anyway", err)
 }
 
 func (r *reloader) apply(cfg *config.Config, st *endpoint.State, why string) {

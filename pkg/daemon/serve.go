@@ -106,7 +106,9 @@ func waitForStop(ctx context.Context, r *reloader, group *listen.Group, log *slo
 			return
 		case sig := <-signals:
 			if sig == syscall.SIGHUP {
-				r.Reload("SIGHUP")
+				// In the background: a large users file takes seconds to
+				// load, and SIGTERM must not wait for it.
+				go r.Reload("SIGHUP", true)
 				continue
 			}
 			log.Info("stopping: draining in-flight requests", "signal", sig.String())
