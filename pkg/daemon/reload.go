@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -120,6 +121,10 @@ func (r *reloader) apply(cfg *config.Config, st *endpoint.State, why string) {
 	r.status.Store(&reloadStatus{LoadedAt: time.Now()})
 	r.successes.Add(1)
 	r.log.Info("configuration reloaded", "trigger", why, "users", len(st.Rules.Users()))
+	// The old rules are garbage now, and loading made as much again: with
+	// 300,000 users the process would otherwise keep about 900 MB instead
+	// of 400 MB until the runtime returns the memory, minutes later.
+	debug.FreeOSMemory()
 }
 
 // watchedFiles are the files whose change triggers a reload.

@@ -62,8 +62,13 @@ func New(st *State, o Options) *Handler {
 func (h *Handler) SetObserver(f func(status int, d time.Duration)) { h.observe = f }
 
 // Swap makes st the State for every request that starts from now on; requests
-// in flight finish with the State they started with.
-func (h *Handler) Swap(st *State) { h.state.Store(st) }
+// in flight finish with the State they started with. The tokens signed under
+// the old State are dropped with it, so that it can be freed (its rules may
+// be hundreds of megabytes).
+func (h *Handler) Swap(st *State) {
+	h.state.Store(st)
+	h.reuse.Store(nil)
+}
 
 // State returns the State new requests use.
 func (h *Handler) State() *State { return h.state.Load() }
