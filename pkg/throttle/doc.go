@@ -38,7 +38,7 @@
 // check (Busy, retry after a second) when
 //
 //   - its (user, address) pair has a check pending: one at a time per pair;
-//   - its address has AddressInFlight checks pending (default 8), whatever
+//   - its address has AddressInFlight checks pending (default 16), whatever
 //     the users;
 //   - the pending checks could, all failing, bring a key to its threshold:
 //     a key with 48 failures of 50 runs two checks at once, not eight; a key

@@ -12,7 +12,7 @@ import (
 const (
 	DefaultPairThreshold    = 5
 	DefaultAddressThreshold = 50
-	DefaultAddressInFlight  = 8
+	DefaultAddressInFlight  = 16
 	DefaultBaseDelay        = time.Second
 	DefaultMaxDelay         = 15 * time.Minute
 	DefaultDecay            = 15 * time.Minute
