@@ -158,10 +158,16 @@ func (a *Authenticator) checkPassword(ctx context.Context, src *Source, c Creden
 	if known {
 		hash = u.PassHash
 	}
-	res, err := a.verifier.check(ctx, c.User, hash, c.Secret, &admission{a: a, ctx: ctx, user: c.User, client: c.Client})
+	res, err := a.verifier.check(ctx, c.User, hash, c.Secret, &admission{a: a, user: c.User, client: c.Client})
+	var refused *Error
 	switch {
 	case errors.Is(err, errQueueFull):
 		return id, errBusy
+	case errors.As(err, &refused):
+		// Held here, not in admission: identical requests waiting for the
+		// refused one try on their own at once, not a second apart.
+		a.throttle.Hold(ctx, refused.Wait)
+		return id, err
 	case err != nil:
 		return id, err
 	case res != rightPassword:
@@ -178,11 +184,10 @@ func (a *Authenticator) checkPassword(ctx context.Context, src *Source, c Creden
 }
 
 // admission is the throttle as a password check's gate: it admits a
-// comparison, holding a refused client in the tarpit before the refusal,
-// and counts the comparison's outcome.
+// comparison, or refuses it with the wait to tell the client, and counts
+// the comparison's outcome.
 type admission struct {
 	a            *Authenticator
-	ctx          context.Context
 	user, client string
 	pass         throttle.Pass
 }
@@ -190,7 +195,6 @@ type admission struct {
 func (ad *admission) admit() (bool, error) {
 	pass, refused := ad.a.throttle.Admit(ad.user, ad.client, ad.a.now())
 	if refused.Wait > 0 {
-		ad.a.throttle.Hold(ad.ctx, refused.Wait)
 		if refused.Busy {
 			return false, inFlight(refused.Wait)
 		}

@@ -260,3 +260,54 @@ func TestHonestLoginIsNotQueuedBehindGuesses(t *testing.T) {
 	g.release()
 	<-done
 }
+
+// Identical requests refused by the throttle are refused side by side, each
+// held by the tarpit once, not one tarpit after another.
+func TestIdenticalRefusalsAreHeldSideBySide(t *testing.T) {
+	g := newGatedCompare()
+	v := New(Options{Compare: g.compare, Concurrency: 2})
+	a := NewAuthenticator(v, throttle.New(throttle.Policy{Tarpit: 200 * time.Millisecond}), nil)
+	src := testSource(t)
+	first := make(chan error, 1)
+	go func() {
+		_, err := a.Authenticate(context.Background(), src, password("foo", "guess-first"))
+		first <- err
+	}()
+	<-g.started
+
+	attempts := make([]attempt, 20)
+	for i := range attempts {
+		attempts[i].creds = password("foo", "guess-same")
+	}
+	start := time.Now()
+	fire(a, src, attempts)
+	took := time.Since(start)
+	g.release()
+	<-first
+	for _, at := range attempts {
+		wantRefusal(t, at.err, Throttled)
+	}
+	if took > 2*time.Second {
+		t.Errorf("20 identical refused requests took %s; held side by side they take about one tarpit (200 ms)", took)
+	}
+}
+
+// When the check that identical requests wait for finds the bcrypt queue
+// full, they are told so with it, not queued again one after another.
+func TestIdenticalChecksShareAFullQueue(t *testing.T) {
+	v := New(Options{Concurrency: 1, QueueTimeout: 100 * time.Millisecond})
+	v.slots.acquire(context.Background(), true) // the only bcrypt slot is taken
+	a := NewAuthenticator(v, nil, nil)
+	attempts := make([]attempt, 10)
+	for i := range attempts {
+		attempts[i].creds = password("foo", "foo")
+	}
+	start := time.Now()
+	fire(a, testSource(t), attempts)
+	for _, at := range attempts {
+		wantRefusal(t, at.err, Unavailable)
+	}
+	if took := time.Since(start); took > 700*time.Millisecond {
+		t.Errorf("10 identical checks facing a full queue took %s; together they wait one queue timeout (100 ms)", took)
+	}
+}

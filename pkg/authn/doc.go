@@ -7,9 +7,12 @@
 //     user name or docker's "<token>" user means: the password is a refresh
 //     token;
 //   - the password check: throttling of failed logins (package throttle),
-//     with its tarpit, consulted before any password is looked at; the
-//     bcrypt check with its keyed cache, its memory of refused passwords and
-//     its idle-class helper process (Verifier, Worker);
+//     with its tarpit, consulted before any password is looked at, and
+//     admitting each bcrypt check as a failure in waiting, so that a burst
+//     of guesses gets no more checks than one at a time; the bcrypt check
+//     with its keyed cache, its memory of refused passwords, one comparison
+//     for identical checks in flight, a queue that serves clients without
+//     failures first, and its idle-class helper process (Verifier, Worker);
 //   - refresh tokens: verifying the ones presented against the user's current
 //     entry (which revokes them), and issuing new ones (refresh.go);
 //   - a typed failure (Error) whose Reason says what the caller should be

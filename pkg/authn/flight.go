@@ -48,14 +48,14 @@ func (fs *flights) finish(key [32]byte, f *flight, res checkResult, err error) {
 	close(f.done)
 }
 
-// wait waits for the leader. answered is false when the leader found no
-// answer (it was refused, found no bcrypt slot, or its client went away):
-// the caller then tries on its own. A context that ends first is an error.
-func (f *flight) wait(ctx context.Context) (res checkResult, answered bool, err error) {
+// wait waits for the leader and returns what it found: a result, or the
+// error that left it without one. A context that ends first is waited's
+// error.
+func (f *flight) wait(ctx context.Context) (res checkResult, leaderErr, waited error) {
 	select {
 	case <-f.done:
-		return f.res, f.err == nil, nil
+		return f.res, f.err, nil
 	case <-ctx.Done():
-		return wrongPassword, false, ctx.Err()
+		return wrongPassword, nil, ctx.Err()
 	}
 }

@@ -165,8 +165,9 @@ func (openGate) done(checkResult, error) {}
 //
 // What is remembered answers at once. Otherwise the first of several
 // identical concurrent checks asks g and compares; the others wait for its
-// answer (a wrong one is a repeat for them), or, when it found none, try
-// on their own.
+// answer (a wrong one is a repeat for them). When it found none because
+// the bcrypt queue was full, neither do they; when g refused it, or its
+// client went away, they try on their own.
 func (v *Verifier) check(ctx context.Context, user string, hash []byte, password string, g gate) (checkResult, error) {
 	key := v.cacheKey(user, hash, password)
 	for {
@@ -179,11 +180,13 @@ func (v *Verifier) check(ctx context.Context, user string, hash []byte, password
 			v.flights.finish(key, f, res, err)
 			return res, err
 		}
-		res, answered, err := f.wait(ctx)
+		res, leaderErr, err := f.wait(ctx)
 		switch {
 		case err != nil:
 			return wrongPassword, err
-		case !answered:
+		case errors.Is(leaderErr, errQueueFull):
+			return wrongPassword, leaderErr
+		case leaderErr != nil:
 			continue
 		case res == rightPassword:
 			v.Stats.CacheHits.Add(1)

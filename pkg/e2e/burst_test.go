@@ -33,7 +33,7 @@ const (
 	burstSize             = 100
 )
 
-// burstStack is nginx + regtoken (SCGI) with the demo users (bcrypt cost
+// burstStack is nginx + regtoken (over protocol) with the demo users (bcrypt cost
 // 12, so a check takes long enough for a burst to arrive while it runs) and
 // an operator socket for /metrics.
 type burstStack struct {
@@ -41,11 +41,11 @@ type burstStack struct {
 	op *http.Client
 }
 
-func startBurstStack(t *testing.T) *burstStack {
+func startBurstStack(t *testing.T, protocol string) *burstStack {
 	t.Helper()
 	dir := harness.ShortDir(t)
 	opSocket := filepath.Join(dir, "operator.sock")
-	s := harness.StartStack(t, harness.StackOptions{ExtraConfig: fmt.Sprintf(`
+	s := harness.StartStack(t, harness.StackOptions{Protocol: protocol, ExtraConfig: fmt.Sprintf(`
 [throttle]
 pair_threshold = %d
 address_threshold = %d
@@ -168,8 +168,8 @@ func checkRefusals(t *testing.T, answers []burstAnswer) {
 
 // burstOneUser fires 100 wrong passwords for foo at once and, once the
 // first of them is in bcrypt, foo's right password from the same address.
-func burstOneUser(t *testing.T, post bool) {
-	b := startBurstStack(t)
+func burstOneUser(t *testing.T, protocol string, post bool) {
+	b := startBurstStack(t, protocol)
 	before := b.metric(t, "regtoken_bcrypt_checks_total")
 	users, passwords := make([]string, burstSize), make([]string, burstSize)
 	for i := range users {
@@ -199,16 +199,19 @@ func burstOneUser(t *testing.T, post bool) {
 	}
 }
 
-// TestGuessBurstGET: a burst of Basic-auth guesses for one user over SCGI.
+// TestGuessBurstGET: a burst of Basic-auth guesses for one user, through
+// nginx over each protocol regtoken speaks.
 func TestGuessBurstGET(t *testing.T) {
 	t.Parallel()
-	burstOneUser(t, false)
+	for _, protocol := range []string{"scgi", "uwsgi", "fastcgi", "http"} {
+		t.Run(protocol, func(t *testing.T) { burstOneUser(t, protocol, false) })
+	}
 }
 
-// TestGuessBurstPOST: the same burst as OAuth2 password grants.
+// TestGuessBurstPOST: the same burst as OAuth2 password grants, over SCGI.
 func TestGuessBurstPOST(t *testing.T) {
 	t.Parallel()
-	burstOneUser(t, true)
+	burstOneUser(t, "scgi", true)
 }
 
 // TestGuessBurstManyUsers: a burst of wrong passwords, one per user (known
@@ -216,7 +219,7 @@ func TestGuessBurstPOST(t *testing.T) {
 // address threshold, and never more at once than the in-flight cap.
 func TestGuessBurstManyUsers(t *testing.T) {
 	t.Parallel()
-	b := startBurstStack(t)
+	b := startBurstStack(t, "scgi")
 	before := b.metric(t, "regtoken_bcrypt_checks_total")
 	users, passwords := make([]string, burstSize), make([]string, burstSize)
 	for i := range users {
