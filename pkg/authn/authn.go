@@ -192,16 +192,16 @@ type admission struct {
 	pass         throttle.Pass
 }
 
-func (ad *admission) admit() (bool, error) {
+func (ad *admission) admit() (int, error) {
 	pass, refused := ad.a.throttle.Admit(ad.user, ad.client, ad.a.now())
 	if refused.Wait > 0 {
 		if refused.Busy {
-			return false, inFlight(refused.Wait)
+			return 0, inFlight(refused.Wait)
 		}
-		return false, throttled(refused.Wait)
+		return 0, throttled(refused.Wait)
 	}
 	ad.pass = pass
-	return pass.Clean(), nil
+	return pass.Rank(), nil
 }
 
 func (ad *admission) done(res checkResult, err error) {

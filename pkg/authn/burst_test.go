@@ -296,7 +296,7 @@ func TestIdenticalRefusalsAreHeldSideBySide(t *testing.T) {
 // full, they are told so with it, not queued again one after another.
 func TestIdenticalChecksShareAFullQueue(t *testing.T) {
 	v := New(Options{Concurrency: 1, QueueTimeout: 100 * time.Millisecond})
-	v.slots.acquire(context.Background(), true) // the only bcrypt slot is taken
+	v.slots.acquire(context.Background(), 0) // the only bcrypt slot is taken
 	a := NewAuthenticator(v, nil, nil)
 	attempts := make([]attempt, 10)
 	for i := range attempts {
@@ -310,4 +310,24 @@ func TestIdenticalChecksShareAFullQueue(t *testing.T) {
 	if took := time.Since(start); took > 700*time.Millisecond {
 		t.Errorf("10 identical checks facing a full queue took %s; together they wait one queue timeout (100 ms)", took)
 	}
+}
+
+// A burst from an address that never failed before ranks one higher per
+// check in flight, so an honest login from elsewhere does not queue behind
+// it either.
+func TestHonestLoginIsNotQueuedBehindAFreshBurst(t *testing.T) {
+	g := newGatedCompare()
+	a, src := burstAuthenticator(t, g, throttle.Policy{})
+	burst := make([]attempt, 10)
+	for i := range burst {
+		burst[i].creds = from(password(fmt.Sprint("user-", i), "guess"), "203.0.113.50:4711")
+	}
+	done := fireAndWait(t, a, src, burst, 10)
+	honest, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := a.Authenticate(honest, src, from(password("bar", "bar"), "198.51.100.1:4711")); err != nil {
+		t.Fatalf("an honest login while a burst of 10 from a fresh address waits for bcrypt: %v", err)
+	}
+	g.release()
+	<-done
 }

@@ -11,8 +11,8 @@
 //     admitting each bcrypt check as a failure in waiting, so that a burst
 //     of guesses gets no more checks than one at a time; the bcrypt check
 //     with its keyed cache, its memory of refused passwords, one comparison
-//     for identical checks in flight, a queue that serves clients without
-//     failures first, and its idle-class helper process (Verifier, Worker);
+//     for identical checks in flight, a queue that serves the least suspect
+//     clients first, and its idle-class helper process (Verifier, Worker);
 //   - refresh tokens: verifying the ones presented against the user's current
 //     entry (which revokes them), and issuing new ones (refresh.go);
 //   - a typed failure (Error) whose Reason says what the caller should be

@@ -1,39 +1,38 @@
 package authn
 
 import (
+	"container/heap"
 	"context"
-	"slices"
 	"sync"
 	"time"
 )
 
 // slots admits bcrypt checks: at most n run at once, and up to maxQueue
-// more wait, each for at most a timeout. Waiting checks are served in two
-// classes, each first come, first served: clean ones (from clients without
-// failed logins, see throttle.Pass.Clean) before all others. With more
-// than one slot, the others never take the last free one, so a clean
-// check starts at once even while guesses fill the rest: a flood of wrong
-// passwords slows down other guesses, not honest logins.
+// more wait, each for at most a timeout. Waiting checks are served by
+// rank, lowest first, and in order of arrival within a rank: the rank is
+// how suspect the client is (throttle.Pass.Rank), so honest first logins
+// go before a burst of guesses and guesses from addresses that failed
+// before go last. With more than one slot, checks of rank above 0 never
+// take the last free one, so a check of rank 0 starts at once even while
+// guesses fill the rest: a flood of wrong passwords slows down other
+// guesses, not honest logins.
 //
 // A buffered channel would be simpler, but has no order but its own.
 type slots struct {
 	mu       sync.Mutex
 	free     int
-	reserved int // free slots only clean checks may take
-	queues   [2][]*slotWaiter
+	reserved int // free slots only rank 0 may take
+	queue    waiters
+	arrivals uint64
 	maxQueue int
 	timeout  time.Duration
 }
 
-// Queue classes.
-const (
-	cleanClass = iota
-	otherClass
-)
-
 type slotWaiter struct {
+	rank    int
+	arrival uint64
+	index   int           // in the heap; -1 once granted
 	ready   chan struct{} // closed when granted
-	granted bool          // under slots.mu
 }
 
 func newSlots(n, maxQueue int, timeout time.Duration) *slots {
@@ -44,26 +43,24 @@ func newSlots(n, maxQueue int, timeout time.Duration) *slots {
 	return s
 }
 
-// acquire takes a slot, waiting in clean's class. It returns errQueueFull
-// when maxQueue checks wait already or the wait exceeds the timeout, and
-// ctx's error when ctx ends first.
-func (s *slots) acquire(ctx context.Context, clean bool) error {
-	class := otherClass
-	if clean {
-		class = cleanClass
-	}
+// acquire takes a slot for a check of rank. It returns errQueueFull when
+// maxQueue checks wait already or the wait exceeds the timeout, and ctx's
+// error when ctx ends first.
+func (s *slots) acquire(ctx context.Context, rank int) error {
 	s.mu.Lock()
-	if s.takes(class) {
+	if s.queue.Len() == 0 && s.takes(rank) {
 		s.free--
 		s.mu.Unlock()
 		return nil
 	}
-	if s.waiting() >= s.maxQueue {
+	if s.queue.Len() >= s.maxQueue {
 		s.mu.Unlock()
 		return errQueueFull
 	}
-	w := &slotWaiter{ready: make(chan struct{})}
-	s.queues[class] = append(s.queues[class], w)
+	s.arrivals++
+	w := &slotWaiter{rank: rank, arrival: s.arrivals, ready: make(chan struct{})}
+	heap.Push(&s.queue, w)
+	s.handOn() // a higher rank may wait while this one could start
 	s.mu.Unlock()
 
 	timer := time.NewTimer(s.timeout)
@@ -72,32 +69,29 @@ func (s *slots) acquire(ctx context.Context, clean bool) error {
 	case <-w.ready:
 		return nil
 	case <-timer.C:
-		return s.leave(class, w, errQueueFull)
+		return s.leave(w, errQueueFull)
 	case <-ctx.Done():
-		return s.leave(class, w, ctx.Err())
+		return s.leave(w, ctx.Err())
 	}
 }
 
-// takes reports whether a check of class may take a free slot now.
-func (s *slots) takes(class int) bool {
-	return s.free > s.reserved || (class == cleanClass && s.free > 0)
+// takes reports whether a check of rank may take a free slot now.
+func (s *slots) takes(rank int) bool {
+	return s.free > s.reserved || (rank == 0 && s.free > 0)
 }
 
-func (s *slots) waiting() int { return len(s.queues[cleanClass]) + len(s.queues[otherClass]) }
+func (s *slots) waiting() int { return s.queue.Len() }
 
 // leave gives up waiting; a slot granted in the meantime is handed on.
-func (s *slots) leave(class int, w *slotWaiter, err error) error {
+func (s *slots) leave(w *slotWaiter, err error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if w.granted {
+	if w.index < 0 {
 		s.free++
 		s.handOn()
 		return err
 	}
-	q := s.queues[class]
-	if i := slices.Index(q, w); i >= 0 {
-		s.queues[class] = slices.Delete(q, i, i+1)
-	}
+	heap.Remove(&s.queue, w.index)
 	return err
 }
 
@@ -109,15 +103,41 @@ func (s *slots) release() {
 	s.mu.Unlock()
 }
 
-// handOn grants free slots to waiting checks, clean ones first (s.mu held).
+// handOn grants free slots to the waiting checks of lowest rank (s.mu
+// held). When the lowest rank may not take the slot kept for rank 0,
+// nobody else may either.
 func (s *slots) handOn() {
-	for _, class := range []int{cleanClass, otherClass} {
-		for len(s.queues[class]) > 0 && s.takes(class) {
-			w := s.queues[class][0]
-			s.queues[class] = slices.Delete(s.queues[class], 0, 1)
-			s.free--
-			w.granted = true
-			close(w.ready)
-		}
+	for s.queue.Len() > 0 && s.takes(s.queue[0].rank) {
+		w := heap.Pop(&s.queue).(*slotWaiter)
+		s.free--
+		close(w.ready)
 	}
+}
+
+// waiters is a heap of waiting checks, lowest rank, then earliest, first.
+type waiters []*slotWaiter
+
+func (q waiters) Len() int { return len(q) }
+func (q waiters) Less(i, j int) bool {
+	if q[i].rank != q[j].rank {
+		return q[i].rank < q[j].rank
+	}
+	return q[i].arrival < q[j].arrival
+}
+func (q waiters) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].index, q[j].index = i, j
+}
+func (q *waiters) Push(x any) {
+	w := x.(*slotWaiter)
+	w.index = len(*q)
+	*q = append(*q, w)
+}
+func (q *waiters) Pop() any {
+	old := *q
+	w := old[len(old)-1]
+	old[len(old)-1] = nil
+	w.index = -1
+	*q = old[:len(old)-1]
+	return w
 }

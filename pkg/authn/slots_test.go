@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -29,12 +30,12 @@ func waitQueued(t *testing.T, s *slots, n int) {
 // A full queue refuses at once instead of piling up goroutines.
 func TestSlotsRejectWhenQueueFull(t *testing.T) {
 	s := newSlots(1, 1, 10*time.Second)
-	s.acquire(context.Background(), true) // the only slot is busy
+	s.acquire(context.Background(), 0) // the only slot is busy
 	var queued sync.WaitGroup
-	queued.Go(func() { s.acquire(context.Background(), true) }) // takes the one queue place
+	queued.Go(func() { s.acquire(context.Background(), 0) }) // takes the one queue place
 	waitQueued(t, s, 1)
 	start := time.Now()
-	if err := s.acquire(context.Background(), true); !errors.Is(err, errQueueFull) {
+	if err := s.acquire(context.Background(), 0); !errors.Is(err, errQueueFull) {
 		t.Fatalf("acquire with a full queue = %v, want errQueueFull", err)
 	}
 	if time.Since(start) > time.Second {
@@ -46,17 +47,17 @@ func TestSlotsRejectWhenQueueFull(t *testing.T) {
 
 func TestSlotsTimeoutAndCancel(t *testing.T) {
 	s := newSlots(1, 8, 30*time.Millisecond)
-	s.acquire(context.Background(), true)
-	if err := s.acquire(context.Background(), true); !errors.Is(err, errQueueFull) {
+	s.acquire(context.Background(), 0)
+	if err := s.acquire(context.Background(), 0); !errors.Is(err, errQueueFull) {
 		t.Fatalf("acquire past the deadline = %v, want errQueueFull", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := s.acquire(ctx, true); !errors.Is(err, context.Canceled) {
+	if err := s.acquire(ctx, 0); !errors.Is(err, context.Canceled) {
 		t.Fatalf("acquire with a cancelled context = %v", err)
 	}
 	s.release()
-	if err := s.acquire(context.Background(), false); err != nil {
+	if err := s.acquire(context.Background(), 1); err != nil {
 		t.Fatalf("after the waiters left, the free slot: %v", err)
 	}
 	if s.waiting() != 0 || s.free != 0 {
@@ -64,20 +65,23 @@ func TestSlotsTimeoutAndCancel(t *testing.T) {
 	}
 }
 
-// Waiting clean checks get the next slot before others that waited longer;
-// within a class, first come, first served.
-func TestSlotsServeCleanChecksFirst(t *testing.T) {
+// Waiting checks get the next slot by rank, lowest first, and in order of
+// arrival within a rank.
+func TestSlotsServeLowRanksFirst(t *testing.T) {
 	s := newSlots(1, 16, 10*time.Second)
-	s.acquire(context.Background(), false)
-	order := make(chan string, 4)
+	s.acquire(context.Background(), 1)
+	order := make(chan string, 5)
 	var wg sync.WaitGroup
-	for i, name := range []string{"guess-1", "guess-2", "honest-1", "honest-2"} {
+	for i, w := range []struct {
+		name string
+		rank int
+	}{{"guess-5", 5}, {"guess-2a", 2}, {"honest-0", 0}, {"honest-1", 1}, {"guess-2b", 2}} {
 		wg.Go(func() {
-			if err := s.acquire(context.Background(), name[0] == 'h'); err != nil {
-				t.Errorf("%s: %v", name, err)
+			if err := s.acquire(context.Background(), w.rank); err != nil {
+				t.Errorf("%s: %v", w.name, err)
 				return
 			}
-			order <- name
+			order <- w.name
 			s.release()
 		})
 		waitQueued(t, s, i+1)
@@ -89,31 +93,30 @@ func TestSlotsServeCleanChecksFirst(t *testing.T) {
 	for name := range order {
 		got = append(got, name)
 	}
-	want := []string{"honest-1", "honest-2", "guess-1", "guess-2"}
-	if len(got) != 4 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] || got[3] != want[3] {
+	if want := []string{"honest-0", "honest-1", "guess-2a", "guess-2b", "guess-5"}; !slices.Equal(got, want) {
 		t.Fatalf("slots granted in the order %v, want %v", got, want)
 	}
 }
 
-// With two slots, other checks take one: the second is kept for a clean
-// check, which then starts at once.
+// With two slots, checks of rank above 0 take one: the second is kept for
+// rank 0, which then starts at once.
 func TestSlotsKeepOneForCleanChecks(t *testing.T) {
 	s := newSlots(2, 16, 10*time.Second)
-	if err := s.acquire(context.Background(), false); err != nil {
+	if err := s.acquire(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
 	second := make(chan error, 1)
-	go func() { second <- s.acquire(context.Background(), false) }()
+	go func() { second <- s.acquire(context.Background(), 1) }()
 	waitQueued(t, s, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if err := s.acquire(ctx, true); err != nil {
-		t.Fatalf("a clean check beside a running guess: %v, want the kept slot at once", err)
+	if err := s.acquire(ctx, 0); err != nil {
+		t.Fatalf("a rank-0 check beside a running guess: %v, want the kept slot at once", err)
 	}
-	s.release() // the clean check ends: the kept slot is free again, not for guesses
+	s.release() // the rank-0 check ends: the kept slot is free again, not for guesses
 	select {
 	case err := <-second:
-		t.Fatalf("a second guess took the slot kept for clean checks (%v)", err)
+		t.Fatalf("a second guess took the slot kept for rank 0 (%v)", err)
 	case <-time.After(50 * time.Millisecond):
 	}
 	s.release() // the first guess ends

@@ -72,9 +72,9 @@ const (
 //     cached, refresh-token and anonymous requests; the checks run in a helper
 //     process at the lowest CPU priority when one is given (see Worker), and
 //     otherwise in-process on all cores but one;
-//   - serves checks from clients without failed logins first, and keeps one
-//     slot for them (see slots), so guesses queue behind honest logins, not
-//     the other way round;
+//   - serves checks by how suspect their client is, and keeps one slot for
+//     clients that never failed and ask one thing at a time (see slots), so
+//     guesses queue behind honest logins, not the other way round;
 //   - runs one comparison for identical checks in flight at once (see
 //     flights), and asks a gate (the throttle) before each comparison;
 //   - runs a comparison against a dummy hash for unknown users, so response time
@@ -145,18 +145,19 @@ func (v *Verifier) SetDummyCost(cost int) {
 // gate is what a check asks before it runs bcrypt, and tells afterwards:
 // the throttle's admission (see Authenticator.checkPassword).
 type gate interface {
-	// admit is asked before a comparison; an error refuses it. A clean
-	// check waits for bcrypt ahead of the others (see slots).
-	admit() (clean bool, err error)
+	// admit is asked before a comparison; an error refuses it. rank says
+	// how suspect the client is: lower ranks wait for bcrypt ahead of
+	// higher ones (see slots).
+	admit() (rank int, err error)
 	// done hears how an admitted check ended: its result, or the error
 	// that left it without one.
 	done(res checkResult, err error)
 }
 
-// openGate admits every check as clean.
+// openGate admits every check at rank 0.
 type openGate struct{}
 
-func (openGate) admit() (bool, error)    { return true, nil }
+func (openGate) admit() (int, error)     { return 0, nil }
 func (openGate) done(checkResult, error) {}
 
 // check reports whether password matches hash, and tells a new wrong
@@ -219,11 +220,11 @@ func (v *Verifier) lead(ctx context.Context, key [32]byte, hash []byte, password
 	if res, ok := v.recall(key); ok { // the previous flight ended between recall and join
 		return res, nil
 	}
-	clean, err := g.admit()
+	rank, err := g.admit()
 	if err != nil {
 		return wrongPassword, err
 	}
-	ok, err := v.compareOrDummy(ctx, hash, password, clean)
+	ok, err := v.compareOrDummy(ctx, hash, password, rank)
 	res := wrongPassword
 	switch {
 	case err != nil:
@@ -239,13 +240,13 @@ func (v *Verifier) lead(ctx context.Context, key [32]byte, hash []byte, password
 
 // compareOrDummy compares against hash, or, for an unknown user (nil hash),
 // against a dummy hash so the answer takes as long, and is false.
-func (v *Verifier) compareOrDummy(ctx context.Context, hash []byte, password string, clean bool) (bool, error) {
+func (v *Verifier) compareOrDummy(ctx context.Context, hash []byte, password string, rank int) (bool, error) {
 	if hash == nil {
 		hash = v.dummy(int(v.dummyCost.Load()))
-		_, err := v.compare(ctx, hash, password, clean)
+		_, err := v.compare(ctx, hash, password, rank)
 		return false, err
 	}
-	return v.compare(ctx, hash, password, clean)
+	return v.compare(ctx, hash, password, rank)
 }
 
 func (v *Verifier) cacheKey(user string, hash []byte, password string) [32]byte {
@@ -276,8 +277,8 @@ type keyedHash struct {
 	buf []byte
 }
 
-func (v *Verifier) compare(ctx context.Context, hash []byte, password string, clean bool) (bool, error) {
-	if err := v.slots.acquire(ctx, clean); err != nil {
+func (v *Verifier) compare(ctx context.Context, hash []byte, password string, rank int) (bool, error) {
+	if err := v.slots.acquire(ctx, rank); err != nil {
 		if errors.Is(err, errQueueFull) {
 			v.Stats.Rejected.Add(1)
 		}

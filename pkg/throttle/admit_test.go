@@ -32,8 +32,8 @@ func refusesBusy(t *testing.T, l *Limiter, user, addr string, now time.Time, wha
 func TestAdmitOnePerPair(t *testing.T) {
 	l := New(Policy{})
 	p, w := l.Admit("alice", addrA, t0)
-	if w.Wait != 0 || !p.Clean() {
-		t.Fatalf("first check: refusal %+v, clean %v; want 0, true", w, p.Clean())
+	if w.Wait != 0 || p.Rank() != 0 {
+		t.Fatalf("first check: refusal %+v, rank %d; want 0, 0", w, p.Rank())
 	}
 	refusesBusy(t, l, "alice", addrA, t0, "second check of the pair while the first runs")
 	admits(t, l, "alice", addrB, t0, "alice at B while alice at A is checked")
@@ -150,19 +150,25 @@ func TestBurstAdmitsNoMoreThanThresholds(t *testing.T) {
 	}
 }
 
-// A check is clean when neither its address nor its pair has failures.
-func TestAdmitClean(t *testing.T) {
+// A check ranks by the failures of its address and pair, and by the checks
+// its address already has in flight.
+func TestAdmitRank(t *testing.T) {
 	l := New(Policy{})
 	l.failure("mallory", addrA, t0)
 	for _, c := range []struct {
 		user, addr string
-		clean      bool
-	}{{"alice", addrB, true}, {"alice", addrA, false}, {"mallory", addrA, false}} {
+		rank       int
+	}{{"alice", addrB, 0}, {"alice", addrA, 1}, {"mallory", addrA, 2}} {
 		p, w := l.Admit(c.user, c.addr, t0)
-		if w.Wait != 0 || p.Clean() != c.clean {
-			t.Errorf("%s at %s: refusal %+v, clean %v; want 0, %v", c.user, c.addr, w, p.Clean(), c.clean)
+		if w.Wait != 0 || p.Rank() != c.rank {
+			t.Errorf("%s at %s: refusal %+v, rank %d; want none, %d", c.user, c.addr, w, p.Rank(), c.rank)
 		}
 		p.Cancel(t0)
+	}
+	for i := range 3 { // a burst from a fresh address
+		if p, _ := l.Admit(user(i), "203.0.113.1", t0); p.Rank() != i {
+			t.Errorf("check %d of a burst: rank %d, want %d", i+1, p.Rank(), i)
+		}
 	}
 }
 

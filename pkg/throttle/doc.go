@@ -47,9 +47,9 @@
 // However a burst is timed, no key gets more checks than its threshold
 // before its block. Checks that a cache answers (a password verified a
 // moment ago, or the same wrong one again) need no admission: they cost no
-// bcrypt and are no new guess. Admit also says whether a check is clean,
-// from an address and pair with no failures, so that a verifier can check
-// honest first logins ahead of guesses.
+// bcrypt and are no new guess. Admit also ranks each check by how suspect
+// its client is (Pass.Rank), so that a verifier can check honest first
+// logins ahead of guesses.
 //
 // A successful login clears its (user, address) pair, so one mistyped password
 // costs nothing after the right one. It does not clear the address count: an

@@ -110,10 +110,10 @@ type Refusal struct {
 // checks could reach a threshold. Refused, the Pass is zero.
 func (l *Limiter) Admit(user, addr string, now time.Time) (Pass, Refusal) {
 	if l == nil {
-		return Pass{clean: true}, Refusal{}
+		return Pass{}, Refusal{}
 	}
 	t := now.UnixNano()
-	p := Pass{l: l, addr: l.keys.address(addr), clean: true}
+	p := Pass{l: l, addr: l.keys.address(addr)}
 	p.pair = l.keys.pair(user, p.addr)
 	addrState, ok := l.admit(l.addrs, p.addr, t)
 	if !ok {
@@ -126,7 +126,7 @@ func (l *Limiter) Admit(user, addr string, now time.Time) (Pass, Refusal) {
 		}
 		return Pass{}, l.refusal(pairState)
 	}
-	p.clean = addrState.failures < negligible && pairState.failures < negligible
+	p.rank = rank(addrState, pairState)
 	l.Stats.pending.Add(1)
 	return p, Refusal{}
 }
@@ -137,6 +137,12 @@ func (l *Limiter) admit(s store, key uint64, now int64) (keyState, bool) {
 		return keyState{}, true
 	}
 	return s.admit(key, now)
+}
+
+// rank is how suspect a check is (see Pass.Rank): whole failures of the
+// address and of the pair, plus the address's other checks in flight.
+func rank(addr, pair keyState) int {
+	return int(addr.failures+negligible) + int(pair.failures+negligible) + int(addr.pending)
 }
 
 // refusal counts a refusal of a key in state st and says why.
@@ -181,13 +187,17 @@ func (l *Limiter) Sweep(now time.Time) {
 type Pass struct {
 	l          *Limiter
 	addr, pair uint64
-	clean      bool
+	rank       int
 }
 
-// Clean reports whether neither the address nor the user at the address
-// had failed logins when the check was admitted. A verifier may run clean
-// checks first: they are what honest clients send.
-func (p Pass) Clean() bool { return p.clean }
+// Rank says how suspect the check was when it was admitted: the failed
+// logins of its address and of its user there (rounded), plus the checks
+// its address already had in flight. 0 is a client that never failed and
+// asks one thing at a time, as honest ones do; each guess of a burst from
+// a fresh address ranks one higher than the one before, and an address
+// that has failed ranks by its failures. A verifier may run low ranks
+// first.
+func (p Pass) Rank() int { return p.rank }
 
 // Failure ends the check as a wrong password (or an unknown user): it
 // counts for the pair and the address.

@@ -226,8 +226,8 @@ func TestNilLimiterAllowsEverything(t *testing.T) {
 	}
 	for range 3 {
 		p, w := l.Admit("alice", addrA, t0)
-		if w != (Refusal{}) || !p.Clean() {
-			t.Fatalf("nil Limiter: Admit refuses %+v, clean %v", w, p.Clean())
+		if w != (Refusal{}) || p.Rank() != 0 {
+			t.Fatalf("nil Limiter: Admit refuses %+v, rank %d", w, p.Rank())
 		}
 		p.Failure(t0)
 	}
