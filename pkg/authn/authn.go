@@ -192,16 +192,16 @@ type admission struct {
 	pass         throttle.Pass
 }
 
-func (ad *admission) admit() (int, error) {
+func (ad *admission) admit() (place, error) {
 	pass, refused := ad.a.throttle.Admit(ad.user, ad.client, ad.a.now())
 	if refused.Wait > 0 {
 		if refused.Busy {
-			return 0, inFlight(refused.Wait)
+			return place{}, inFlight(refused.Wait)
 		}
-		return 0, throttled(refused.Wait)
+		return place{}, throttled(refused.Wait)
 	}
 	ad.pass = pass
-	return pass.Rank(), nil
+	return place{rank: pass.Rank(), patient: pass.Clean()}, nil
 }
 
 func (ad *admission) done(res checkResult, err error) {

@@ -245,7 +245,7 @@ func TestThrottle(t *testing.T) {
 // request whose context ends while it waits gets the context's error.
 func TestUnavailable(t *testing.T) {
 	v := New(Options{Concurrency: 1, QueueTimeout: 20 * time.Millisecond})
-	v.slots.acquire(context.Background(), 0) // the only bcrypt slot is taken
+	v.slots.acquire(context.Background(), place{}) // the only bcrypt slot is taken
 	a := NewAuthenticator(v, nil, nil)
 	src := testSource(t)
 	id, err := a.Authenticate(context.Background(), src, password("foo", "foo"))

@@ -296,7 +296,7 @@ func TestIdenticalRefusalsAreHeldSideBySide(t *testing.T) {
 // full, they are told so with it, not queued again one after another.
 func TestIdenticalChecksShareAFullQueue(t *testing.T) {
 	v := New(Options{Concurrency: 1, QueueTimeout: 100 * time.Millisecond})
-	v.slots.acquire(context.Background(), 0) // the only bcrypt slot is taken
+	v.slots.acquire(context.Background(), place{}) // the only bcrypt slot is taken
 	a := NewAuthenticator(v, nil, nil)
 	attempts := make([]attempt, 10)
 	for i := range attempts {
@@ -330,4 +330,43 @@ func TestHonestLoginIsNotQueuedBehindAFreshBurst(t *testing.T) {
 	}
 	g.release()
 	<-done
+}
+
+// A client without failed logins waits for bcrypt as long as its request
+// may, and is served; one that failed before is told to retry after the
+// queue timeout.
+func TestCleanClientsWaitInsteadOfRetrying(t *testing.T) {
+	g := newGatedCompare()
+	v := New(Options{Compare: g.compare, Concurrency: 1, QueueTimeout: 50 * time.Millisecond})
+	a := NewAuthenticator(v, throttle.New(throttle.Policy{TarpitSlots: -1}), nil)
+	src := testSource(t)
+	ctx := context.Background()
+	g.release()
+	a.Authenticate(ctx, src, from(password("foo", "guess-old"), "203.0.113.9:4711")) // a failure for 203.0.113.9
+	<-g.started
+	g.hold()
+	busy := make(chan error, 1)
+	go func() {
+		_, err := a.Authenticate(ctx, src, from(password("bar", "guess"), "203.0.113.7:4711"))
+		busy <- err
+	}()
+	<-g.started // the only slot is taken by a held guess
+
+	_, err := a.Authenticate(ctx, src, from(password("foo", "guess-2"), "203.0.113.9:4711"))
+	wantRefusal(t, err, Unavailable)
+	honest := make(chan error, 1)
+	go func() {
+		_, err := a.Authenticate(ctx, src, from(password("bar", "bar"), "198.51.100.1:4711"))
+		honest <- err
+	}()
+	select {
+	case err := <-honest:
+		t.Fatalf("a clean login gave up while the slot was taken: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	g.release()
+	if err := <-honest; err != nil {
+		t.Fatalf("the clean login once the slot was free: %v", err)
+	}
+	<-busy
 }

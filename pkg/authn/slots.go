@@ -8,7 +8,9 @@ import (
 )
 
 // slots admits bcrypt checks: at most n run at once, and up to maxQueue
-// more wait, each for at most a timeout. Waiting checks are served by
+// more wait, each for at most a timeout unless it is patient (then as long
+// as its context lasts: a client without failed logins is better served
+// late than told to retry). Waiting checks are served by
 // rank, lowest first, and in order of arrival within a rank: the rank is
 // how suspect the client is (throttle.Pass.Rank), so honest first logins
 // go before a burst of guesses and guesses from addresses that failed
@@ -43,10 +45,11 @@ func newSlots(n, maxQueue int, timeout time.Duration) *slots {
 	return s
 }
 
-// acquire takes a slot for a check of rank. It returns errQueueFull when
-// maxQueue checks wait already or the wait exceeds the timeout, and ctx's
-// error when ctx ends first.
-func (s *slots) acquire(ctx context.Context, rank int) error {
+// acquire takes a slot for a check waiting at at. It returns errQueueFull
+// when maxQueue checks wait already or an impatient wait exceeds the
+// timeout, and ctx's error when ctx ends first.
+func (s *slots) acquire(ctx context.Context, at place) error {
+	rank := at.rank
 	s.mu.Lock()
 	if s.queue.Len() == 0 && s.takes(rank) {
 		s.free--
@@ -63,12 +66,16 @@ func (s *slots) acquire(ctx context.Context, rank int) error {
 	s.handOn() // a higher rank may wait while this one could start
 	s.mu.Unlock()
 
-	timer := time.NewTimer(s.timeout)
-	defer timer.Stop()
+	var timeout <-chan time.Time
+	if !at.patient {
+		timer := time.NewTimer(s.timeout)
+		defer timer.Stop()
+		timeout = timer.C
+	}
 	select {
 	case <-w.ready:
 		return nil
-	case <-timer.C:
+	case <-timeout:
 		return s.leave(w, errQueueFull)
 	case <-ctx.Done():
 		return s.leave(w, ctx.Err())

@@ -30,12 +30,12 @@ func waitQueued(t *testing.T, s *slots, n int) {
 // A full queue refuses at once instead of piling up goroutines.
 func TestSlotsRejectWhenQueueFull(t *testing.T) {
 	s := newSlots(1, 1, 10*time.Second)
-	s.acquire(context.Background(), 0) // the only slot is busy
+	s.acquire(context.Background(), place{}) // the only slot is busy
 	var queued sync.WaitGroup
-	queued.Go(func() { s.acquire(context.Background(), 0) }) // takes the one queue place
+	queued.Go(func() { s.acquire(context.Background(), place{}) }) // takes the one queue place
 	waitQueued(t, s, 1)
 	start := time.Now()
-	if err := s.acquire(context.Background(), 0); !errors.Is(err, errQueueFull) {
+	if err := s.acquire(context.Background(), place{}); !errors.Is(err, errQueueFull) {
 		t.Fatalf("acquire with a full queue = %v, want errQueueFull", err)
 	}
 	if time.Since(start) > time.Second {
@@ -47,17 +47,17 @@ func TestSlotsRejectWhenQueueFull(t *testing.T) {
 
 func TestSlotsTimeoutAndCancel(t *testing.T) {
 	s := newSlots(1, 8, 30*time.Millisecond)
-	s.acquire(context.Background(), 0)
-	if err := s.acquire(context.Background(), 0); !errors.Is(err, errQueueFull) {
+	s.acquire(context.Background(), place{})
+	if err := s.acquire(context.Background(), place{}); !errors.Is(err, errQueueFull) {
 		t.Fatalf("acquire past the deadline = %v, want errQueueFull", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := s.acquire(ctx, 0); !errors.Is(err, context.Canceled) {
+	if err := s.acquire(ctx, place{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("acquire with a cancelled context = %v", err)
 	}
 	s.release()
-	if err := s.acquire(context.Background(), 1); err != nil {
+	if err := s.acquire(context.Background(), place{rank: 1}); err != nil {
 		t.Fatalf("after the waiters left, the free slot: %v", err)
 	}
 	if s.waiting() != 0 || s.free != 0 {
@@ -69,7 +69,7 @@ func TestSlotsTimeoutAndCancel(t *testing.T) {
 // arrival within a rank.
 func TestSlotsServeLowRanksFirst(t *testing.T) {
 	s := newSlots(1, 16, 10*time.Second)
-	s.acquire(context.Background(), 1)
+	s.acquire(context.Background(), place{rank: 1})
 	order := make(chan string, 5)
 	var wg sync.WaitGroup
 	for i, w := range []struct {
@@ -77,7 +77,7 @@ func TestSlotsServeLowRanksFirst(t *testing.T) {
 		rank int
 	}{{"guess-5", 5}, {"guess-2a", 2}, {"honest-0", 0}, {"honest-1", 1}, {"guess-2b", 2}} {
 		wg.Go(func() {
-			if err := s.acquire(context.Background(), w.rank); err != nil {
+			if err := s.acquire(context.Background(), place{rank: w.rank}); err != nil {
 				t.Errorf("%s: %v", w.name, err)
 				return
 			}
@@ -102,15 +102,15 @@ func TestSlotsServeLowRanksFirst(t *testing.T) {
 // rank 0, which then starts at once.
 func TestSlotsKeepOneForCleanChecks(t *testing.T) {
 	s := newSlots(2, 16, 10*time.Second)
-	if err := s.acquire(context.Background(), 1); err != nil {
+	if err := s.acquire(context.Background(), place{rank: 1}); err != nil {
 		t.Fatal(err)
 	}
 	second := make(chan error, 1)
-	go func() { second <- s.acquire(context.Background(), 1) }()
+	go func() { second <- s.acquire(context.Background(), place{rank: 1}) }()
 	waitQueued(t, s, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if err := s.acquire(ctx, 0); err != nil {
+	if err := s.acquire(ctx, place{}); err != nil {
 		t.Fatalf("a rank-0 check beside a running guess: %v, want the kept slot at once", err)
 	}
 	s.release() // the rank-0 check ends: the kept slot is free again, not for guesses
@@ -121,6 +121,27 @@ func TestSlotsKeepOneForCleanChecks(t *testing.T) {
 	}
 	s.release() // the first guess ends
 	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A patient check waits past the timeout until a slot is free; another is
+// told the queue is full.
+func TestSlotsPatientChecksOutwaitTheTimeout(t *testing.T) {
+	s := newSlots(1, 8, 30*time.Millisecond)
+	s.acquire(context.Background(), place{})
+	if err := s.acquire(context.Background(), place{rank: 1}); !errors.Is(err, errQueueFull) {
+		t.Fatalf("an impatient check past the timeout: %v, want errQueueFull", err)
+	}
+	patient := make(chan error, 1)
+	go func() { patient <- s.acquire(context.Background(), place{rank: 1, patient: true}) }()
+	select {
+	case err := <-patient:
+		t.Fatalf("a patient check gave up after the timeout: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	s.release()
+	if err := <-patient; err != nil {
 		t.Fatal(err)
 	}
 }

@@ -74,7 +74,9 @@ const (
 //     otherwise in-process on all cores but one;
 //   - serves checks by how suspect their client is, and keeps one slot for
 //     clients that never failed and ask one thing at a time (see slots), so
-//     guesses queue behind honest logins, not the other way round;
+//     guesses queue behind honest logins, not the other way round; and lets
+//     clients without failed logins wait as long as their request may,
+//     rather than be told to retry after QueueTimeout;
 //   - runs one comparison for identical checks in flight at once (see
 //     flights), and asks a gate (the throttle) before each comparison;
 //   - runs a comparison against a dummy hash for unknown users, so response time
@@ -145,19 +147,27 @@ func (v *Verifier) SetDummyCost(cost int) {
 // gate is what a check asks before it runs bcrypt, and tells afterwards:
 // the throttle's admission (see Authenticator.checkPassword).
 type gate interface {
-	// admit is asked before a comparison; an error refuses it. rank says
-	// how suspect the client is: lower ranks wait for bcrypt ahead of
-	// higher ones (see slots).
-	admit() (rank int, err error)
+	// admit is asked before a comparison; an error refuses it. The place
+	// says how the comparison waits for bcrypt.
+	admit() (place, error)
 	// done hears how an admitted check ended: its result, or the error
 	// that left it without one.
 	done(res checkResult, err error)
 }
 
+// place is where an admitted check waits for a bcrypt slot (see slots).
+type place struct {
+	// rank says how suspect the client is: lower ranks go first.
+	rank int
+	// patient checks, from clients without failed logins, wait as long as
+	// their request may; the others at most Options.QueueTimeout.
+	patient bool
+}
+
 // openGate admits every check at rank 0.
 type openGate struct{}
 
-func (openGate) admit() (int, error)     { return 0, nil }
+func (openGate) admit() (place, error)   { return place{}, nil }
 func (openGate) done(checkResult, error) {}
 
 // check reports whether password matches hash, and tells a new wrong
@@ -220,11 +230,11 @@ func (v *Verifier) lead(ctx context.Context, key [32]byte, hash []byte, password
 	if res, ok := v.recall(key); ok { // the previous flight ended between recall and join
 		return res, nil
 	}
-	rank, err := g.admit()
+	at, err := g.admit()
 	if err != nil {
 		return wrongPassword, err
 	}
-	ok, err := v.compareOrDummy(ctx, hash, password, rank)
+	ok, err := v.compareOrDummy(ctx, hash, password, at)
 	res := wrongPassword
 	switch {
 	case err != nil:
@@ -240,13 +250,13 @@ func (v *Verifier) lead(ctx context.Context, key [32]byte, hash []byte, password
 
 // compareOrDummy compares against hash, or, for an unknown user (nil hash),
 // against a dummy hash so the answer takes as long, and is false.
-func (v *Verifier) compareOrDummy(ctx context.Context, hash []byte, password string, rank int) (bool, error) {
+func (v *Verifier) compareOrDummy(ctx context.Context, hash []byte, password string, at place) (bool, error) {
 	if hash == nil {
 		hash = v.dummy(int(v.dummyCost.Load()))
-		_, err := v.compare(ctx, hash, password, rank)
+		_, err := v.compare(ctx, hash, password, at)
 		return false, err
 	}
-	return v.compare(ctx, hash, password, rank)
+	return v.compare(ctx, hash, password, at)
 }
 
 func (v *Verifier) cacheKey(user string, hash []byte, password string) [32]byte {
@@ -277,8 +287,8 @@ type keyedHash struct {
 	buf []byte
 }
 
-func (v *Verifier) compare(ctx context.Context, hash []byte, password string, rank int) (bool, error) {
-	if err := v.slots.acquire(ctx, rank); err != nil {
+func (v *Verifier) compare(ctx context.Context, hash []byte, password string, at place) (bool, error) {
+	if err := v.slots.acquire(ctx, at); err != nil {
 		if errors.Is(err, errQueueFull) {
 			v.Stats.Rejected.Add(1)
 		}

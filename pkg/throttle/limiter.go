@@ -127,6 +127,7 @@ func (l *Limiter) Admit(user, addr string, now time.Time) (Pass, Refusal) {
 		return Pass{}, l.refusal(pairState)
 	}
 	p.rank = rank(addrState, pairState)
+	p.clean = addrState.failures < negligible && pairState.failures < negligible
 	l.Stats.pending.Add(1)
 	return p, Refusal{}
 }
@@ -188,6 +189,7 @@ type Pass struct {
 	l          *Limiter
 	addr, pair uint64
 	rank       int
+	clean      bool
 }
 
 // Rank says how suspect the check was when it was admitted: the failed
@@ -198,6 +200,12 @@ type Pass struct {
 // that has failed ranks by its failures. A verifier may run low ranks
 // first.
 func (p Pass) Rank() int { return p.rank }
+
+// Clean reports whether neither the address nor the user at the address
+// had failed logins when the check was admitted (whatever else was in
+// flight): no sign of guessing at all. Without a Limiter nothing is known,
+// and no Pass is clean.
+func (p Pass) Clean() bool { return p.clean }
 
 // Failure ends the check as a wrong password (or an unknown user): it
 // counts for the pair and the address.
