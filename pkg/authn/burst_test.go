@@ -332,12 +332,11 @@ func TestHonestLoginIsNotQueuedBehindAFreshBurst(t *testing.T) {
 	<-done
 }
 
-// A client without failed logins waits for bcrypt as long as its request
-// may, and is served; one that failed before is told to retry after the
-// queue timeout.
+// A client without failed logins waits for bcrypt past the queue timeout,
+// and is served; one that failed before is told to retry after it.
 func TestCleanClientsWaitInsteadOfRetrying(t *testing.T) {
 	g := newGatedCompare()
-	v := New(Options{Compare: g.compare, Concurrency: 1, QueueTimeout: 50 * time.Millisecond})
+	v := New(Options{Compare: g.compare, Concurrency: 1, QueueTimeout: 100 * time.Millisecond})
 	a := NewAuthenticator(v, throttle.New(throttle.Policy{TarpitSlots: -1}), nil)
 	src := testSource(t)
 	ctx := context.Background()
@@ -362,7 +361,7 @@ func TestCleanClientsWaitInsteadOfRetrying(t *testing.T) {
 	select {
 	case err := <-honest:
 		t.Fatalf("a clean login gave up while the slot was taken: %v", err)
-	case <-time.After(300 * time.Millisecond):
+	case <-time.After(200 * time.Millisecond): // past the queue timeout
 	}
 	g.release()
 	if err := <-honest; err != nil {

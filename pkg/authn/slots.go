@@ -8,9 +8,10 @@ import (
 )
 
 // slots admits bcrypt checks: at most n run at once, and up to maxQueue
-// more wait, each for at most a timeout unless it is patient (then as long
-// as its context lasts: a client without failed logins is better served
-// late than told to retry). Waiting checks are served by
+// more wait, each for at most a timeout, or patientFactor times as long
+// when it is patient (a client without failed logins is better served late
+// than told to retry, but a burst from a fresh address must not pile up
+// for the whole request timeout). Waiting checks are served by
 // rank, lowest first, and in order of arrival within a rank: the rank is
 // how suspect the client is (throttle.Pass.Rank), so honest first logins
 // go before a burst of guesses and guesses from addresses that failed
@@ -30,6 +31,10 @@ type slots struct {
 	timeout  time.Duration
 }
 
+// patientFactor stretches the queue timeout for patient checks: 20 s with
+// the default 5 s, inside the default 30 s request timeout.
+const patientFactor = 4
+
 type slotWaiter struct {
 	rank    int
 	arrival uint64
@@ -46,8 +51,8 @@ func newSlots(n, maxQueue int, timeout time.Duration) *slots {
 }
 
 // acquire takes a slot for a check waiting at at. It returns errQueueFull
-// when maxQueue checks wait already or an impatient wait exceeds the
-// timeout, and ctx's error when ctx ends first.
+// when maxQueue checks wait already or the wait exceeds its timeout, and
+// ctx's error when ctx ends first.
 func (s *slots) acquire(ctx context.Context, at place) error {
 	rank := at.rank
 	s.mu.Lock()
@@ -66,16 +71,16 @@ func (s *slots) acquire(ctx context.Context, at place) error {
 	s.handOn() // a higher rank may wait while this one could start
 	s.mu.Unlock()
 
-	var timeout <-chan time.Time
-	if !at.patient {
-		timer := time.NewTimer(s.timeout)
-		defer timer.Stop()
-		timeout = timer.C
+	timeout := s.timeout
+	if at.patient {
+		timeout *= patientFactor
 	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
 	select {
 	case <-w.ready:
 		return nil
-	case <-timeout:
+	case <-timer.C:
 		return s.leave(w, errQueueFull)
 	case <-ctx.Done():
 		return s.leave(w, ctx.Err())

@@ -125,23 +125,23 @@ func TestSlotsKeepOneForCleanChecks(t *testing.T) {
 	}
 }
 
-// A patient check waits past the timeout until a slot is free; another is
-// told the queue is full.
+// A patient check waits past the timeout until a slot is free, for up to
+// four timeouts; another is told the queue is full after one.
 func TestSlotsPatientChecksOutwaitTheTimeout(t *testing.T) {
-	s := newSlots(1, 8, 30*time.Millisecond)
+	s := newSlots(1, 8, 100*time.Millisecond)
 	s.acquire(context.Background(), place{})
 	if err := s.acquire(context.Background(), place{rank: 1}); !errors.Is(err, errQueueFull) {
 		t.Fatalf("an impatient check past the timeout: %v, want errQueueFull", err)
 	}
+	start := time.Now()
+	if err := s.acquire(context.Background(), place{rank: 1, patient: true}); !errors.Is(err, errQueueFull) || time.Since(start) < 400*time.Millisecond {
+		t.Fatalf("a patient check with no slot free: %v after %s, want errQueueFull after 4 timeouts", err, time.Since(start))
+	}
 	patient := make(chan error, 1)
 	go func() { patient <- s.acquire(context.Background(), place{rank: 1, patient: true}) }()
-	select {
-	case err := <-patient:
-		t.Fatalf("a patient check gave up after the timeout: %v", err)
-	case <-time.After(200 * time.Millisecond):
-	}
+	time.Sleep(200 * time.Millisecond) // past one timeout
 	s.release()
 	if err := <-patient; err != nil {
-		t.Fatal(err)
+		t.Fatalf("a patient check when the slot came free after two timeouts: %v", err)
 	}
 }

@@ -75,8 +75,8 @@ const (
 //   - serves checks by how suspect their client is, and keeps one slot for
 //     clients that never failed and ask one thing at a time (see slots), so
 //     guesses queue behind honest logins, not the other way round; and lets
-//     clients without failed logins wait as long as their request may,
-//     rather than be told to retry after QueueTimeout;
+//     clients without failed logins wait four times QueueTimeout before
+//     they are told to retry;
 //   - runs one comparison for identical checks in flight at once (see
 //     flights), and asks a gate (the throttle) before each comparison;
 //   - runs a comparison against a dummy hash for unknown users, so response time
@@ -159,8 +159,8 @@ type gate interface {
 type place struct {
 	// rank says how suspect the client is: lower ranks go first.
 	rank int
-	// patient checks, from clients without failed logins, wait as long as
-	// their request may; the others at most Options.QueueTimeout.
+	// patient checks, from clients without failed logins, wait four times
+	// Options.QueueTimeout for a slot; the others once.
 	patient bool
 }
 
