@@ -20,9 +20,10 @@ func (p Problem) String() string { return fmt.Sprintf("%s: %q: %s", p.File, p.Ke
 // without a usable bcrypt hash (without any, only when no directory holds
 // passwords: see Files.DirectoryUsers); groups that users name but nobody defines;
 // keys that cannot match any valid repository name (also for a particular
-// user's ${user}); and a user key that its own group repeats with different
+// user's ${user}); a user key that its own group repeats with different
 // actions (both count at the same specificity, so the result is their union,
-// or a deny).
+// or a deny); and a user whose ${user} namespace is one that other keys name
+// literally (see checkUserNamespaces).
 func (r *Rules) Check() []Problem {
 	problems := append([]Problem(nil), r.src.problems...)
 	for _, u := range r.src.users {
@@ -38,7 +39,7 @@ func (r *Rules) Check() []Problem {
 				Message: fmt.Sprintf("line %d: matches no valid repository name", e.line)})
 		}
 	}
-	return problems
+	return append(problems, r.checkUserNamespaces()...)
 }
 
 func (r *Rules) checkUser(u userEntry) []Problem {

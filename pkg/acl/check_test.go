@@ -117,3 +117,42 @@ func TestCheckDirectoryUsers(t *testing.T) {
 		t.Errorf("Check() = %v, want only md5's hash", got)
 	}
 }
+
+// A user named like a namespace that other keys name literally gets that
+// namespace through ${user}: check says so, naming the rule and the key.
+func TestCheckUserNamespaceCollisions(t *testing.T) {
+	r := files{
+		users: `{
+  "team-a": {"pass_hash": "` + fooHash + `", "groups": ["devs"]},
+  "alice": {"pass_hash": "` + fooHash + `", "groups": ["devs"], "repositories": {"team-a/app": ["pull"]}},
+  "bob": {"pass_hash": "` + fooHash + `", "repositories": {"${user}/**": ["*"], "bob/tools": ["pull"]}},
+  "docs": {"pass_hash": "` + fooHash + `", "groups": ["devs"]},
+  "carol": {"pass_hash": "` + fooHash + `", "groups": ["homes"]},
+  "home": {"pass_hash": "` + fooHash + `", "groups": ["devs"]}
+}`,
+		groups: `{
+  "devs": {"repositories": {"${user}/*": ["*"]}},
+  "homes": {"repositories": {"home/${user}/**": ["pull", "push"]}},
+  "team-a-members": {"repositories": {"team-a/*": ["pull", "push"], "home/carol/shared": ["pull"]}}
+}`,
+		repos: `{"repositories": ["library/*", "docs/site"]}`,
+	}.parse(t)
+	want := map[string]string{
+		"team-a": `user "team-a" gets [*] on "team-a/..." through "${user}/*" (group devs), a namespace that user alice names literally ("team-a/app", users.json line 3)`,
+		"docs":   `a namespace that the public list names literally ("docs/site", repositories.json line 1)`,
+		"carol":  `gets [pull,push] on "home/carol/..." through "home/${user}/**" (group homes), a namespace that group team-a-members names literally`,
+		"home":   `user "home" gets [*] on "home/..." through "${user}/*" (group devs), a namespace that group team-a-members names literally ("home/carol/shared"`,
+	}
+	got := map[string]string{}
+	for _, p := range r.Check() {
+		got[p.Key] = p.String()
+	}
+	for user, message := range want {
+		if !strings.Contains(got[user], message) {
+			t.Errorf("user %s: problem %q, want one containing %q", user, got[user], message)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d problems, want %d (alice and bob collide with nobody): %v", len(got), len(want), got)
+	}
+}

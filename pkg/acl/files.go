@@ -18,6 +18,10 @@ type Files struct {
 	// entry without one gives a directory user rules, and Check does not
 	// call it a user nobody can log in as.
 	DirectoryUsers bool
+	// MaxShrink is the share of the users of users.json or of htpasswd that
+	// one reload may remove (see Rules.CheckShrink); 0 means
+	// DefaultMaxShrink, 1 turns the guard off.
+	MaxShrink float64
 }
 
 // Default names used in messages when Parse gets data without a path.

@@ -1,7 +1,5 @@
 package acl
 
-import "fmt"
-
 // groupEntry is one entry of the groups file as written.
 type groupEntry struct {
 	name    string
@@ -16,9 +14,9 @@ type groupEntry struct {
 func parseGroups(f *jsonFile) (map[string]*groupEntry, []string, error) {
 	groups := map[string]*groupEntry{}
 	var order []string
-	err := f.object("", "the groups file", func(name string, line int) error {
+	err := f.object("", place{kind: "the groups file"}, func(name string, line int) error {
 		g := &groupEntry{name: name, line: line}
-		what := fmt.Sprintf("group %q", name)
+		what := place{kind: "group", name: name}
 		err := f.object(name, what, func(field string, line int) error {
 			switch field {
 			case "repositories":

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // jsonFile walks a JSON document token by token so that every error and
@@ -15,28 +16,46 @@ type jsonFile struct {
 	data     []byte
 	dec      *json.Decoder
 	problems []Problem // duplicate and unknown keys, for Check
+	// lineAt and lineOffset remember the last line found, so that finding
+	// the next one, further on, counts only the newlines in between: the
+	// decoder's offsets only grow, and counting from the start every time
+	// made loading quadratic in the file's size.
+	lineAt     int
+	lineOffset int64
 }
 
-// openJSON checks the whole document first, because only json.Unmarshal
-// reports syntax errors with an offset from the start of the data.
+// openJSON checks the whole document first, so that a syntax error is
+// reported with its line before anything is read.
 func openJSON(name string, data []byte) (*jsonFile, error) {
 	f := &jsonFile{name: name, data: data}
-	var raw json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		var syn *json.SyntaxError
-		if errors.As(err, &syn) {
-			return nil, f.fail(syn.Offset, "", failure(ErrSyntax, "%s", syn.Error()))
-		}
-		return nil, f.fail(0, "", failure(ErrSyntax, "%v", err))
+	if !json.Valid(data) { // a scan, without copying the document
+		return nil, f.syntaxError()
 	}
 	f.dec = json.NewDecoder(bytes.NewReader(data))
 	return f, nil
 }
 
+// syntaxError locates what makes the document invalid: only json.Unmarshal
+// reports the offset of a syntax error.
+func (f *jsonFile) syntaxError() error {
+	var raw json.RawMessage
+	err := json.Unmarshal(f.data, &raw)
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return f.fail(syn.Offset, "", failure(ErrSyntax, "%s", syn.Error()))
+	}
+	return f.fail(0, "", failure(ErrSyntax, "%v", err))
+}
+
 // line converts a byte offset to a 1-based line number.
 func (f *jsonFile) line(offset int64) int {
 	offset = max(0, min(offset, int64(len(f.data))))
-	return 1 + bytes.Count(f.data[:offset], []byte("\n"))
+	if offset < f.lineOffset || f.lineAt == 0 {
+		f.lineAt, f.lineOffset = 1, 0
+	}
+	f.lineAt += bytes.Count(f.data[f.lineOffset:offset], []byte("\n"))
+	f.lineOffset = offset
+	return f.lineAt
 }
 
 func (f *jsonFile) fail(offset int64, key string, err error) error {
@@ -45,8 +64,8 @@ func (f *jsonFile) fail(offset int64, key string, err error) error {
 
 // object reads one JSON object, calling each for every key with the line it
 // is on; each must consume the value (with decode or skip). what names the
-// object in messages ("user \"foo\"").
-func (f *jsonFile) object(key, what string, each func(key string, line int) error) error {
+// object in messages.
+func (f *jsonFile) object(key string, what place, each func(key string, line int) error) error {
 	start := f.dec.InputOffset()
 	tok, err := f.dec.Token()
 	if err != nil {
@@ -85,12 +104,30 @@ func (f *jsonFile) decode(key string, line int, v any, want string) error {
 }
 
 // skip consumes a value nobody asked for and records that it is ignored.
-func (f *jsonFile) skip(key string, line int, what string) error {
+func (f *jsonFile) skip(key string, line int, what place) error {
 	f.problems = append(f.problems, Problem{File: f.name, Key: key, Message: fmt.Sprintf(
 		"line %d: unknown key in %s, ignored", line, what)})
 	var ignored json.RawMessage
 	return f.decode(key, line, &ignored, "a JSON value")
 }
+
+// place names a JSON object in messages: a file (users.json), an entry
+// (user "foo") or a part of one (group "devs" repositories). The text is
+// made only when a message needs it: a large users file has hundreds of
+// thousands of entries and few messages.
+type place struct {
+	kind, name, part string
+}
+
+func (p place) String() string {
+	if p.name == "" {
+		return p.kind + p.part
+	}
+	return p.kind + " " + strconv.Quote(p.name) + p.part
+}
+
+// repositories names p's repositories object.
+func (p place) repositories() place { p.part = " repositories"; return p }
 
 // describe names a JSON token for "want X, got Y" messages.
 func describe(tok json.Token) string {

@@ -23,7 +23,7 @@ func parsePublic(f *jsonFile) (publicList, error) {
 	var p publicList
 	var flags = map[string]bool{}
 	var flagLine int
-	err := f.object("", "repositories.json", func(field string, line int) error {
+	err := f.object("", place{kind: "repositories.json"}, func(field string, line int) error {
 		switch field {
 		case "backlist", "blacklist":
 			var v bool
@@ -35,7 +35,7 @@ func parsePublic(f *jsonFile) (publicList, error) {
 		case "repositories":
 			return parsePublicEntries(f, field, line, &p)
 		}
-		return f.skip(field, line, "repositories.json")
+		return f.skip(field, line, place{kind: "repositories.json"})
 	})
 	if err != nil {
 		return p, err
@@ -60,6 +60,7 @@ func parsePublicEntries(f *jsonFile, field string, line int, p *publicList) erro
 		return &LoadError{File: f.name, Line: line, Key: field,
 			Err: failure(ErrInvalid, "want a list of repository names or patterns, got %s", describe(tok))}
 	}
+	seen := map[string]int{}
 	for f.dec.More() {
 		var key string
 		if err := f.decode(field, f.line(f.dec.InputOffset()), &key, "a repository name or pattern string"); err != nil {
@@ -69,11 +70,11 @@ func parsePublicEntries(f *jsonFile, field string, line int, p *publicList) erro
 		if err := checkKeySyntax(key, false); err != nil {
 			return &LoadError{File: f.name, Line: line, Key: key, Err: err}
 		}
-		for _, e := range p.entries {
-			if e.key == key {
-				f.problems = append(f.problems, Problem{File: f.name, Key: key, Message: fmt.Sprintf(
-					"line %d: listed twice (first on line %d)", line, e.line)})
-			}
+		if first, dup := seen[key]; dup {
+			f.problems = append(f.problems, Problem{File: f.name, Key: key, Message: fmt.Sprintf(
+				"line %d: listed twice (first on line %d)", line, first)})
+		} else {
+			seen[key] = line
 		}
 		p.entries = append(p.entries, publicEntry{key: key, line: line})
 	}

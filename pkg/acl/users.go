@@ -1,7 +1,6 @@
 package acl
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -44,7 +43,7 @@ type userEntry struct {
 func parseUsers(f *jsonFile) ([]userEntry, error) {
 	var users []userEntry
 	index := map[string]int{}
-	err := f.object("", "users.json", func(name string, line int) error {
+	err := f.object("", place{kind: "users.json"}, func(name string, line int) error {
 		u, err := parseUser(f, name, line)
 		if err != nil {
 			return err
@@ -62,7 +61,7 @@ func parseUsers(f *jsonFile) ([]userEntry, error) {
 
 func parseUser(f *jsonFile, name string, line int) (userEntry, error) {
 	u := userEntry{name: name, line: line}
-	what := fmt.Sprintf("user %q", name)
+	what := place{kind: "user", name: name}
 	err := f.object(name, what, func(field string, line int) error {
 		switch field {
 		case "pass_hash":
@@ -84,10 +83,10 @@ func parseUser(f *jsonFile, name string, line int) (userEntry, error) {
 }
 
 // parseRuleMap reads {"key": [actions], ...} of a user or a group.
-func parseRuleMap(f *jsonFile, field, owner string, userAllowed bool) ([]ruleEntry, error) {
+func parseRuleMap(f *jsonFile, field string, owner place, userAllowed bool) ([]ruleEntry, error) {
 	var rules []ruleEntry
 	index := map[string]int{}
-	err := f.object(field, owner+" repositories", func(key string, line int) error {
+	err := f.object(field, owner.repositories(), func(key string, line int) error {
 		if err := checkKeySyntax(key, userAllowed); err != nil {
 			return &LoadError{File: f.name, Line: line, Key: key, Err: err}
 		}

@@ -179,36 +179,75 @@ func (a *Authenticator) Authenticate(ctx context.Context, src *Source, c Credent
 
 // checkPassword verifies c's password. A client that failed too often waits
 // first: it is refused without any password check, so a guesser learns
-// nothing and costs no bcrypt.
+// nothing and costs no bcrypt. A password that nothing remembers is then
+// admitted by the throttle before bcrypt runs, and counts as a failure in
+// waiting until it is checked: however many guesses arrive at once, no
+// more are checked than the throttle lets fail (see package throttle).
 func (a *Authenticator) checkPassword(ctx context.Context, src *Source, c Credentials) (Identity, error) {
 	id := Identity{Name: c.User, Method: Password}
-	now := a.now()
-	if wait := a.throttle.Check(c.User, c.Client, now); wait > 0 {
+	if wait := a.throttle.Check(c.User, c.Client, a.now()); wait > 0 {
 		a.throttle.Hold(ctx, wait)
 		return id, throttled(wait)
 	}
 	u, _ := src.Users.User(c.User)
-	res, dir, err := a.verify(ctx, src, u, c)
+	res, dir, err := a.verify(ctx, src, u, c, &admission{a: a, user: c.User, client: c.Client})
+	var refused *Error
 	switch {
 	case errors.Is(err, errQueueFull):
 		return id, errBusy
+	case errors.As(err, &refused):
+		// Held here, not in admission: identical requests waiting for the
+		// refused one try on their own at once, not a second apart.
+		a.throttle.Hold(ctx, refused.Wait)
+		return id, err
 	case err != nil:
 		return id, err
-	case res == repeatedWrongPassword:
-		// The same wrong password as a moment ago is no new guess: containerd
-		// retries every refused POST as a GET at once, and a fleet of jobs
-		// with a stale password sends it many times. Counting each would
-		// throttle them after a few typos without slowing any guesser.
-		return id, errWrongPassword
-	case res == wrongPassword:
-		a.throttle.Failure(c.User, c.Client, now)
+	case res != rightPassword:
+		// A repeat (the same wrong password as a moment ago) is no new
+		// guess and was not counted: containerd retries every refused POST
+		// as a GET at once, and a fleet of jobs with a stale password sends
+		// it many times. Counting each would throttle them after a few
+		// typos without slowing any guesser.
 		return id, errWrongPassword
 	}
-	a.throttle.Success(c.User, c.Client, now)
+	a.throttle.Success(c.User, c.Client)
 	if dir != nil {
 		id.Groups, id.GroupsFromSource = dir.groups, true
 		return id, nil
 	}
 	id.Groups, id.passHash = u.Groups, u.PassHash
 	return id, nil
+}
+
+// admission is the throttle as a password check's gate: it admits a
+// comparison, or refuses it with the wait to tell the client, and counts
+// the comparison's outcome.
+type admission struct {
+	a            *Authenticator
+	user, client string
+	pass         throttle.Pass
+}
+
+func (ad *admission) admit() (place, error) {
+	pass, refused := ad.a.throttle.Admit(ad.user, ad.client, ad.a.now())
+	if refused.Wait > 0 {
+		if refused.Busy {
+			return place{}, inFlight(refused.Wait)
+		}
+		return place{}, throttled(refused.Wait)
+	}
+	ad.pass = pass
+	return place{rank: pass.Rank(), patient: pass.Clean()}, nil
+}
+
+func (ad *admission) done(res checkResult, err error) {
+	now := ad.a.now()
+	switch {
+	case err != nil:
+		ad.pass.Cancel(now)
+	case res == rightPassword:
+		ad.pass.Success(now)
+	default:
+		ad.pass.Failure(now)
+	}
 }

@@ -251,13 +251,13 @@ func TestThrottle(t *testing.T) {
 // request whose context ends while it waits gets the context's error.
 func TestUnavailable(t *testing.T) {
 	v := New(Options{Concurrency: 1, QueueTimeout: 20 * time.Millisecond})
-	v.slots <- struct{}{} // the only bcrypt slot is taken
+	v.slots.acquire(context.Background(), place{}) // the only bcrypt slot is taken
 	a := NewAuthenticator(v, nil, nil)
 	src := testSource(t)
 	id, err := a.Authenticate(context.Background(), src, password("foo", "foo"))
 	e := wantRefusal(t, err, Unavailable)
-	if e.Wait != time.Second || id.Name != "foo" {
-		t.Errorf("busy: %+v %+v", e, id)
+	if e.Wait != time.Second || id.Name != "foo" || v.Stats.Rejected.Load() != 1 {
+		t.Errorf("busy: %+v %+v, rejected %d", e, id, v.Stats.Rejected.Load())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

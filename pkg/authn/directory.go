@@ -69,43 +69,73 @@ type directoryOutcome struct {
 
 // verify checks c's password where it is kept: the files' bcrypt hash of u
 // (zero when the files do not know c.User), or the directory. dir is nil
-// when the files decided.
-func (a *Authenticator) verify(ctx context.Context, src *Source, u acl.User, c Credentials) (res checkResult, dir *directoryAnswer, err error) {
+// when the files decided. g admits a check that needs bcrypt or the
+// directory and counts its outcome, so a guess against the directory is
+// throttled exactly like one against a hash.
+func (a *Authenticator) verify(ctx context.Context, src *Source, u acl.User, c Credentials, g gate) (res checkResult, dir *directoryAnswer, err error) {
 	d := src.Directory
 	inFiles := len(u.PassHash) > 0
 	if d == nil || inFiles && !d.First {
-		res, err = a.verifier.check(ctx, c.User, u.PassHash, c.Secret)
+		res, err = a.verifier.check(ctx, c.User, u.PassHash, c.Secret, g)
 		return res, nil, err
 	}
-	out, err := a.verifier.checkDirectory(ctx, d, c.User, c.Secret)
-	switch {
-	case err != nil && ctx.Err() == nil:
-		return wrongPassword, nil, errDirectoryDown
-	case err != nil:
-		return wrongPassword, nil, ctx.Err()
-	case out.unknown && inFiles:
-		res, err = a.verifier.check(ctx, c.User, u.PassHash, c.Secret)
+	key := a.verifier.directoryKey(d, c.User, c.Secret)
+	out, remembered := a.verifier.recallDirectory(key)
+	if !remembered {
+		if _, err := g.admit(); err != nil {
+			return wrongPassword, nil, err
+		}
+		out, err = a.verifier.askDirectory(ctx, d, key, c.User, c.Secret)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			g.done(wrongPassword, err)
+			return wrongPassword, nil, errDirectoryDown
+		case err != nil:
+			g.done(wrongPassword, err)
+			return wrongPassword, nil, ctx.Err()
+		case out.unknown && inFiles:
+			g.done(wrongPassword, errNotTheDirectorys) // not a guess: the files decide
+		default:
+			g.done(out.result, nil)
+		}
+	}
+	if out.unknown && inFiles {
+		res, err = a.verifier.check(ctx, c.User, u.PassHash, c.Secret, g)
 		return res, nil, err
 	}
 	return out.result, &out.directoryAnswer, nil
 }
 
-// checkDirectory is check for a directory's password: the same keyed
-// memories of verified and refused passwords, with d's lifetime, and d's
-// source asked on a miss. The key stands in d's tag for the stored hash,
-// which the directory does not reveal.
-func (v *Verifier) checkDirectory(ctx context.Context, d *Directory, user, password string) (directoryOutcome, error) {
-	key := v.cacheKey(user, []byte("\x00directory\x00"+d.Tag), password)
+// errNotTheDirectorys ends an admitted directory check without counting it:
+// the directory does not know the name, and the files, which do, decide.
+var errNotTheDirectorys = errors.New("the directory does not know the user; the files decide")
+
+// directoryKey is the memory key of a directory's password: d's tag stands
+// in for the stored hash, which the directory does not reveal.
+func (v *Verifier) directoryKey(d *Directory, user, password string) [32]byte {
+	return v.cacheKey(user, []byte("\x00directory\x00"+d.Tag), password)
+}
+
+// recallDirectory answers from the memories of verified and refused
+// directory passwords, without asking the directory.
+func (v *Verifier) recallDirectory(key [32]byte) (directoryOutcome, bool) {
 	now := time.Now()
 	if a, ok := v.cache.lookup(key, now); ok {
 		v.Stats.CacheHits.Add(1)
-		return directoryOutcome{rightPassword, a}, nil
+		return directoryOutcome{rightPassword, a}, true
 	}
 	if a, ok := v.refused.lookup(key, now); ok {
 		v.Stats.Repeats.Add(1)
-		return directoryOutcome{repeatedWrongPassword, a}, nil
+		return directoryOutcome{repeatedWrongPassword, a}, true
 	}
+	return directoryOutcome{}, false
+}
+
+// askDirectory asks d's source about a password and remembers the answer
+// for d's lifetime.
+func (v *Verifier) askDirectory(ctx context.Context, d *Directory, key [32]byte, user, password string) (directoryOutcome, error) {
 	groups, err := d.Source.CheckPassword(ctx, user, password)
+	now := time.Now()
 	lifetime := d.CacheLifetime
 	if lifetime <= 0 {
 		lifetime = v.opts.CacheTTL

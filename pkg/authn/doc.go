@@ -7,12 +7,16 @@
 //     user name or docker's "<token>" user means: the password is a refresh
 //     token;
 //   - the password check: throttling of failed logins (package throttle),
-//     with its tarpit, consulted before any password is looked at; the
-//     bcrypt check with its keyed cache, its memory of refused passwords and
-//     its idle-class helper process (Verifier, Worker);
+//     with its tarpit, consulted before any password is looked at, and
+//     admitting each bcrypt check as a failure in waiting, so that a burst
+//     of guesses gets no more checks than one at a time; the bcrypt check
+//     with its keyed cache, its memory of refused passwords, one comparison
+//     for identical checks in flight, a queue that serves the least suspect
+//     clients first, and its idle-class helper process (Verifier, Worker);
 //   - a directory's passwords (an LDAP server behind the PasswordSource of
-//     package ldapauth): the same throttle and keyed memory, the directory
-//     asked only on a miss, its groups handed to the rules (directory.go);
+//     package ldapauth): the same throttle, admission and keyed memory, the
+//     directory asked only on a miss, its groups handed to the rules
+//     (directory.go);
 //   - refresh tokens: verifying the ones presented against the user's current
 //     entry (which revokes them), and issuing new ones (refresh.go);
 //   - machines (machine.go): a CI job's or a pod's OIDC ID token, as a

@@ -18,8 +18,9 @@ const (
 	// Expired: a refresh token that was good has expired or been revoked.
 	// Log in again with a password.
 	Expired
-	// Throttled: too many failed logins from this client; nothing was
-	// checked. Retry after Error.Wait.
+	// Throttled: too many failed logins from this client, or too many of
+	// its passwords being checked at once; nothing was checked. Retry
+	// after Error.Wait.
 	Throttled
 	// Unavailable: the credentials could not be checked now (too many
 	// password checks waiting). Retry after Error.Wait.
@@ -53,7 +54,14 @@ var (
 )
 
 // throttled refuses a client that must wait after failed logins.
-func throttled(wait time.Duration) *Error {
+func throttled(wait time.Duration) *Error { return mustWait("too many failed logins", wait) }
+
+// inFlight refuses a client whose other passwords are being checked.
+func inFlight(wait time.Duration) *Error {
+	return mustWait("too many password checks at once from this client", wait)
+}
+
+func mustWait(why string, wait time.Duration) *Error {
 	return &Error{Reason: Throttled, Wait: wait,
-		Message: "too many failed logins; retry after " + strconv.Itoa(throttle.RetryAfter(wait)) + " s"}
+		Message: why + "; retry after " + strconv.Itoa(throttle.RetryAfter(wait)) + " s"}
 }

@@ -76,6 +76,13 @@ const (
 //     cached, refresh-token and anonymous requests; the checks run in a helper
 //     process at the lowest CPU priority when one is given (see Worker), and
 //     otherwise in-process on all cores but one;
+//   - serves checks by how suspect their client is, and keeps one slot for
+//     clients that never failed and ask one thing at a time (see slots), so
+//     guesses queue behind honest logins, not the other way round; and lets
+//     clients without failed logins wait four times QueueTimeout before
+//     they are told to retry;
+//   - runs one comparison for identical checks in flight at once (see
+//     flights), and asks a gate (the throttle) before each comparison;
 //   - runs a comparison against a dummy hash for unknown users, so response time
 //     does not reveal which users exist;
 //   - remembers refused passwords the same way, so that the same wrong password
@@ -89,8 +96,8 @@ type Verifier struct {
 	macs    sync.Pool // *keyedHash keyed with secret
 	cache   *cache    // verified passwords
 	refused *cache    // wrong passwords
-	slots   chan struct{}
-	waiting atomic.Int64
+	flights *flights  // checks in progress, shared by identical ones
+	slots   *slots    // bcrypt checks running and waiting
 	Stats   Stats
 
 	dummyMu   sync.Mutex
@@ -122,7 +129,8 @@ func New(o Options) *Verifier {
 		opts:    o,
 		cache:   newCache(o.CacheSize),
 		refused: newCache(o.CacheSize),
-		slots:   make(chan struct{}, o.Concurrency),
+		flights: newFlights(),
+		slots:   newSlots(o.Concurrency, o.MaxQueue, o.QueueTimeout),
 		dummies: map[int][]byte{},
 	}
 	v.dummyCost.Store(int64(bcrypt.DefaultCost))
@@ -140,40 +148,119 @@ func (v *Verifier) SetDummyCost(cost int) {
 	}
 }
 
+// gate is what a check asks before it runs bcrypt, and tells afterwards:
+// the throttle's admission (see Authenticator.checkPassword).
+type gate interface {
+	// admit is asked before a comparison; an error refuses it. The place
+	// says how the comparison waits for bcrypt.
+	admit() (place, error)
+	// done hears how an admitted check ended: its result, or the error
+	// that left it without one.
+	done(res checkResult, err error)
+}
+
+// place is where an admitted check waits for a bcrypt slot (see slots).
+type place struct {
+	// rank says how suspect the client is: lower ranks go first.
+	rank int
+	// patient checks, from clients without failed logins, wait four times
+	// Options.QueueTimeout for a slot; the others once.
+	patient bool
+}
+
+// openGate admits every check at rank 0.
+type openGate struct{}
+
+func (openGate) admit() (place, error)   { return place{}, nil }
+func (openGate) done(checkResult, error) {}
+
 // check reports whether password matches hash, and tells a new wrong
 // password from a repeated one. A nil hash means the user is unknown: a
 // comparison against a dummy hash still runs and the password is wrong.
-func (v *Verifier) check(ctx context.Context, user string, hash []byte, password string) (checkResult, error) {
+//
+// What is remembered answers at once. Otherwise the first of several
+// identical concurrent checks asks g and compares; the others wait for its
+// answer (a wrong one is a repeat for them). When it found none because
+// the bcrypt queue was full, neither do they; when g refused it, or its
+// client went away, they try on their own.
+func (v *Verifier) check(ctx context.Context, user string, hash []byte, password string, g gate) (checkResult, error) {
 	key := v.cacheKey(user, hash, password)
-	now := time.Now()
-	if v.cache.get(key, now) {
-		v.Stats.CacheHits.Add(1)
-		return rightPassword, nil
-	}
-	if v.refused.get(key, now) {
+	for {
+		if res, ok := v.recall(key); ok {
+			return res, nil
+		}
+		f, leader := v.flights.join(key)
+		if leader {
+			res, err := v.lead(ctx, key, hash, password, g)
+			v.flights.finish(key, f, res, err)
+			return res, err
+		}
+		res, leaderErr, err := f.wait(ctx)
+		switch {
+		case err != nil:
+			return wrongPassword, err
+		case errors.Is(leaderErr, errQueueFull):
+			return wrongPassword, leaderErr
+		case leaderErr != nil:
+			continue
+		case res == rightPassword:
+			v.Stats.CacheHits.Add(1)
+			return rightPassword, nil
+		}
 		v.Stats.Repeats.Add(1)
 		return repeatedWrongPassword, nil
 	}
-	ok, err := v.compareOrDummy(ctx, hash, password)
+}
+
+// recall answers from what was remembered: a verified password, or the
+// same wrong password as a moment ago.
+func (v *Verifier) recall(key [32]byte) (checkResult, bool) {
+	now := time.Now()
+	if v.cache.get(key, now) {
+		v.Stats.CacheHits.Add(1)
+		return rightPassword, true
+	}
+	if v.refused.get(key, now) {
+		v.Stats.Repeats.Add(1)
+		return repeatedWrongPassword, true
+	}
+	return wrongPassword, false
+}
+
+// lead runs the check of a flight: admitted by g, a comparison whose
+// outcome is remembered before the flight ends, so that a check arriving
+// after the flight finds it.
+func (v *Verifier) lead(ctx context.Context, key [32]byte, hash []byte, password string, g gate) (checkResult, error) {
+	if res, ok := v.recall(key); ok { // the previous flight ended between recall and join
+		return res, nil
+	}
+	at, err := g.admit()
+	if err != nil {
+		return wrongPassword, err
+	}
+	ok, err := v.compareOrDummy(ctx, hash, password, at)
+	res := wrongPassword
 	switch {
 	case err != nil:
-		return wrongPassword, err
 	case ok:
-		v.cache.put(key, now.Add(v.opts.CacheTTL))
-		return rightPassword, nil
+		res = rightPassword
+		v.cache.put(key, time.Now().Add(v.opts.CacheTTL))
 	default:
-		v.refused.put(key, now.Add(v.opts.CacheTTL))
-		return wrongPassword, nil
+		v.refused.put(key, time.Now().Add(v.opts.CacheTTL))
 	}
+	g.done(res, err)
+	return res, err
 }
 
 // compareOrDummy compares against hash, or, for an unknown user (nil hash),
 // against a dummy hash so the answer takes as long, and is false.
-func (v *Verifier) compareOrDummy(ctx context.Context, hash []byte, password string) (bool, error) {
+func (v *Verifier) compareOrDummy(ctx context.Context, hash []byte, password string, at place) (bool, error) {
 	if hash == nil {
-		return false, v.compareDummy(ctx, password)
+		hash = v.dummy(int(v.dummyCost.Load()))
+		_, err := v.compare(ctx, hash, password, at)
+		return false, err
 	}
-	return v.compare(ctx, hash, password)
+	return v.compare(ctx, hash, password, at)
 }
 
 func (v *Verifier) cacheKey(user string, hash []byte, password string) [32]byte {
@@ -204,11 +291,14 @@ type keyedHash struct {
 	buf []byte
 }
 
-func (v *Verifier) compare(ctx context.Context, hash []byte, password string) (bool, error) {
-	if err := v.acquire(ctx); err != nil {
+func (v *Verifier) compare(ctx context.Context, hash []byte, password string, at place) (bool, error) {
+	if err := v.slots.acquire(ctx, at); err != nil {
+		if errors.Is(err, errQueueFull) {
+			v.Stats.Rejected.Add(1)
+		}
 		return false, err
 	}
-	defer v.release()
+	defer v.slots.release()
 	v.Stats.BcryptChecks.Add(1)
 	if v.opts.Compare != nil {
 		return v.opts.Compare(ctx, hash, password)
@@ -218,11 +308,6 @@ func (v *Verifier) compare(ctx context.Context, hash []byte, password string) (b
 
 // Concurrency returns how many bcrypt checks may run at once.
 func (v *Verifier) Concurrency() int { return v.opts.Concurrency }
-
-func (v *Verifier) compareDummy(ctx context.Context, password string) error {
-	_, err := v.compare(ctx, v.dummy(int(v.dummyCost.Load())), password)
-	return err
-}
 
 // dummy returns a hash of a random password at the given cost, made once.
 func (v *Verifier) dummy(cost int) []byte {
@@ -240,32 +325,3 @@ func (v *Verifier) dummy(cost int) []byte {
 	v.dummies[cost] = h
 	return h
 }
-
-// acquire waits for a bcrypt slot, giving up when the queue is full, the wait
-// exceeds QueueTimeout, or ctx ends.
-func (v *Verifier) acquire(ctx context.Context) error {
-	select {
-	case v.slots <- struct{}{}:
-		return nil
-	default:
-	}
-	if v.waiting.Add(1) > int64(v.opts.MaxQueue) {
-		v.waiting.Add(-1)
-		v.Stats.Rejected.Add(1)
-		return errQueueFull
-	}
-	defer v.waiting.Add(-1)
-	timer := time.NewTimer(v.opts.QueueTimeout)
-	defer timer.Stop()
-	select {
-	case v.slots <- struct{}{}:
-		return nil
-	case <-timer.C:
-		v.Stats.Rejected.Add(1)
-		return errQueueFull
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (v *Verifier) release() { <-v.slots }

@@ -2,8 +2,6 @@ package authn
 
 import (
 	"context"
-	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +18,7 @@ func hash(t testing.TB, pw string) []byte {
 
 // verify reports whether password is right for hash.
 func verify(ctx context.Context, v *Verifier, user string, hash []byte, password string) (bool, error) {
-	res, err := v.check(ctx, user, hash, password)
+	res, err := v.check(ctx, user, hash, password, openGate{})
 	return res == rightPassword, err
 }
 
@@ -71,11 +69,11 @@ func TestRepeatedWrongPassword(t *testing.T) {
 		hash []byte
 	}{{"alice", h}, {"nobody", nil}} {
 		before := v.Stats.BcryptChecks.Load()
-		if res, err := v.check(ctx, user.name, user.hash, "guess"); res != wrongPassword || err != nil {
+		if res, err := v.check(ctx, user.name, user.hash, "guess", openGate{}); res != wrongPassword || err != nil {
 			t.Fatalf("%s, first wrong password: %v %v", user.name, res, err)
 		}
 		for range 3 {
-			if res, _ := v.check(ctx, user.name, user.hash, "guess"); res != repeatedWrongPassword {
+			if res, _ := v.check(ctx, user.name, user.hash, "guess", openGate{}); res != repeatedWrongPassword {
 				t.Fatalf("%s, the same wrong password again: %v, want a repeat", user.name, res)
 			}
 		}
@@ -83,11 +81,11 @@ func TestRepeatedWrongPassword(t *testing.T) {
 			t.Errorf("%s: %d bcrypt checks for one wrong password sent four times, want 1", user.name, n)
 		}
 	}
-	if res, _ := v.check(ctx, "alice", h, "secret"); res != rightPassword {
+	if res, _ := v.check(ctx, "alice", h, "secret", openGate{}); res != rightPassword {
 		t.Fatalf("the right password after wrong ones: %v", res)
 	}
 	// The operator sets alice's password to what was refused a moment ago.
-	if res, _ := v.check(ctx, "alice", hash(t, "guess"), "guess"); res != rightPassword {
+	if res, _ := v.check(ctx, "alice", hash(t, "guess"), "guess", openGate{}); res != rightPassword {
 		t.Fatalf("a refused password that became right under a new hash: %v", res)
 	}
 	if v.Stats.Repeats.Load() != 6 {
@@ -126,45 +124,6 @@ func TestCacheBounded(t *testing.T) {
 	}
 	if n := c.len(); n > 100 {
 		t.Fatalf("cache grew to %d entries, limit 100", n)
-	}
-}
-
-// A full queue refuses at once instead of piling up goroutines.
-func TestAdmissionRejectsWhenQueueFull(t *testing.T) {
-	v := New(Options{Concurrency: 1, MaxQueue: 1, QueueTimeout: 2 * time.Second})
-	v.slots <- struct{}{} // the only slot is busy
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); v.acquire(context.Background()) }() // takes the one queue place
-	for v.waiting.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	start := time.Now()
-	if err := v.acquire(context.Background()); !errors.Is(err, errQueueFull) {
-		t.Fatalf("acquire with a full queue = %v, want errQueueFull", err)
-	}
-	if time.Since(start) > time.Second {
-		t.Fatal("full queue should refuse without waiting")
-	}
-	<-v.slots
-	wg.Wait()
-	if v.Stats.Rejected.Load() != 1 {
-		t.Fatalf("rejected = %d", v.Stats.Rejected.Load())
-	}
-}
-
-func TestAdmissionTimeout(t *testing.T) {
-	v := New(Options{Concurrency: 1, QueueTimeout: 30 * time.Millisecond})
-	v.slots <- struct{}{}
-	if err := v.acquire(context.Background()); !errors.Is(err, errQueueFull) {
-		t.Fatalf("acquire past the deadline = %v, want errQueueFull", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	v2 := New(Options{Concurrency: 1})
-	v2.slots <- struct{}{}
-	if err := v2.acquire(ctx); !errors.Is(err, context.Canceled) {
-		t.Fatalf("acquire with a cancelled context = %v", err)
 	}
 }
 

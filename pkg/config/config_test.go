@@ -128,13 +128,25 @@ func TestTarpitFitsConnections(t *testing.T) {
 	}
 }
 
+func TestACLMaxShrink(t *testing.T) {
+	for text, want := range map[string]float64{"": 0, "max_shrink = 0.2\n": 0.2, "max_shrink = 1\n": 1} {
+		cfg, err := Parse("/x/r.toml", []byte("[token]\nissuer='i'\nservices=['s']\nkey='k.pem'\n[acl]\nusers='u.json'\n"+text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.ACL.MaxShrink != want {
+			t.Errorf("%q: max_shrink %g, want %g", text, cfg.ACL.MaxShrink, want)
+		}
+	}
+}
+
 func TestThrottleSection(t *testing.T) {
 	cfg, err := Parse("/x/r.toml", []byte("[token]\nissuer='i'\nservices=['s']\nkey='k.pem'\n[acl]\nusers='u.json'\n"+
-		"[throttle]\npair_threshold = 3\ntarpit = '250ms'\ntarpit_slots = -1\n"))
+		"[throttle]\npair_threshold = 3\naddress_in_flight = 2\ntarpit = '250ms'\ntarpit_slots = -1\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if th := cfg.Throttle; !th.Enabled || th.PairThreshold != 3 || th.Tarpit != 250*time.Millisecond || th.TarpitSlots != -1 {
+	if th := cfg.Throttle; !th.Enabled || th.PairThreshold != 3 || th.AddressInFlight != 2 || th.Tarpit != 250*time.Millisecond || th.TarpitSlots != -1 {
 		t.Errorf("throttle = %+v", th)
 	}
 }
@@ -203,6 +215,8 @@ func TestProblems(t *testing.T) {
 		{"tarpit slots take every connection", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[limits]\nmax_connections=100\n[throttle]\ntarpit_slots=100\n",
 			[]string{"throttle.tarpit_slots: 100 would let held guesses take every connection"}},
 		{"negative tarpit", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[throttle]\ntarpit='-1s'\n", []string{"throttle: invalid policy: tarpit -1s is negative"}},
+		{"max_shrink out of range", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\nmax_shrink=1.5\n", []string{"acl: max_shrink 1.5 is not a share"}},
+		{"max_shrink zero", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\nmax_shrink=0.0\n", []string{"acl.max_shrink: 0 would refuse every reload"}},
 		{"max delay below base delay", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[throttle]\nbase_delay='1m'\nmax_delay='10s'\n", []string{"throttle: invalid policy: max delay 10s is below the base delay 1m0s"}},
 	})
 }

@@ -70,6 +70,9 @@ type aclSection struct {
 	Groups           string `toml:"groups"`
 	Htpasswd         string `toml:"htpasswd"`
 	AnonymousCatalog bool   `toml:"anonymous_catalog"`
+	// MaxShrink: see acl.Files.MaxShrink; a pointer, because 0 written
+	// out is a mistake rather than "the default".
+	MaxShrink *float64 `toml:"max_shrink"`
 }
 
 type refreshSection struct {
@@ -108,6 +111,7 @@ type throttleSection struct {
 	Enabled          *bool    `toml:"enabled"`
 	PairThreshold    int      `toml:"pair_threshold"`
 	AddressThreshold int      `toml:"address_threshold"`
+	AddressInFlight  int      `toml:"address_in_flight"`
 	BaseDelay        duration `toml:"base_delay"`
 	MaxDelay         duration `toml:"max_delay"`
 	Decay            duration `toml:"decay"`

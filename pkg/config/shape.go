@@ -86,6 +86,12 @@ func fits(value any, t reflect.Type) (want string, ok bool) {
 	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
 		_, ok = value.(int64)
 		return "an integer", ok
+	case t.Kind() == reflect.Float64:
+		switch value.(type) {
+		case float64, int64: // 1 is as good a share as 1.0
+			ok = true
+		}
+		return "a number", ok
 	case t.Kind() == reflect.Struct || t.Kind() == reflect.Map:
 		_, ok = value.(map[string]any)
 		return "a table", ok

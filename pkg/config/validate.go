@@ -173,13 +173,20 @@ func (v *validator) acl(raw *file) acl.Files {
 	if a.Users == "" && a.Htpasswd == "" && a.Repositories == "" && len(raw.OIDC) == 0 && raw.Robots.File == "" && !directory {
 		v.problem("acl", "no rules: set acl.users (users.json) and/or acl.repositories (repositories.json), or add [[oidc]] issuers, [robots] or [ldap] with acl.groups")
 	}
-	return acl.Files{
+	out := acl.Files{
 		Users:            v.path(a.Users),
 		Repositories:     v.path(a.Repositories),
 		Groups:           v.path(a.Groups),
 		Htpasswd:         v.path(a.Htpasswd),
 		AnonymousCatalog: a.AnonymousCatalog,
 	}
+	if a.MaxShrink != nil {
+		if out.MaxShrink = *a.MaxShrink; out.MaxShrink == 0 {
+			v.problem("acl.max_shrink", "0 would refuse every reload that removes a user; leave it out for the default (0.5), or 1 for no guard")
+		}
+	}
+	v.invalid("", out.Validate())
+	return out
 }
 
 func (v *validator) refresh(r refreshSection) Refresh {
@@ -266,6 +273,7 @@ func (v *validator) throttle(t throttleSection) Throttle {
 		Policy: throttle.Policy{
 			PairThreshold:    t.PairThreshold,
 			AddressThreshold: t.AddressThreshold,
+			AddressInFlight:  t.AddressInFlight,
 			BaseDelay:        t.BaseDelay.Duration,
 			MaxDelay:         t.MaxDelay.Duration,
 			Decay:            t.Decay.Duration,

@@ -84,19 +84,13 @@ func TestLoadState(t *testing.T) {
 
 func TestReloaderKeepsLastGood(t *testing.T) {
 	path := fixture(t, 0o600)
-	cfg := load(t, path)
-	st, err := loadState(cfg, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := endpoint.New(st, endpoint.Options{})
 	var logs strings.Builder
-	r := newReloader(path, cfg, stampFiles(path, cfg), h, nil, &directories{}, slog.New(slog.NewTextHandler(&logs, nil)))
+	r, h, st := reloading(t, path, slog.New(slog.NewTextHandler(&logs, nil)))
 
 	users := filepath.Join(filepath.Dir(path), "users.json")
 	good, _ := os.ReadFile(users)
 	os.WriteFile(users, []byte("{\n\"foo\": [\n"), 0o644)
-	if err := r.Reload("test"); err == nil {
+	if err := r.Reload("test", false); err == nil {
 		t.Fatal("a broken users.json reloaded")
 	}
 	if h.State() != st {
@@ -105,13 +99,13 @@ func TestReloaderKeepsLastGood(t *testing.T) {
 	if s := r.Status(); !strings.Contains(s.Error, "users.json") || r.failures.Load() != 1 {
 		t.Errorf("status after failure: %+v", s)
 	}
-	r.Reload("test again") // the same error is not logged twice
+	r.Reload("test again", false) // the same error is not logged twice
 	if n := strings.Count(logs.String(), "reload failed"); n != 1 {
 		t.Errorf("logged the same broken file %d times", n)
 	}
 
 	os.WriteFile(users, good, 0o644)
-	if err := r.Reload("fixed"); err != nil {
+	if err := r.Reload("fixed", false); err != nil {
 		t.Fatal(err)
 	}
 	if h.State() == st || r.Status().Error != "" || r.successes.Load() != 1 {
@@ -163,14 +157,7 @@ func TestCertificateWarnings(t *testing.T) {
 // goroutine runs must still be reloaded (CI once lost exactly this race).
 func TestWatcherSeesEditRacingStartup(t *testing.T) {
 	path := fixture(t, 0o600)
-	cfg := load(t, path)
-	before := stampFiles(path, cfg)
-	st, err := loadState(cfg, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := endpoint.New(st, endpoint.Options{})
-	r := newReloader(path, cfg, before, h, nil, &directories{}, slog.New(slog.DiscardHandler))
+	r, h, st := reloading(t, path, slog.New(slog.DiscardHandler))
 
 	users := filepath.Join(filepath.Dir(path), "users.json")
 	b, _ := os.ReadFile(users)
@@ -196,7 +183,7 @@ func TestWatcherQuietAfterFailedReload(t *testing.T) {
 	h := endpoint.New(st, endpoint.Options{})
 	r := newReloader(path, cfg, stampFiles(path, cfg), h, nil, &directories{}, slog.New(slog.DiscardHandler))
 	os.WriteFile(path, []byte("[token\n"), 0o644)
-	r.Reload("test")
+	r.Reload("test", false)
 	w := newWatcher(r, slog.New(slog.DiscardHandler))
 	if w.changed() {
 		t.Error("a broken configuration that was already reported counts as a new change")
@@ -222,7 +209,7 @@ func TestWatcherFollowsFilesOfAFailedReload(t *testing.T) {
 	os.WriteFile(other, []byte("{\n\"foo\": [\n"), 0o644)
 	text, _ := os.ReadFile(path)
 	os.WriteFile(path, []byte(strings.Replace(string(text), `users = "users.json"`, `users = "other-users.json"`, 1)), 0o644)
-	if err := r.Reload("test"); err == nil {
+	if err := r.Reload("test", false); err == nil {
 		t.Fatal("a configuration naming a broken users file reloaded")
 	}
 	w := newWatcher(r, slog.New(slog.DiscardHandler))

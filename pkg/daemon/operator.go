@@ -52,6 +52,8 @@ func newMetrics(h *endpoint.Handler, r *reloader, dirs *directories) *metrics {
 	counter("regtoken_bcrypt_rejected_total", "Password checks refused because too many were waiting.", v.Stats.Rejected.Load, nil)
 	if l := h.Throttle(); l != nil {
 		counter("regtoken_throttle_blocked_total", "Password attempts refused with 429 after repeated failures.", l.Stats.Blocked.Load, nil)
+		counter("regtoken_throttle_busy_total", "Password attempts refused with 429 because other checks of the same user and address, or of the address, were in flight.",
+			l.Stats.Busy.Load, nil)
 		counter("regtoken_throttle_failures_total", "Failed logins counted by the throttle.", l.Stats.Failures.Load, nil)
 		counter("regtoken_throttle_evicted_total", "Throttle entries dropped because a table was full (address rotation?).", l.Stats.Evicted.Load, nil)
 		tarpit := "Refused attempts by whether the tarpit held them back (held) or every slot was taken (full)."
@@ -60,6 +62,9 @@ func newMetrics(h *endpoint.Handler, r *reloader, dirs *directories) *metrics {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "regtoken_throttle_entries", Help: "(user, address) pairs and addresses the throttle tracks.",
 		}, func() float64 { return float64(l.Stats.Entries()) }))
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "regtoken_throttle_pending_checks", Help: "Password checks admitted by the throttle and not yet done (running or waiting for bcrypt).",
+		}, func() float64 { return float64(l.Stats.Pending()) }))
 	}
 	reg.MustRegister(&machineCollector{h: h})
 	if dirs.current.Load() != nil {

@@ -125,7 +125,10 @@ func waitForStop(ctx context.Context, r *reloader, reopen func() error, group *l
 			switch sig {
 			case syscall.SIGHUP:
 				reopenLogs(reopen, "SIGHUP", log)
-				r.Reload("SIGHUP")
+				// In the background: a large users file takes seconds to
+				// load, and SIGTERM must not wait for it. SIGHUP also
+				// forces a load the shrink guard refused.
+				go r.Reload("SIGHUP", true)
 			case syscall.SIGUSR1:
 				reopenLogs(reopen, "SIGUSR1", log)
 			default:

@@ -11,13 +11,17 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
-// debounce lets an editor finish writing (write, rename, chmod) before the
-// reload reads the files.
-const debounce = 250 * time.Millisecond
+// settle is how long the watched files must stay as they are (the same
+// size and modification time) before a reload reads them. An editor's
+// write, rename and chmod, or a tool writing a large file in pieces, end
+// before the reload starts, rather than the reload reading a file half
+// written. A change is still served within two seconds: noticed at once
+// (or by the next poll, within half a second), plus settle, plus the load.
+const settle = 750 * time.Millisecond
 
 // pollInterval is a safety net for file systems where events are lost (NFS,
 // some container bind mounts): every file is compared by size and mtime.
-const pollInterval = time.Second
+const pollInterval = 500 * time.Millisecond
 
 // watcher reloads whenever one of the files the configuration names changes.
 // It watches the directories, not the files, because editors and config
@@ -51,25 +55,58 @@ func (w *watcher) Run(ctx context.Context) {
 	}
 	poll := time.NewTicker(pollInterval)
 	defer poll.Stop()
-	var fire <-chan time.Time
+	var s settling
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case ev := <-events:
 			if w.watched[filepath.Clean(ev.Name)] {
-				fire = time.After(debounce)
+				s.start(w.now())
 			}
 		case <-poll.C:
-			if fire == nil && w.changed() {
-				fire = time.After(debounce)
+			if !s.active() && w.changed() {
+				s.start(w.now())
 			}
-		case <-fire:
-			fire = nil
-			w.r.Reload("file change")
+		case <-s.fire:
+			if !s.settled(w.now()) {
+				continue
+			}
+			w.r.Reload("file change", false)
 			w.watchDirs() // the new configuration may name other files
 		}
 	}
+}
+
+// settling waits for changed files to stay unchanged for the settle time.
+type settling struct {
+	fire <-chan time.Time // nil while nothing is changing
+	seen stamps           // the files when the wait began
+}
+
+func (s *settling) active() bool { return s.fire != nil }
+
+// start begins the wait, unless one runs already.
+func (s *settling) start(now stamps) {
+	if s.fire == nil {
+		s.seen, s.fire = now, time.After(settle)
+	}
+}
+
+// settled reports, when the wait is over, whether the files are as they
+// were when it began; if not, it waits again from now.
+func (s *settling) settled(now stamps) bool {
+	if !equalStamps(now, s.seen) {
+		s.seen, s.fire = now, time.After(settle)
+		return false
+	}
+	s.fire = nil
+	return true
+}
+
+// now describes the watched files as they are.
+func (w *watcher) now() stamps {
+	return stampPaths(slices.Collect(maps.Keys(w.r.Stamps())))
 }
 
 // changed reports whether a file differs from what the latest load saw.
@@ -77,8 +114,7 @@ func (w *watcher) Run(ctx context.Context) {
 // those a new, broken configuration names rather than those of the one in
 // use: the fix is in those files.
 func (w *watcher) changed() bool {
-	then := w.r.Stamps()
-	return !equalStamps(stampPaths(slices.Collect(maps.Keys(then))), then)
+	return !equalStamps(w.now(), w.r.Stamps())
 }
 
 // watchDirs watches the directory of every file the latest load read.

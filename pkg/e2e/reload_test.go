@@ -227,3 +227,40 @@ func hashOf(t *testing.T, password string) string {
 }
 
 var hashCache sync.Map
+
+// A users.json that loses most of its users at once (a file caught in the
+// middle of a write) is refused: the old users keep logging in, /healthz
+// says why; SIGHUP loads it anyway.
+func TestShrinkGuardAndSIGHUP(t *testing.T) {
+	t.Parallel()
+	many := func(n int) string {
+		var entries []string
+		for i := range n {
+			entries = append(entries, fmt.Sprintf("%q: {\"pass_hash\": %q, \"repositories\": {\"some-image\": [\"pull\"]}}", fmt.Sprint("user", i), hashFoo))
+		}
+		return "{\n" + strings.Join(entries, ",\n") + "\n}\n"
+	}
+	d := startDirect(t, many(20))
+	if _, err := d.grant(t, "user19", "foo", "repository:some-image:pull"); err != nil {
+		t.Fatalf("before the edit: %v", err)
+	}
+	harness.WriteFile(t, d.users, many(3), 0o644)
+	eventually(t, "the shrunk file refused in /healthz", func() bool {
+		return strings.Contains(d.get(t, "/healthz"), "too many users removed at once")
+	})
+	if h := d.get(t, "/healthz"); !strings.Contains(h, "3 of its 20 users") || !strings.Contains(h, "SIGHUP") {
+		t.Errorf("/healthz should give the counts and the way out: %s", h)
+	}
+	if _, err := d.grant(t, "user19", "foo", "repository:some-image:pull"); err != nil {
+		t.Fatalf("a user of the refused file's predecessor: %v", err)
+	}
+	d.proc.Cmd.Process.Signal(syscall.SIGHUP)
+	eventually(t, "SIGHUP loads the smaller file", func() bool {
+		_, err := d.grant(t, "user19", "foo", "repository:some-image:pull")
+		return err != nil && strings.Contains(err.Error(), "status 401")
+	})
+	if _, err := d.grant(t, "user2", "foo", "repository:some-image:pull"); err != nil {
+		t.Errorf("a user of the smaller file after SIGHUP: %v", err)
+	}
+	eventually(t, "health back to ok", func() bool { return strings.Contains(d.get(t, "/healthz"), `"status":"ok"`) })
+}

@@ -60,8 +60,8 @@ func parseTokenRequest(st *State, service string, scopeValues []string) (tokenRe
 	if service == "" {
 		return tokenRequest{}, badRequest("the service parameter is required")
 	}
-	if !st.acceptsService(service) {
-		return tokenRequest{}, badRequest("unknown service " + quote(service))
+	if err := st.checkService(service); err != nil {
+		return tokenRequest{}, err
 	}
 	scopes, err := token.ParseScopes(scopeValues)
 	if err != nil {

@@ -64,8 +64,13 @@ func New(st *State, o Options) *Handler {
 func (h *Handler) SetObserver(f func(status int, d time.Duration)) { h.observe = f }
 
 // Swap makes st the State for every request that starts from now on; requests
-// in flight finish with the State they started with.
-func (h *Handler) Swap(st *State) { h.state.Store(st) }
+// in flight finish with the State they started with. The tokens signed under
+// the old State are dropped with it, so that it can be freed (its rules may
+// be hundreds of megabytes).
+func (h *Handler) Swap(st *State) {
+	h.state.Store(st)
+	h.reuse.Store(nil)
+}
 
 // State returns the State new requests use.
 func (h *Handler) State() *State { return h.state.Load() }
@@ -91,7 +96,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	)
 	req, err := parseRequest(w, r, st)
 	if err == nil {
-		id, err = h.authenticate(r.Context(), st, &req)
+		st, id, err = h.authenticateCurrent(r.Context(), st, &req)
 	}
 	if err == nil {
 		out, err = h.issue(w, st, &id, &req)
@@ -101,6 +106,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status, reason = h.fail(w, st, err)
 	}
 	h.finish(newRecord(start, r, &req, &id, &out, status, reason))
+}
+
+// authenticateCurrent asks authn who sent req, and returns the State the
+// answer holds for: the one in force when authentication ended. A reload
+// while a password waited for bcrypt (seconds, under load) may have removed
+// the user, changed the password or revoked refresh tokens, and no token
+// may be issued on the strength of what it replaced. So a request whose
+// State changed while it was authenticated is authenticated again against
+// the new one, which costs no bcrypt unless the user's hash changed.
+func (h *Handler) authenticateCurrent(ctx context.Context, st *State, req *tokenRequest) (*State, authn.Identity, error) {
+	for {
+		id, err := h.authenticate(ctx, st, req)
+		current := h.state.Load()
+		if err != nil || current == st {
+			return st, id, err
+		}
+		st = current
+		if err := st.checkService(req.service); err != nil {
+			return st, id, err
+		}
+	}
 }
 
 // authenticate asks authn who sent req. A login (offline_token=true, what

@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"slices"
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/acl"
@@ -51,13 +52,12 @@ func (s *State) SignerFor(service string) *token.Signer {
 	return s.Signer
 }
 
-func (s *State) acceptsService(service string) bool {
-	for _, known := range s.Services {
-		if known == service {
-			return true
-		}
+// checkService refuses a service this State does not issue tokens for.
+func (s *State) checkService(service string) error {
+	if !slices.Contains(s.Services, service) {
+		return badRequest("unknown service " + quote(service))
 	}
-	return false
+	return nil
 }
 
 // authnSource is the part of st that authentication reads: the users (of

@@ -1,6 +1,7 @@
 // Package throttle slows down password guessing: it remembers failed logins
-// per (user, client address) and per client address, and tells the caller how
-// long a client must wait before its next password is even looked at.
+// per (user, client address) and per client address, bounds the password
+// checks in flight for each, and tells the caller how long a client must
+// wait before its next password is even looked at.
 //
 // # Policy
 //
@@ -26,6 +27,29 @@
 // would see the count shrink during each wait; with the defaults the delay
 // would settle near two minutes instead of the fifteen-minute cap. With decay
 // paused, such an attacker gets one guess per MaxDelay per pair.
+//
+// # Checks in flight
+//
+// A guess is counted when its check is admitted, not when bcrypt has
+// refused it: until it ends, an admitted check counts as pending, a failure
+// in waiting. Counting only finished checks would let every request that
+// arrives while the first ones run pass the threshold test, so a burst of a
+// hundred guesses at once would all be checked. Admit therefore refuses a
+// check (Busy, retry after a second) when
+//
+//   - its (user, address) pair has a check pending: one at a time per pair;
+//   - its address has AddressInFlight checks pending (default 16), whatever
+//     the users;
+//   - the pending checks could, all failing, bring a key to its threshold:
+//     a key with 48 failures of 50 runs two checks at once, not eight; a key
+//     whose block has just ended runs one, whose failure blocks it again.
+//
+// However a burst is timed, no key gets more checks than its threshold
+// before its block. Checks that a cache answers (a password verified a
+// moment ago, or the same wrong one again) need no admission: they cost no
+// bcrypt and are no new guess. Admit also ranks each check by how suspect
+// its client is (Pass.Rank), so that a verifier can check honest first
+// logins ahead of guesses.
 //
 // A successful login clears its (user, address) pair, so one mistyped password
 // costs nothing after the right one. It does not clear the address count: an
@@ -56,10 +80,15 @@
 //
 // # How to use it
 //
-// Before checking a password, call Check; if it returns a wait, refuse the
-// request without running bcrypt (429, Retry-After: RetryAfter(wait)),
-// calling Hold before the answer goes out. After the check, call Failure or
-// Success. A nil *Limiter allows everything.
+// Before looking at a password, call Check; if it returns a wait, refuse the
+// request without running bcrypt or consulting a cache (429, Retry-After:
+// RetryAfter(wait)), calling Hold before the answer goes out. A password a
+// cache verifies calls Success. Before a bcrypt check, call Admit: refused,
+// answer the same way; admitted, end the Pass with Failure, Success or
+// Cancel. A nil *Limiter allows everything.
+//
+// The state is kept behind a small interface (store.go) with one
+// in-memory implementation, so that replicas may later share it.
 //
 // # Tarpit
 //

@@ -26,7 +26,7 @@ func TestBoundedUnderAddressRotation(t *testing.T) {
 	now := t0
 	for i := range n {
 		ip = ip.Next()
-		l.Failure("alice", ip.String(), now)
+		l.failure("alice", ip.String(), now)
 		if i%1000 == 0 {
 			now = now.Add(time.Millisecond)
 		}
@@ -56,7 +56,7 @@ func TestBoundedUnderAddressRotation(t *testing.T) {
 func TestForgottenEntriesAreDropped(t *testing.T) {
 	l := New(Policy{})
 	for i := range 1000 {
-		l.Failure(user(i%300), netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}).String(), t0)
+		l.failure(user(i%300), netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}).String(), t0)
 	}
 	if e := l.Stats.Entries(); e != 2000 {
 		t.Fatalf("entries = %d, want 2000 (1000 pairs, 1000 addresses)", e)
@@ -90,9 +90,9 @@ func TestConcurrentUse(t *testing.T) {
 				case 0:
 					l.Check(u, a, now)
 				case 1:
-					l.Failure(u, a, now)
+					l.failure(u, a, now)
 				case 2:
-					l.Success(u, a, now)
+					l.Success(u, a)
 				}
 			}
 			l.Sweep(t0)
@@ -108,7 +108,7 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	// The counter matches what the tables hold.
 	var held int64
-	for _, tb := range []*table{l.pairs, l.addrs} {
+	for _, tb := range []*table{l.pairs.(*table), l.addrs.(*table)} {
 		for i := range tb.shards {
 			held += int64(len(tb.shards[i].m))
 		}
@@ -155,7 +155,7 @@ func BenchmarkCheckBlocked(b *testing.B) {
 func BenchmarkCheckParallel(b *testing.B) {
 	l := New(Policy{})
 	for i := range 10_000 {
-		l.Failure(user(i%500), netip.AddrFrom4([4]byte{10, 2, byte(i >> 8), byte(i)}).String(), t0)
+		l.failure(user(i%500), netip.AddrFrom4([4]byte{10, 2, byte(i >> 8), byte(i)}).String(), t0)
 	}
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -164,9 +164,11 @@ func BenchmarkCheckParallel(b *testing.B) {
 	})
 }
 
-func BenchmarkFailure(b *testing.B) {
-	l := New(Policy{})
+func BenchmarkAdmitFailure(b *testing.B) {
+	l := New(Policy{AddressThreshold: -1})
 	for b.Loop() {
-		l.Failure("alice", addrA, t0)
+		p, _ := l.Admit("bob", "203.0.113.9:5555", t0)
+		p.Failure(t0)
+		l.Success("bob", "203.0.113.9:5555")
 	}
 }

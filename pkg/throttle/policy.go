@@ -12,6 +12,7 @@ import (
 const (
 	DefaultPairThreshold    = 5
 	DefaultAddressThreshold = 50
+	DefaultAddressInFlight  = 16
 	DefaultBaseDelay        = time.Second
 	DefaultMaxDelay         = 15 * time.Minute
 	DefaultDecay            = 15 * time.Minute
@@ -23,8 +24,9 @@ const (
 // ErrInvalidPolicy is wrapped by the errors Policy.Validate returns.
 var ErrInvalidPolicy = errors.New("throttle: invalid policy")
 
-// Policy says when failed logins start to cost time. Zero fields take the
-// defaults above; a negative threshold turns that kind of key off.
+// Policy says when failed logins start to cost time, and how many password
+// checks may be in flight. Zero fields take the defaults above; a negative
+// threshold turns that kind of key off.
 type Policy struct {
 	// PairThreshold is the number of failures of one user from one address
 	// after which that pair waits.
@@ -32,6 +34,11 @@ type Policy struct {
 	// AddressThreshold is the number of failures from one address, whatever
 	// the users, after which the address waits.
 	AddressThreshold int
+	// AddressInFlight bounds the password checks of one address that run
+	// (or wait for bcrypt) at once, whatever the users; a negative value
+	// turns the bound off. One (user, address) pair never has more than
+	// one at a time.
+	AddressInFlight int
 	// BaseDelay is the first wait; each further failure doubles it.
 	BaseDelay time.Duration
 	// MaxDelay caps the wait.
@@ -86,6 +93,9 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.AddressThreshold == 0 {
 		p.AddressThreshold = DefaultAddressThreshold
+	}
+	if p.AddressInFlight == 0 {
+		p.AddressInFlight = DefaultAddressInFlight
 	}
 	if p.BaseDelay <= 0 {
 		p.BaseDelay = DefaultBaseDelay

@@ -20,9 +20,10 @@ const (
 
 // entry is one key's state. Times are Unix nanoseconds.
 type entry struct {
-	count float64 // failures, as of since
-	since int64   // decay runs from here: the last failure or the end of a block
-	until int64   // blocked until then
+	count   float64 // failures, as of since
+	since   int64   // decay runs from here: the last failure or the end of a block
+	until   int64   // blocked until then
+	pending int32   // checks admitted and not done
 }
 
 // decayed is the count at now: halved every half-life after since.
@@ -33,20 +34,37 @@ func (e *entry) decayed(now int64, halfLife float64) float64 {
 	return e.count * math.Exp2(-float64(now-e.since)/halfLife)
 }
 
-// worth orders entries for eviction, least worth first: every blocked entry
-// is worth more than any unblocked one, and blocks ending later more than
-// blocks ending sooner; unblocked entries are worth their count.
+// idle reports whether e holds nothing worth keeping at now: not blocked,
+// nothing pending, and less than one failure left.
+func (e *entry) idle(now int64, halfLife float64) bool {
+	return e.until <= now && e.pending == 0 && e.decayed(now, halfLife) < negligible
+}
+
+// worth orders entries for eviction, least worth first: an entry with
+// checks pending is never evicted (its done must find it), every blocked
+// entry is worth more than any unblocked one, and blocks ending later more
+// than blocks ending sooner; unblocked entries are worth their count.
 func (e *entry) worth(now int64, halfLife float64) float64 {
-	if e.until > now {
+	switch {
+	case e.pending > 0:
+		return math.Inf(1)
+	case e.until > now:
 		return 1e12 + float64(e.until-now)/1e9
 	}
 	return e.decayed(now, halfLife)
 }
 
-// table is a bounded map from key to entry, sharded to keep lock contention
-// low.
+// state is what e says at now.
+func (e *entry) state(now int64, halfLife float64) keyState {
+	return keyState{wait: max(0, e.until-now), failures: e.decayed(now, halfLife), pending: e.pending}
+}
+
+// table is the in-memory store: a bounded map from key to entry, sharded
+// to keep lock contention low.
 type table struct {
 	shards   [shardCount]shard
+	rule     rule
+	policy   *Policy // the delays
 	perShard int
 	halfLife float64 // nanoseconds
 	entries  *atomic.Int64
@@ -58,8 +76,9 @@ type shard struct {
 	m  map[uint64]entry
 }
 
-func newTable(maxEntries int, halfLife float64, entries *atomic.Int64, evicted *atomic.Uint64) *table {
-	t := &table{perShard: max(1, maxEntries/shardCount), halfLife: halfLife, entries: entries, evicted: evicted}
+func newTable(r rule, p *Policy, entries *atomic.Int64, evicted *atomic.Uint64) *table {
+	t := &table{rule: r, policy: p, perShard: max(1, p.MaxEntries/shardCount), halfLife: float64(p.Decay),
+		entries: entries, evicted: evicted}
 	for i := range t.shards {
 		t.shards[i].m = make(map[uint64]entry)
 	}
@@ -68,17 +87,15 @@ func newTable(maxEntries int, halfLife float64, entries *atomic.Int64, evicted *
 
 func (t *table) shard(key uint64) *shard { return &t.shards[key>>59] }
 
-// wait is how long key stays blocked after now; 0 if it is not blocked or
-// not known.
-func (t *table) wait(key uint64, now int64) int64 {
+func (t *table) peek(key uint64, now int64) keyState {
 	s := t.shard(key)
 	s.mu.Lock()
 	e, ok := s.m[key]
 	s.mu.Unlock()
-	if !ok || e.until <= now {
-		return 0
+	if !ok {
+		return keyState{}
 	}
-	return e.until - now
+	return e.state(now, t.halfLife)
 }
 
 // countSlack lets failures that come in quick succession count as whole ones:
@@ -86,36 +103,85 @@ func (t *table) wait(key uint64, now int64) int64 {
 // 2.9999…, which must still reach a threshold of 3.
 const countSlack = 0.01
 
-// fail records one failure of key at now and, once the count reaches
-// threshold, blocks the key for the policy's delay. Decay then resumes only
-// when the block ends.
-func (t *table) fail(key uint64, now int64, threshold int, p *Policy) {
+func (t *table) admit(key uint64, now int64) (keyState, bool) {
 	s := t.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.m[key]
+	st := e.state(now, t.halfLife)
+	if !t.admits(&st) {
+		return st, false
+	}
 	if !ok {
 		t.makeRoom(s, now)
 		t.entries.Add(1)
 	}
-	e.count = e.decayed(now, t.halfLife) + 1
-	e.since = max(now, e.until)
-	if e.count+countSlack >= float64(threshold) {
-		e.until = max(e.until, now+int64(p.delay(e.count, threshold)))
-		e.since = e.until
+	e.pending++
+	s.m[key] = e
+	return st, true
+}
+
+// admits reports whether one more check may start on a key in state st:
+// not blocked, below the most pending checks, and either far enough from
+// the threshold that every pending check could fail without reaching it,
+// or with nothing pending. The last case is a key at its threshold whose
+// block has ended: it gets one guess at a time, each failure a longer block.
+func (t *table) admits(st *keyState) bool {
+	switch {
+	case st.wait > 0:
+		return false
+	case t.rule.maxPending > 0 && int(st.pending) >= t.rule.maxPending:
+		return false
+	case t.rule.threshold <= 0 || st.pending == 0:
+		return true
+	}
+	return st.failures+float64(st.pending)+countSlack < float64(t.rule.threshold)
+}
+
+func (t *table) done(key uint64, now int64, failed bool) {
+	s := t.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[key]
+	if !ok && !failed {
+		return
+	}
+	if !ok {
+		t.makeRoom(s, now)
+		t.entries.Add(1)
+	}
+	e.pending = max(0, e.pending-1)
+	if failed && t.rule.threshold > 0 {
+		t.fail(&e, now)
 	}
 	s.m[key] = e
 }
 
-// forget drops key.
+// fail records one failure in e at now and, once the count reaches the
+// threshold, blocks the key for the policy's delay. Decay then resumes only
+// when the block ends.
+func (t *table) fail(e *entry, now int64) {
+	e.count = e.decayed(now, t.halfLife) + 1
+	e.since = max(now, e.until)
+	if e.count+countSlack >= float64(t.rule.threshold) {
+		e.until = max(e.until, now+int64(t.policy.delay(e.count, t.rule.threshold)))
+		e.since = e.until
+	}
+}
+
 func (t *table) forget(key uint64) {
 	s := t.shard(key)
 	s.mu.Lock()
-	if _, ok := s.m[key]; ok {
+	defer s.mu.Unlock()
+	e, ok := s.m[key]
+	switch {
+	case !ok:
+	case e.pending > 0:
+		s.m[key] = entry{pending: e.pending}
+	default:
 		delete(s.m, key)
 		t.entries.Add(-1)
 	}
-	s.mu.Unlock()
 }
 
 // makeRoom runs before an insert into s (locked). It drops a few entries
@@ -128,7 +194,7 @@ func (t *table) makeRoom(s *shard, now int64) {
 		if seen++; seen > sweepSample {
 			break
 		}
-		if e.until <= now && e.decayed(now, t.halfLife) < negligible {
+		if e.idle(now, t.halfLife) {
 			delete(s.m, k)
 			t.entries.Add(-1)
 		}
@@ -147,18 +213,20 @@ func (t *table) makeRoom(s *shard, now int64) {
 			victim, least = k, w
 		}
 	}
+	if math.IsInf(least, 1) { // every sampled entry has checks pending
+		return
+	}
 	delete(s.m, victim)
 	t.entries.Add(-1)
 	t.evicted.Add(1)
 }
 
-// sweep drops every entry that is neither blocked nor worth a failure.
 func (t *table) sweep(now int64) {
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.Lock()
 		for k, e := range s.m {
-			if e.until <= now && e.decayed(now, t.halfLife) < negligible {
+			if e.idle(now, t.halfLife) {
 				delete(s.m, k)
 				t.entries.Add(-1)
 			}

@@ -16,10 +16,17 @@
 //     their request to nginx, and well-formed SCGI and uwsgi requests written
 //     straight to regtoken's sockets. Any answer but 200 with a token is an
 //     honest error, and the test fails on the first one;
+//   - first logins from 127.0.0.1 every half second, each as a user no cache
+//     knows yet (newcomer-N, bcrypt cost 12), so that each is a bcrypt check
+//     queued beside the guesses;
 //   - password guessers through nginx from other loopback addresses
 //     (127.0.0.2-9): wrong passwords for foo, whom an honest client logs in as
 //     at the same time, and unknown users. They must get 401, 429 or 503 only;
 //     with throttling in place, foo from 127.0.0.1 must still be served;
+//   - bursts of 50 guesses at once every two seconds, each burst from one
+//     address (127.0.0.10-17 in turn), for foo and for other users: the
+//     throttle answers most of each burst without bcrypt, and no honest
+//     client, first logins included, may notice;
 //   - malformed SCGI and uwsgi streams written straight to regtoken's sockets
 //     (truncated netstrings and vars blocks, garbage, oversize heads, lying
 //     lengths), each of which the server must answer or close;

@@ -23,6 +23,8 @@ type tally struct {
 	honestErrs atomic.Uint64 // honest requests that were not
 	slow       atomic.Uint64 // of the honest ones: trickled requests
 	direct     atomic.Uint64 // of the honest ones: straight to a socket
+	firstLogin atomic.Uint64 // of the honest ones: logins no cache knew (a bcrypt check each)
+	bursts     atomic.Uint64 // bursts of guesses fired
 
 	guess401, guess429, guess503, guessOther atomic.Uint64
 
@@ -60,6 +62,7 @@ type load struct {
 	timeout   time.Duration
 	tally     tally
 	maxRounds int // bound on every worker's loop, besides the context
+	newcomers int // users newcomer-0 to newcomer-(n-1), password "foo", each logged in once
 }
 
 // serverTimeout is regtoken's default request_timeout: the longest a
@@ -72,10 +75,12 @@ func (l *load) run(ctx context.Context, wg *sync.WaitGroup) {
 	wg.Go(func() { l.honestLoop(ctx, honest, "", "") })
 	wg.Go(func() { l.honestLoop(ctx, honest, "foo", "foo") })
 	wg.Go(func() { l.honestLoop(ctx, honest, "bar", "bar") })
+	wg.Go(func() { l.firstLoginLoop(ctx, honest) })
 	for i := range 2 {
 		wg.Go(func() { l.slowHonestLoop(ctx) })
 		wg.Go(func() { l.guessLoop(ctx, i) })
 	}
+	wg.Go(func() { l.burstLoop(ctx) })
 	wg.Go(func() { l.brokenLoop(ctx, l.scgi, brokenSCGI, scgiHead) })
 	wg.Go(func() { l.brokenLoop(ctx, l.uwsgi, brokenUWSGI, uwsgiHead) })
 	wg.Go(func() { l.trickleLoop(ctx, l.scgi, scgiHead) })
@@ -171,23 +176,83 @@ func (l *load) guessLoop(ctx context.Context, id int) {
 			user = fmt.Sprintf("ghost%d", i%50)
 		}
 		status, body, err := l.tokenRequest(ctx, clients[(i+id)%len(clients)], user, fmt.Sprintf("guess-%d-%d", id, i), "repository:some-image:pull")
+		if l.countGuess(status, body, err) {
+			return
+		}
+		pause(ctx, 20*time.Millisecond)
+	}
+}
+
+// countGuess files a guess's answer: 401, 429 or 503, or an anomaly. It
+// reports whether the load has stopped.
+func (l *load) countGuess(status int, body []byte, err error) (stopped bool) {
+	switch {
+	case errors.Is(err, errStopped):
+		return true
+	case err != nil:
+		l.tally.guessOther.Add(1)
+		l.tally.problem("guess: %v", err)
+	case status == http.StatusUnauthorized:
+		l.tally.guess401.Add(1)
+	case status == http.StatusTooManyRequests:
+		l.tally.guess429.Add(1)
+	case status == http.StatusServiceUnavailable:
+		l.tally.guess503.Add(1)
+	default:
+		l.tally.guessOther.Add(1)
+		l.tally.problem("guess: status %d: %.200s", status, body)
+	}
+	return false
+}
+
+// burstSize is how many guesses one burst sends at once.
+const burstSize = 50
+
+// burstLoop fires a burst of wrong passwords at once every two seconds,
+// each burst from one loopback address (127.0.0.10-17 in turn): half for
+// foo, whom honest clients log in as meanwhile, half for other users, as
+// a guessing tool with many parallel attempts does. The throttle answers
+// most of each burst with 429 and no bcrypt; honest clients, among them
+// first logins that need a bcrypt check, must not notice.
+func (l *load) burstLoop(ctx context.Context) {
+	for i := 0; i < l.maxRounds && ctx.Err() == nil; i++ {
+		client := guessClient(l.nginx, fmt.Sprintf("127.0.0.%d", 10+i%8))
+		var wg sync.WaitGroup
+		for j := range burstSize {
+			user := "foo"
+			if j%2 == 1 {
+				user = fmt.Sprintf("user-%d", j)
+			}
+			wg.Go(func() {
+				status, body, err := l.tokenRequest(ctx, client, user, fmt.Sprintf("burst-%d-%d", i, j), "repository:some-image:pull")
+				l.countGuess(status, body, err)
+			})
+		}
+		wg.Wait()
+		l.tally.bursts.Add(1)
+		pause(ctx, 2*time.Second)
+	}
+}
+
+// firstLoginLoop logs in as a new user every half second (newcomer-0,
+// newcomer-1, ...), from the honest clients' address: no cache knows these
+// passwords, so each login is a bcrypt check, queued beside the guesses.
+func (l *load) firstLoginLoop(ctx context.Context, c *http.Client) {
+	for i := 0; i < l.newcomers && ctx.Err() == nil; i++ {
+		user := fmt.Sprintf("newcomer-%d", i)
+		status, body, err := l.tokenRequest(ctx, c, user, "foo", "repository:some-image:pull")
 		switch {
 		case errors.Is(err, errStopped):
 			return
 		case err != nil:
-			l.tally.guessOther.Add(1)
-			l.tally.problem("guess: %v", err)
-		case status == http.StatusUnauthorized:
-			l.tally.guess401.Add(1)
-		case status == http.StatusTooManyRequests:
-			l.tally.guess429.Add(1)
-		case status == http.StatusServiceUnavailable:
-			l.tally.guess503.Add(1)
+			l.tally.honestError("%s (first login): %v", user, err)
+		case status != http.StatusOK || !hasToken(body):
+			l.tally.honestError("%s (first login): status %d: %.200s", user, status, body)
 		default:
-			l.tally.guessOther.Add(1)
-			l.tally.problem("guess: status %d: %.200s", status, body)
+			l.tally.honest.Add(1)
+			l.tally.firstLogin.Add(1)
 		}
-		pause(ctx, 20*time.Millisecond)
+		pause(ctx, 500*time.Millisecond)
 	}
 }
 

@@ -4,6 +4,7 @@ package soak
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -33,7 +34,8 @@ func TestSoak(t *testing.T) {
 	uwsgiSocket, opSocket := filepath.Join(dir, "uwsgi.sock"), filepath.Join(dir, "operator.sock")
 	// Audit lines are off: the harness keeps the process's output in the test's
 	// memory, and a 10-minute soak would write hundreds of thousands.
-	stack := harness.StartStack(t, harness.StackOptions{Protocol: "scgi", ExtraConfig: fmt.Sprintf(`
+	newcomers := int(d/(500*time.Millisecond)) + 10
+	stack := harness.StartStack(t, harness.StackOptions{Protocol: "scgi", Users: soakUsers(t, dir, newcomers), ExtraConfig: fmt.Sprintf(`
 [[listen]]
 protocol = "uwsgi"
 address = "unix:%s"
@@ -56,6 +58,7 @@ audit = false
 		uwsgi:     uwsgiSocket,
 		timeout:   serverTimeout + 10*time.Second,
 		maxRounds: int(d / time.Millisecond),
+		newcomers: newcomers,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
@@ -87,6 +90,28 @@ audit = false
 	if d > serverTimeout+10*time.Second && l.tally.cutOff.Load() == 0 {
 		t.Errorf("no endless trickle was cut by the server within %s", d)
 	}
+}
+
+// soakUsers writes the demo users.json plus n users newcomer-0 to
+// newcomer-(n-1), whose password is foo's (bcrypt cost 12), into dir, and
+// returns its path.
+func soakUsers(t *testing.T, dir string, n int) string {
+	b, err := os.ReadFile(harness.Testdata("demo", "users.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var users map[string]map[string]any
+	if err := json.Unmarshal(b, &users); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		users[fmt.Sprintf("newcomer-%d", i)] = map[string]any{
+			"pass_hash": users["foo"]["pass_hash"], "repositories": map[string][]string{"some-image": {"pull"}}}
+	}
+	out, _ := json.MarshalIndent(users, "", "  ")
+	path := filepath.Join(dir, "users.json")
+	harness.WriteFile(t, path, string(out), 0o644)
+	return path
 }
 
 // soakDuration is REGTOKEN_SOAK (a Go duration), 60 s by default. It fails
@@ -136,11 +161,12 @@ func within(end, start sample) bool {
 func report(t *testing.T, d time.Duration, n *tally, start, end sample) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "soak summary (%s of load)\n", d)
-	fmt.Fprintf(&b, "  honest requests served      %8d  (slow trickled %d, straight to the sockets %d)\n", n.honest.Load(), n.slow.Load(), n.direct.Load())
+	fmt.Fprintf(&b, "  honest requests served      %8d  (slow trickled %d, straight to the sockets %d, first logins %d)\n",
+		n.honest.Load(), n.slow.Load(), n.direct.Load(), n.firstLogin.Load())
 	fmt.Fprintf(&b, "  honest errors               %8d\n", n.honestErrs.Load())
-	fmt.Fprintf(&b, "  password guesses            %8d  (401 %d, 429 %d, 503 %d, other %d)\n",
+	fmt.Fprintf(&b, "  password guesses            %8d  (401 %d, 429 %d, 503 %d, other %d; %d bursts of %d at once)\n",
 		n.guess401.Load()+n.guess429.Load()+n.guess503.Load()+n.guessOther.Load(),
-		n.guess401.Load(), n.guess429.Load(), n.guess503.Load(), n.guessOther.Load())
+		n.guess401.Load(), n.guess429.Load(), n.guess503.Load(), n.guessOther.Load(), n.bursts.Load(), burstSize)
 	fmt.Fprintf(&b, "  malformed streams           %8d  (answered 4xx %d, other answer where allowed %d, closed silently %d, hanging or odd %d)\n",
 		n.broken.Load()+n.unanswered.Load(), n.rejected.Load(), n.served.Load(), n.broken.Load()-n.rejected.Load()-n.served.Load(), n.unanswered.Load())
 	fmt.Fprintf(&b, "  endless trickles cut        %8d  (not cut in time %d)\n", n.cutOff.Load(), n.notCut.Load())
@@ -162,8 +188,12 @@ func check(t *testing.T, n *tally, start, end sample) {
 	if n.honestErrs.Load() > 0 {
 		t.Errorf("honest clients saw %d errors, want 0", n.honestErrs.Load())
 	}
-	if n.honest.Load() < 100 || n.slow.Load() == 0 || n.direct.Load() == 0 {
-		t.Errorf("too little honest load to judge: %d served (%d slow, %d direct)", n.honest.Load(), n.slow.Load(), n.direct.Load())
+	if n.honest.Load() < 100 || n.slow.Load() == 0 || n.direct.Load() == 0 || n.firstLogin.Load() == 0 {
+		t.Errorf("too little honest load to judge: %d served (%d slow, %d direct, %d first logins)",
+			n.honest.Load(), n.slow.Load(), n.direct.Load(), n.firstLogin.Load())
+	}
+	if n.bursts.Load() == 0 {
+		t.Errorf("no burst of guesses was fired")
 	}
 	if n.guessOther.Load() > 0 {
 		t.Errorf("%d password guesses got an answer other than 401, 429 or 503", n.guessOther.Load())
