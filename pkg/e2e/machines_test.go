@@ -264,6 +264,10 @@ func machineDocker(t *testing.T, m *machineStack) {
 	confDockerImport(t, c, "team/app/api:v1")
 	out, ok = confDocker(t, c, "push", c.ref("team/app/api:v1"))
 	confMustPass(t, "docker push to the project's repository", out, ok)
+	out, ok = confDocker(t, c, "rmi", c.ref("team/app/api:v1"))
+	confMustPass(t, "docker rmi before the pull", out, ok)
+	out, ok = confDocker(t, c, "pull", c.ref("team/app/api:v1"))
+	confMustPass(t, "docker pull of it with the same CI token", out, ok)
 	confDockerImport(t, c, "team/elsewhere:v1")
 	out, ok = confDocker(t, c, "push", c.ref("team/elsewhere:v1"))
 	if ok || !refused(out) {
