@@ -410,6 +410,51 @@ func ldapTiming(t *testing.T, l *ldapStack) {
 	}
 	unknown := median(nobody)
 	t.Logf("median refusal through nginx: known directory user %s, unknown user %s", known, unknown)
+	// The directory's own share of any difference: the same bind and user
+	// search straight to slapd, without regtoken.
+	t.Logf("median refused bind straight to slapd: known user's DN %s, a DN nobody has %s",
+		l.medianLDAP(t, "", func(c *ldap.Conn, i int) error {
+			return c.Bind("uid=alice,ou=people,"+harness.LDAPSuffix, fmt.Sprint("guess-", i))
+		}),
+		l.medianLDAP(t, "", func(c *ldap.Conn, i int) error {
+			return c.Bind("cn=regtoken-no-such-user,ou=people,"+harness.LDAPSuffix, fmt.Sprint("guess-", i))
+		}))
+	search := func(name string) func(*ldap.Conn, int) error {
+		return func(c *ldap.Conn, _ int) error {
+			_, err := c.Search(ldap.NewSearchRequest("ou=people,"+harness.LDAPSuffix, ldap.ScopeWholeSubtree,
+				ldap.NeverDerefAliases, 2, 5, false, fmt.Sprintf(ldapUserFilter, ldap.EscapeFilter(name)),
+				[]string{"uid", "memberOf"}, nil))
+			return err
+		}
+	}
+	t.Logf("median user search straight to slapd: alice %s, nobody %s",
+		l.medianLDAP(t, harness.LDAPServiceDN, search("alice")), l.medianLDAP(t, harness.LDAPServiceDN, search("nobody")))
+}
+
+// medianLDAP is the median time of 12 runs of op on one connection to
+// slapd, bound as bindDN (the service account) when it is not empty. A
+// refused bind is what op may return; any other error fails the test.
+func (l *ldapStack) medianLDAP(t *testing.T, bindDN string, op func(c *ldap.Conn, i int) error) time.Duration {
+	c, err := ldap.DialURL(l.slapd.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if bindDN != "" {
+		if err := c.Bind(bindDN, harness.LDAPServicePassword); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var d []time.Duration
+	for i := range 12 {
+		start := time.Now()
+		if err := op(c, i); err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
+			t.Fatalf("straight to slapd: %v", err)
+		}
+		d = append(d, time.Since(start))
+	}
+	slices.Sort(d)
+	return d[len(d)/2]
 }
 
 // hostileNames would change the user filter if regtoken put them in as
