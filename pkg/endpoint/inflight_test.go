@@ -7,9 +7,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -154,5 +157,54 @@ func TestReloadDuringPasswordCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A refresh token revoked (tokens_not_before) by a reload that lands while
+// the token is being checked is refused: the request is checked again
+// against the State in force when its check ended.
+func TestRevocationDuringRefreshCheck(t *testing.T) {
+	h, _ := oauthHandler(t, nil)
+	rt := login(t, h, "bar", "bar")
+	revoked := *h.State()
+	rules, err := acl.Parse([]byte(fmt.Sprintf(`{"bar": {"pass_hash": %q, "tokens_not_before": %q}}`,
+		currentHash(t, h, "bar"), time.Now().Add(time.Hour).UTC().Format(time.RFC3339))), nil, nil, nil, acl.Files{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked.Rules = rules
+	// The reload lands from inside the refresh token's check, the one
+	// place authentication reads the clock on this path.
+	var swapped atomic.Bool
+	clock := time.Now()
+	h.now = func() time.Time {
+		if calledFrom("checkRefreshToken") && !swapped.Swap(true) {
+			h.Swap(&revoked)
+		}
+		return clock
+	}
+	h.authn = authn.NewAuthenticator(h.Verifier(), h.Throttle(), h.now)
+	res := postForm(t, h, refreshForm(rt, "repository:some-image:pull"))
+	if !swapped.Load() {
+		t.Fatal("the refresh check did not read the clock: the test no longer reloads mid-check")
+	}
+	if res.status != 401 || !strings.Contains(res.raw, `"error":"invalid_grant"`) || !strings.Contains(res.raw, "revoked") {
+		t.Errorf("refresh token revoked mid-check: %d %s, want 401 invalid_grant (revoked)", res.status, res.raw)
+	}
+}
+
+// calledFrom reports whether a function whose name ends in name is on the
+// caller's stack.
+func calledFrom(name string) bool {
+	pcs := make([]uintptr, 32)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for {
+		f, more := frames.Next()
+		if strings.HasSuffix(f.Function, "."+name) {
+			return true
+		}
+		if !more {
+			return false
+		}
 	}
 }
