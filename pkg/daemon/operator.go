@@ -70,6 +70,9 @@ func newMetrics(h *endpoint.Handler, r *reloader, dirs *directories) *metrics {
 	if dirs.current.Load() != nil {
 		m.addDirectory(dirs, counter)
 	}
+	if s := h.Shared(); s != nil {
+		m.addStore(s, counter)
+	}
 	counter("regtoken_reloads_total", "Reloads by result.", r.successes.Load, prometheus.Labels{"result": "success"})
 	counter("regtoken_reloads_total", "Reloads by result.", r.failures.Load, prometheus.Labels{"result": "failure"})
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -186,6 +189,13 @@ func operatorHandler(m *metrics, r *reloader, h *endpoint.Handler, dirs *directo
 			ldap := directoryHealth(d.Health())
 			body["ldap"] = ldap
 			if ldap["status"] == "unreachable" {
+				body["status"] = "degraded"
+			}
+		}
+		if s := h.Shared(); s != nil {
+			store := storeHealth(s)
+			body["store"] = store
+			if store["status"] == "unreachable" {
 				body["status"] = "degraded"
 			}
 		}
