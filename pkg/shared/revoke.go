@@ -73,13 +73,22 @@ func (s *Store) Run(ctx context.Context) {
 	}
 }
 
-// Poll reads the revocations once if their version moved.
+// Poll reads the revocations once if their version moved. When the store
+// answers for the first time, or again after a failure (it may have
+// restarted empty), the scripts are loaded first.
 func (s *Store) Poll() {
+	wasUp := s.Health().Up
 	var version string
 	if s.do(func(ctx context.Context) (err error) {
 		version, err = s.client.Get(ctx, versionKey).Result()
 		return err
-	}) != nil || version == s.epochs.Load().version {
+	}) != nil {
+		return
+	}
+	if !wasUp {
+		s.loadScripts()
+	}
+	if version == s.epochs.Load().version {
 		return
 	}
 	var all map[string]string

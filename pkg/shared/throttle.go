@@ -92,6 +92,16 @@ local function unfail(k, thr, now)
 end
 `
 
+// loadScripts loads the scripts into the store's script cache, so that a
+// login's first EVALSHA finds them (otherwise go-redis sends EVAL after a
+// NOSCRIPT answer: a second round trip). A store that restarts empty
+// costs that once again per script.
+func (s *Store) loadScripts() {
+	for _, sc := range []*redis.Script{admitScript, giveBackScript} {
+		s.do(func(ctx context.Context) error { return sc.Load(ctx, s.client).Err() })
+	}
+}
+
 // Verdict is what the store said about a password check.
 type Verdict struct {
 	// Wait > 0: a key is blocked (PairBlocked, AddressBlocked say which);
