@@ -39,15 +39,7 @@ func (m *metrics) addStore(s *shared.Store, counter func(string, string, func() 
 // always and password logins follow the policy: degraded, not down.
 func storeHealth(s *shared.Store) map[string]any {
 	h := s.Health()
-	out := map[string]any{"status": "unknown", "policy": s.Policy()}
-	if !h.Known {
-		return out
-	}
-	out["status"] = "up"
-	if !h.Up {
-		out["status"] = "unreachable"
-		out["error"] = h.Error
-	}
-	out["since"] = h.Since.UTC().Format(time.RFC3339)
+	out := reachability(h.Known, h.Up, h.Error, h.Since)
+	out["policy"] = s.Policy()
 	return out
 }

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bufio"
-	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -155,24 +154,35 @@ func tokenRequest(t *testing.T, url, user, secret string, login bool) (int, stri
 	return resp.StatusCode, body.Refresh
 }
 
-// metric reads one unlabelled sample from a replica's /metrics.
+// metric reads one sample (name with its labels, if any) from a
+// replica's /metrics; a missing one fails the test.
 func metric(t *testing.T, operator, name string) float64 {
 	t.Helper()
-	resp, err := replicaClient.Get(operator + "/metrics")
+	v, ok := scrapeMetric(t, replicaClient, operator+"/metrics", name)
+	if !ok {
+		t.Fatalf("%s/metrics has no %s", operator, name)
+	}
+	return v
+}
+
+// scrapeMetric reads one sample from a /metrics page: name with its
+// labels as Prometheus prints them ({outcome="issued"}), or none.
+func scrapeMetric(t *testing.T, client *http.Client, url, name string) (float64, bool) {
+	t.Helper()
+	resp, err := client.Get(url)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", url, err)
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
 			f, _ := strconv.ParseFloat(v, 64)
-			return f
+			return f, true
 		}
 	}
-	t.Fatalf("%s/metrics has no %s", operator, name)
-	return 0
+	return 0, false
 }
 
 func (s *replicaSet) bcryptChecks(t *testing.T) (n int) {
@@ -441,31 +451,20 @@ func TestReplicasComposeFile(t *testing.T) {
 	// The shipped nginx.conf, with the replicas' and the registry's host
 	// names pointed at local ones, spreads logins over three replicas.
 	s := startReplicaProcesses(t, 3, harness.StartRedis(t), "")
-	prefix := harness.NginxPrefix(t, s.dir)
-	tlsKey, tlsCert := harness.KeyPair(t, prefix)
 	port := harness.FreePort(t)
-	conf := harness.Render(t, harness.DeployFile("replicas", "nginx.conf"),
-		"/etc/nginx/tls/fullchain.pem", tlsCert,
-		"/etc/nginx/tls/privkey.pem", tlsKey,
-		"pid /var/run/nginx.pid;", "pid "+prefix+"/nginx.pid;",
-		"/var/log/nginx/", prefix+"/logs/",
-		"listen 443 ssl http2;", fmt.Sprintf("listen 127.0.0.1:%d ssl http2;", port),
-		"listen [::]:443 ssl http2;", "",
+	startShippedNginx(t, s.dir, harness.DeployFile("replicas", "nginx.conf"), port,
 		"server registry:5000;", "server 127.0.0.1:1;",
 		"server regtoken-1:5000", "server unix:"+s.sockets[0],
 		"server regtoken-2:5000", "server unix:"+s.sockets[1],
-		"server regtoken-3:5000", "server unix:"+s.sockets[2],
-		"http {\n", "http {\n"+harness.NginxTempPaths(prefix))
-	harness.StartNginxConf(t, prefix, conf, fmt.Sprintf("127.0.0.1:%d", port))
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+		"server regtoken-3:5000", "server unix:"+s.sockets[2])
 	// nginx runs a worker per core, each with its own round-robin: with 12
 	// requests, one worker has at least 6 and so reaches every replica.
 	for i := range 12 {
-		req, _ := http.NewRequest("GET", fmt.Sprintf("https://127.0.0.1:%d/v2/token?service=registry&scope=repository:app:pull", port), nil)
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/v2/token?service=registry&scope=repository:app:pull", port), nil)
 		if i%2 == 0 {
 			req.SetBasicAuth("bob", replicaUsers["bob"])
 		}
-		resp, err := client.Do(req)
+		resp, err := replicaClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
