@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"log/slog"
+	"net/url"
 
 	"github.com/regtoken/regtoken/pkg/config"
 	"github.com/regtoken/regtoken/pkg/shared"
@@ -27,4 +28,28 @@ func OpenStore(cfg *config.Config, log *slog.Logger) (*shared.Store, error) {
 		}
 	}
 	return shared.New(*o, shared.Secrets{Key: []byte(secret), Password: password}, log)
+}
+
+// checkStore reports a [store] whose secret files serve could not read
+// (fatal), and a store that does not answer now (a warning: serve starts,
+// and password logins follow the policy until it answers).
+func (r *Report) checkStore(cfg *config.Config) {
+	if cfg.Store == nil {
+		return
+	}
+	s, err := OpenStore(cfg, nil)
+	if err != nil {
+		r.add(Fatal, "%v", err)
+		return
+	}
+	defer s.Close()
+	s.Poll()
+	if h := s.Health(); !h.Up {
+		where := cfg.Store.URL
+		if u, err := url.Parse(where); err == nil {
+			where = u.Redacted()
+		}
+		r.add(Warning, "store %s does not answer (%s): until it does, password logins that no replica remembers follow policy %s",
+			where, h.Error, cfg.Store.Policy)
+	}
 }

@@ -1,11 +1,16 @@
 package daemon
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/regtoken/regtoken/pkg/listen"
 	"github.com/regtoken/regtoken/pkg/shared"
 )
 
@@ -70,4 +75,32 @@ func sample(t *testing.T, m *metrics, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// check and serve read the store's secret (unreadable: fatal) and say
+// when the store does not answer (a warning: serve starts anyway).
+func TestPreflightStore(t *testing.T) {
+	mr := miniredis.RunT(t)
+	path := fixture(t, 0o600)
+	dir := filepath.Dir(path)
+	text, _ := os.ReadFile(path)
+	os.WriteFile(path, append(text, []byte("[store]\nurl = 'redis://:hunter2@"+mr.Addr()+"/0'\nsecret_file = 'store.secret'\n")...), 0o644)
+	specs := []listen.Spec{{Protocol: listen.HTTP, Address: "tcp:127.0.0.1:0"}}
+	r := Preflight(load(t, path), specs, NotActivated, time.Now())
+	if r.Count(Fatal) != 1 || !strings.Contains(r.Findings[len(r.Findings)-1].Message, "store.secret_file") {
+		t.Fatalf("no secret file: %+v", r.Findings)
+	}
+	os.WriteFile(filepath.Join(dir, "store.secret"), []byte("0123456789abcdef0123456789abcdef\n"), 0o600)
+	mr.RequireAuth("hunter2")
+	if r := Preflight(load(t, path), specs, NotActivated, time.Now()); len(r.Findings) != 0 {
+		t.Errorf("store answers: %+v", r.Findings)
+	}
+	mr.Close()
+	r = Preflight(load(t, path), specs, NotActivated, time.Now())
+	if r.Count(Warning) != 1 || r.startError() != nil {
+		t.Fatalf("store down: %+v", r.Findings)
+	}
+	if msg := r.Findings[0].Message; !strings.Contains(msg, "does not answer") || strings.Contains(msg, "hunter2") {
+		t.Errorf("warning %q", msg)
+	}
 }

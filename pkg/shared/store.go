@@ -104,8 +104,9 @@ func (s *Store) FailClosed() bool { return s != nil && s.opts.Policy == FailClos
 func (s *Store) Policy() string { return s.opts.Policy }
 
 // do runs one round trip within the timeout, and records its outcome:
-// latency, errors, health. Answers that are errors of the command (a
-// script's error) mean the store is up.
+// latency, errors, health. An error answer counts as no answer: a store
+// that refuses the password (WRONGPASS), is loading or read-only cannot
+// do regtoken's work either.
 func (s *Store) do(f func(ctx context.Context) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
 	defer cancel()
@@ -118,14 +119,13 @@ func (s *Store) do(f func(ctx context.Context) error) error {
 	if s.observe != nil {
 		s.observe(time.Since(start), err)
 	}
-	var answer redis.Error
-	if err != nil && !errors.As(err, &answer) {
+	if err != nil {
 		s.Stats.Errors.Add(1)
 		s.health.down(err, s.log)
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	s.health.up(s.log)
-	return err
+	return nil
 }
 
 // quiet drops go-redis's own log lines (a line per failed dial, unbounded

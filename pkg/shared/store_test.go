@@ -202,3 +202,22 @@ func TestHealthAndReconnect(t *testing.T) {
 		t.Error("FailClosed() = false for fail_closed")
 	}
 }
+
+// The password of password_file authenticates; a wrong one leaves the
+// store down, and no error repeats it.
+func TestPassword(t *testing.T) {
+	mr := miniredis.RunT(t)
+	mr.RequireAuth("s3cret-pw")
+	for pw, up := range map[string]bool{"s3cret-pw": true, "wrong-pw": false} {
+		s, err := New(Options{URL: "redis://" + mr.Addr(), SecretFile: "unused"}, Secrets{Key: secret, Password: pw}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Poll()
+		h := s.Health()
+		if h.Up != up || strings.Contains(h.Error, pw) {
+			t.Errorf("password %s: health %+v", pw, h)
+		}
+		s.Close()
+	}
+}
