@@ -40,10 +40,14 @@ func runUserRevoke(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	defer store.Close()
-	if err := store.Revoke(names[0], time.Now()); err != nil {
+	now := time.Now()
+	if err := store.Revoke(names[0], now); err != nil {
 		fs.errorf("%v", err)
 		return exitProblem
 	}
+	// Revocations older than the longest a refresh token lives change
+	// nothing any more.
+	store.Prune(now.Add(-cfg.Refresh.Lifetime))
 	fmt.Fprintf(fs.stdout, "revoked the refresh tokens and remembered logins of %s; every replica applies it within 1 second\n", names[0])
 	return exitOK
 }

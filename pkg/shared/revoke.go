@@ -106,3 +106,27 @@ func (s *Store) Poll() {
 	}
 	s.epochs.Store(e)
 }
+
+// Prune drops revocations from before then: once every refresh token
+// issued before a revocation has expired (and every remembered password
+// check has), it changes nothing. The version stays, so replicas keep
+// their copies until the next revocation.
+func (s *Store) Prune(before time.Time) error {
+	var all map[string]string
+	if err := s.do(func(ctx context.Context) (err error) {
+		all, err = s.client.HGetAll(ctx, revokedKey).Result()
+		return err
+	}); err != nil {
+		return err
+	}
+	var old []string
+	for k, v := range all {
+		if ns, err := strconv.ParseInt(v, 10, 64); err == nil && ns < before.UnixNano() {
+			old = append(old, k)
+		}
+	}
+	if len(old) == 0 {
+		return nil
+	}
+	return s.do(func(ctx context.Context) error { return s.client.HDel(ctx, revokedKey, old...).Err() })
+}

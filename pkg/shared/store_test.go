@@ -168,6 +168,14 @@ func TestRevokeReachesOtherReplicas(t *testing.T) {
 	if !replica.RevokedAt("erin").IsZero() {
 		t.Error("another user is revoked too")
 	}
+	cli.Revoke("erin", at.Add(-48*time.Hour))
+	if err := cli.Prune(at.Add(-24 * time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	replica.Poll()
+	if !replica.RevokedAt("erin").IsZero() || replica.RevokedAt("dave").IsZero() {
+		t.Error("Prune dropped the wrong revocations")
+	}
 	for _, k := range mr.Keys() {
 		if strings.Contains(k, "dave") {
 			t.Errorf("key %q names the user", k)
@@ -219,5 +227,28 @@ func TestPassword(t *testing.T) {
 			t.Errorf("password %s: health %+v", pw, h)
 		}
 		s.Close()
+	}
+}
+
+// An address that fails for many users is blocked for all of them, on
+// every replica; every key the store keeps expires.
+func TestAddressBlockAcrossReplicas(t *testing.T) {
+	mr := miniredis.RunT(t)
+	a, b := newStore(t, mr.Addr(), Options{}), newStore(t, mr.Addr(), Options{})
+	p := policy()
+	p.AddressThreshold = 3
+	for i, s := range []*Store{a, b, a} {
+		if v, err := s.Admit(s.Login("user"+string(rune('a'+i)), "192.0.2.20", nil, "x", p), true); err != nil || v.Wait != 0 {
+			t.Fatalf("user %d: %+v %v", i, v, err)
+		}
+	}
+	v, err := b.Admit(b.Login("zed", "192.0.2.20:1234", nil, "x", p), true)
+	if err != nil || !v.AddressBlocked || v.PairBlocked || v.Wait <= 0 {
+		t.Errorf("a fourth user from the address: %+v %v; want the address blocked", v, err)
+	}
+	for _, k := range mr.Keys() {
+		if mr.TTL(k) <= 0 && !strings.HasPrefix(k, keyPrefix+"revoked") {
+			t.Errorf("key %s never expires", k)
+		}
 	}
 }
