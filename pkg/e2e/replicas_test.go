@@ -428,6 +428,14 @@ func TestReplicasStoreOutage(t *testing.T) {
 			if after != 200 {
 				t.Errorf("a new password after the store came back: %d, want 200", after)
 			}
+			// One line when the store went away (several polls failed) and
+			// one when it came back, per replica.
+			for i, p := range s.procs {
+				out := p.Output()
+				if gone, back := strings.Count(out, "store: no answer"), strings.Count(out, "store: answers again"); gone != 1 || back != 1 {
+					t.Errorf("replica %d logged %d lines about the store going away and %d about it coming back, want 1 and 1", i, gone, back)
+				}
+			}
 		})
 	}
 }
