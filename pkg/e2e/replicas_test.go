@@ -259,6 +259,23 @@ func TestReplicasThrottleAsOne(t *testing.T) {
 				t.Errorf("the right password through replica %d: %d, want 429 (throttled everywhere)", i, code)
 			}
 		}
+		// Issue 14's rule across replicas: 30 guesses at once, spread
+		// over the replicas, get no more checks than the threshold.
+		before := s.bcryptChecks(t)
+		var wg sync.WaitGroup
+		for i := range 30 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tokenRequest(t, s.realm, "dave", fmt.Sprintf("burst-%d", i), false)
+			}()
+		}
+		wg.Wait()
+		burst := s.bcryptChecks(t) - before
+		t.Logf("30 guesses at once over 3 replicas: %d bcrypt checks", burst)
+		if burst < 1 || burst > 5 {
+			t.Errorf("30 simultaneous guesses over 3 replicas got %d bcrypt checks, want 1 to 5 (the pair threshold)", burst)
+		}
 	}
 	if checks[true] != 5 || checks[false] != 15 {
 		t.Errorf("bcrypt checks for %d guesses over 3 replicas: %d with the store, %d without; want 5 and 15", guesses, checks[true], checks[false])
