@@ -137,6 +137,19 @@ func (quiet) Printf(context.Context, string, ...any) {}
 
 var quietOnce sync.Once
 
+// errDown answers a login's round trip while the store is known to be
+// down: it is not tried (a store that does not answer at all would cost
+// each login the whole timeout); the poll notices when it is back.
+var errDown = fmt.Errorf("%w: down since the latest round trip; waiting for the poll to reach it", ErrUnavailable)
+
+// login runs a login's round trip, unless the store is known to be down.
+func (s *Store) login(f func(ctx context.Context) error) error {
+	if h := s.Health(); h.Known && !h.Up {
+		return errDown
+	}
+	return s.do(f)
+}
+
 // hash is the store's name for a thing: an HMAC under the shared secret,
 // so the store holds no user name, address or password.
 func (s *Store) hash(kind string, parts ...[]byte) string {

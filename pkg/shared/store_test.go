@@ -199,6 +199,10 @@ func TestHealthAndReconnect(t *testing.T) {
 	if h := s.Health(); h.Up || h.Error == "" || s.Stats.Errors.Load() == 0 {
 		t.Errorf("health %+v, errors %d: want down", h, s.Stats.Errors.Load())
 	}
+	tried := s.Stats.Commands.Load()
+	if _, err := s.Admit(s.Login("u", "192.0.2.1", nil, "p", policy()), true); !errors.Is(err, ErrUnavailable) || s.Stats.Commands.Load() != tried {
+		t.Errorf("a login while the store is known to be down: %v, %d round trips; want none", err, s.Stats.Commands.Load()-tried)
+	}
 	if err := mr.Restart(); err != nil {
 		t.Fatal(err)
 	}

@@ -142,7 +142,7 @@ func (s *Store) Login(user, client string, hash []byte, password string, policy 
 // caller applies the policy.
 func (s *Store) Admit(l Login, repeats bool) (Verdict, error) {
 	var res []int64
-	err := s.do(func(ctx context.Context) (err error) {
+	err := s.login(func(ctx context.Context) (err error) {
 		res, err = admitScript.Run(ctx, s.client, []string{l.addr, l.pair, l.wrong}, policyArgs(l.policy, repeats)...).Int64Slice()
 		return err
 	})
@@ -157,7 +157,7 @@ func (s *Store) Admit(l Login, repeats bool) (Verdict, error) {
 // right (the pair's failures are forgotten too); otherwise the check found
 // nothing.
 func (s *Store) GiveBack(l Login, right bool) error {
-	return s.do(func(ctx context.Context) error {
+	return s.login(func(ctx context.Context) error {
 		return giveBackScript.Run(ctx, s.client, []string{l.addr, l.pair}, policyArgs(l.policy, right)...).Err()
 	})
 }
@@ -166,13 +166,13 @@ func (s *Store) GiveBack(l Login, right bool) error {
 // (one a replica remembered): its failures and block, as after any
 // success.
 func (s *Store) Forget(l Login) error {
-	return s.do(func(ctx context.Context) error { return s.client.Del(ctx, l.pair).Err() })
+	return s.login(func(ctx context.Context) error { return s.client.Del(ctx, l.pair).Err() })
 }
 
 // RememberWrong records that l's password was wrong, for ttl: the same one
 // again, on any replica, is a repeat.
 func (s *Store) RememberWrong(l Login, ttl time.Duration) error {
-	return s.do(func(ctx context.Context) error {
+	return s.login(func(ctx context.Context) error {
 		return s.client.Set(ctx, l.wrong, 1, ttl).Err()
 	})
 }
