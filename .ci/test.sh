@@ -37,6 +37,9 @@ have caddy || apt_packages+=(caddy)
 have slapd || apt_packages+=(slapd)
 have slapadd || apt_packages+=(slapd)
 have ldapsearch || apt_packages+=(ldap-utils)
+# Redis for the replica tests, which start their own redis-server on loopback
+# with a temporary directory.
+have redis-server || apt_packages+=(redis-server)
 if ((${#apt_packages[@]})); then
   echo "installing Debian packages: ${apt_packages[*]}"
   # The tests run their own nginx, registry, Apache, Caddy and slapd; the packages

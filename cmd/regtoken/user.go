@@ -15,11 +15,12 @@ import (
 )
 
 var userUsage = usage{
-	synopsis: "regtoken user add|passwd|del|list [flags] [NAME]",
+	synopsis: "regtoken user add|passwd|del|revoke|list [flags] [NAME]",
 	about: "Manage the users of the configured users.json (acl.users) or htpasswd file (acl.htpasswd):\n" +
 		"  add     add a user with a password and rules\n" +
 		"  passwd  change a user's password\n" +
 		"  del     delete a user\n" +
+		"  revoke  revoke a user's refresh tokens on every replica (needs [store])\n" +
 		"  list    list the users\n" +
 		"Files are changed in place of the user concerned only, replaced atomically with their mode and owner,\n" +
 		"and only when they still load afterwards. A running regtoken serve picks the change up within 2 seconds.\n" +
@@ -53,6 +54,7 @@ func userCommands() []command {
 			example:  "regtoken user del alice",
 			exit:     userExit,
 		}},
+		{"revoke", "revoke a user's refresh tokens on every replica", runUserRevoke, userRevokeUsage},
 		{"list", "list the users", runUserList, usage{
 			synopsis: "regtoken user list [-config regtoken.toml]",
 			about:    "List every user with whether it can log in, its groups and whether it may list the catalog.",

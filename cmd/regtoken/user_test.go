@@ -49,10 +49,10 @@ func TestUserCommands(t *testing.T) {
 func TestUserCommandLine(t *testing.T) {
 	config, _ := userConfig(t)
 	for _, c := range []cliCase{
-		{[]string{"user"}, 0, "usage: regtoken user add|passwd|del|list", ""},
+		{[]string{"user"}, 0, "usage: regtoken user add|passwd|del|revoke|list", ""},
 		{[]string{"help", "user", "add"}, 0, "-repo PATTERN=ACTIONS", ""},
 		{[]string{"user", "add", "-h"}, 0, "NAME       the user name", ""},
-		{[]string{"user", "rename"}, 2, "", `regtoken user: unknown subcommand "rename" (want add, passwd, del or list)`},
+		{[]string{"user", "rename"}, 2, "", `regtoken user: unknown subcommand "rename" (want add, passwd, del, revoke or list)`},
 		{[]string{"user", "add", "-config", config}, 2, "", "regtoken user add: missing NAME"},
 		{[]string{"user", "del", "-config", config, "a", "b"}, 2, "", `regtoken user del: unexpected argument "b"`},
 		{[]string{"user", "add", "-repo", "team", "x"}, 2, "", `invalid value "team" for flag -repo: want PATTERN=ACTIONS`},

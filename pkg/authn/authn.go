@@ -10,6 +10,7 @@ import (
 	"github.com/regtoken/regtoken/pkg/acl"
 	"github.com/regtoken/regtoken/pkg/oidc"
 	"github.com/regtoken/regtoken/pkg/robot"
+	"github.com/regtoken/regtoken/pkg/shared"
 	"github.com/regtoken/regtoken/pkg/throttle"
 	"github.com/regtoken/regtoken/pkg/token"
 )
@@ -135,6 +136,7 @@ type Source struct {
 type Authenticator struct {
 	verifier *Verifier
 	throttle *throttle.Limiter // nil allows every attempt
+	shared   *shared.Store     // state shared with other replicas; nil: none
 	now      func() time.Time
 	robotUse sync.Map // robot name -> *atomic.Int64, unix seconds of its latest login
 }
@@ -190,7 +192,8 @@ func (a *Authenticator) checkPassword(ctx context.Context, src *Source, c Creden
 		return id, throttled(wait)
 	}
 	u, _ := src.Users.User(c.User)
-	res, dir, err := a.verify(ctx, src, u, c, &admission{a: a, user: c.User, client: c.Client})
+	ad := a.admission(c, u.PassHash)
+	res, dir, err := a.verify(ctx, src, u, c, ad)
 	var refused *Error
 	switch {
 	case errors.Is(err, errQueueFull):
@@ -210,6 +213,7 @@ func (a *Authenticator) checkPassword(ctx context.Context, src *Source, c Creden
 		// typos without slowing any guesser.
 		return id, errWrongPassword
 	}
+	ad.forgetShared()
 	a.throttle.Success(c.User, c.Client)
 	if dir != nil {
 		id.Groups, id.GroupsFromSource = dir.groups, true
@@ -221,11 +225,19 @@ func (a *Authenticator) checkPassword(ctx context.Context, src *Source, c Creden
 
 // admission is the throttle as a password check's gate: it admits a
 // comparison, or refuses it with the wait to tell the client, and counts
-// the comparison's outcome.
+// the comparison's outcome; with a shared store, across replicas too
+// (shared.go).
 type admission struct {
 	a            *Authenticator
 	user, client string
 	pass         throttle.Pass
+	remote       remoteAdmission
+}
+
+func (a *Authenticator) admission(c Credentials, hash []byte) *admission {
+	ad := &admission{a: a, user: c.User, client: c.Client}
+	ad.remote = a.remoteAdmission(c, hash)
+	return ad
 }
 
 func (ad *admission) admit() (place, error) {
@@ -235,6 +247,10 @@ func (ad *admission) admit() (place, error) {
 			return place{}, inFlight(refused.Wait)
 		}
 		return place{}, throttled(refused.Wait)
+	}
+	if err := ad.admitShared(); err != nil {
+		pass.Cancel(ad.a.now())
+		return place{}, err
 	}
 	ad.pass = pass
 	return place{rank: pass.Rank(), patient: pass.Clean()}, nil
@@ -250,4 +266,9 @@ func (ad *admission) done(res checkResult, err error) {
 	default:
 		ad.pass.Failure(now)
 	}
+	ad.doneShared(res, err)
 }
+
+// notBefore is when the user was last revoked: a password check
+// remembered from before it does not count.
+func (ad *admission) notBefore() time.Time { return ad.a.shared.RevokedAt(ad.user) }

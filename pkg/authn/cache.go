@@ -20,6 +20,7 @@ type cache struct {
 // a remembered login keeps its groups while the directory is unreachable.
 type cacheEntry struct {
 	expires time.Time
+	at      time.Time // when it was remembered
 	answer  directoryAnswer
 }
 
@@ -27,17 +28,18 @@ func newCache(limit int) *cache {
 	return &cache{entries: make(map[[32]byte]cacheEntry), limit: limit}
 }
 
-func (c *cache) get(key [32]byte, now time.Time) bool {
-	_, ok := c.lookup(key, now)
+func (c *cache) get(key [32]byte, now, notBefore time.Time) bool {
+	_, ok := c.lookup(key, now, notBefore)
 	return ok
 }
 
-// lookup returns what was remembered under key, if it has not expired.
-func (c *cache) lookup(key [32]byte, now time.Time) (directoryAnswer, bool) {
+// lookup returns what was remembered under key, if it has not expired
+// and was remembered after notBefore (a revocation; zero for none).
+func (c *cache) lookup(key [32]byte, now, notBefore time.Time) (directoryAnswer, bool) {
 	c.mu.RLock()
 	e, ok := c.entries[key]
 	c.mu.RUnlock()
-	if !ok || !now.Before(e.expires) {
+	if !ok || !now.Before(e.expires) || e.at.Before(notBefore) {
 		return directoryAnswer{}, false
 	}
 	return e.answer, true
@@ -54,7 +56,7 @@ func (c *cache) remember(key [32]byte, expires time.Time, a directoryAnswer) {
 	if len(c.entries) >= c.limit {
 		c.evict(time.Now())
 	}
-	c.entries[key] = cacheEntry{expires: expires, answer: a}
+	c.entries[key] = cacheEntry{expires: expires, at: time.Now(), answer: a}
 }
 
 // evict removes expired entries, or a tenth of the entries (arbitrary ones) when

@@ -80,9 +80,13 @@ func (a *Authenticator) verify(ctx context.Context, src *Source, u acl.User, c C
 		return res, nil, err
 	}
 	key := a.verifier.directoryKey(d, c.User, c.Secret)
-	out, remembered := a.verifier.recallDirectory(key)
+	out, remembered := a.verifier.recallDirectory(key, g.notBefore())
 	if !remembered {
-		if _, err := g.admit(); err != nil {
+		_, err := g.admit()
+		if errors.Is(err, errRepeated) { // another replica refused it lately
+			return repeatedWrongPassword, nil, nil
+		}
+		if err != nil {
 			return wrongPassword, nil, err
 		}
 		out, err = a.verifier.askDirectory(ctx, d, key, c.User, c.Secret)
@@ -118,13 +122,13 @@ func (v *Verifier) directoryKey(d *Directory, user, password string) [32]byte {
 
 // recallDirectory answers from the memories of verified and refused
 // directory passwords, without asking the directory.
-func (v *Verifier) recallDirectory(key [32]byte) (directoryOutcome, bool) {
+func (v *Verifier) recallDirectory(key [32]byte, notBefore time.Time) (directoryOutcome, bool) {
 	now := time.Now()
-	if a, ok := v.cache.lookup(key, now); ok {
+	if a, ok := v.cache.lookup(key, now, notBefore); ok {
 		v.Stats.CacheHits.Add(1)
 		return directoryOutcome{rightPassword, a}, true
 	}
-	if a, ok := v.refused.lookup(key, now); ok {
+	if a, ok := v.refused.lookup(key, now, time.Time{}); ok {
 		v.Stats.Repeats.Add(1)
 		return directoryOutcome{repeatedWrongPassword, a}, true
 	}

@@ -136,7 +136,7 @@ func (a *Authenticator) tokenIdentity(ctx context.Context, src *Source, c Creden
 func (a *Authenticator) newRefusal(c Credentials, now time.Time) bool {
 	v := a.verifier
 	key := v.cacheKey("machine\x00"+c.User, nil, c.Secret)
-	if v.refused.get(key, now) {
+	if v.refused.get(key, now, time.Time{}) {
 		return false
 	}
 	v.refused.put(key, now.Add(v.opts.CacheTTL))

@@ -164,12 +164,19 @@ func (a *Authenticator) checkRefreshToken(src *Source, jwt, service string) (acl
 	}
 	u, ok := src.Users.User(c.Subject)
 	switch {
-	case !ok || !stillValid(u, &c):
+	case !ok || !stillValid(u, &c) || a.revokedInStore(&c):
 		return acl.User{}, &c, errRefreshRevoked
 	case legacy && !src.LegacyRefresh:
 		return acl.User{}, &c, errRefreshLegacy
 	}
 	return u, &c, nil
+}
+
+// revokedInStore reports whether `regtoken user revoke` revoked c's user
+// after, or in the second that, c was issued (iat has whole seconds only).
+func (a *Authenticator) revokedInStore(c *refreshClaims) bool {
+	at := a.shared.RevokedAt(c.Subject)
+	return !at.IsZero() && c.IssuedAt <= at.Unix()
 }
 
 // verifyRefresh checks the signature of a refresh token: the MAC of this

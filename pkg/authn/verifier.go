@@ -157,6 +157,9 @@ type gate interface {
 	// done hears how an admitted check ended: its result, or the error
 	// that left it without one.
 	done(res checkResult, err error)
+	// notBefore is when the user was revoked: a right password
+	// remembered from before then is checked again.
+	notBefore() time.Time
 }
 
 // place is where an admitted check waits for a bcrypt slot (see slots).
@@ -173,6 +176,7 @@ type openGate struct{}
 
 func (openGate) admit() (place, error)   { return place{}, nil }
 func (openGate) done(checkResult, error) {}
+func (openGate) notBefore() time.Time    { return time.Time{} }
 
 // check reports whether password matches hash, and tells a new wrong
 // password from a repeated one. A nil hash means the user is unknown: a
@@ -186,7 +190,7 @@ func (openGate) done(checkResult, error) {}
 func (v *Verifier) check(ctx context.Context, user string, hash []byte, password string, g gate) (checkResult, error) {
 	key := v.cacheKey(user, hash, password)
 	for {
-		if res, ok := v.recall(key); ok {
+		if res, ok := v.recall(key, g.notBefore()); ok {
 			return res, nil
 		}
 		f, leader := v.flights.join(key)
@@ -212,15 +216,15 @@ func (v *Verifier) check(ctx context.Context, user string, hash []byte, password
 	}
 }
 
-// recall answers from what was remembered: a verified password, or the
-// same wrong password as a moment ago.
-func (v *Verifier) recall(key [32]byte) (checkResult, bool) {
+// recall answers from what was remembered: a password verified since
+// notBefore, or the same wrong password as a moment ago.
+func (v *Verifier) recall(key [32]byte, notBefore time.Time) (checkResult, bool) {
 	now := time.Now()
-	if v.cache.get(key, now) {
+	if v.cache.get(key, now, notBefore) {
 		v.Stats.CacheHits.Add(1)
 		return rightPassword, true
 	}
-	if v.refused.get(key, now) {
+	if v.refused.get(key, now, time.Time{}) {
 		v.Stats.Repeats.Add(1)
 		return repeatedWrongPassword, true
 	}
@@ -231,10 +235,15 @@ func (v *Verifier) recall(key [32]byte) (checkResult, bool) {
 // outcome is remembered before the flight ends, so that a check arriving
 // after the flight finds it.
 func (v *Verifier) lead(ctx context.Context, key [32]byte, hash []byte, password string, g gate) (checkResult, error) {
-	if res, ok := v.recall(key); ok { // the previous flight ended between recall and join
+	if res, ok := v.recall(key, g.notBefore()); ok { // the previous flight ended between recall and join
 		return res, nil
 	}
 	at, err := g.admit()
+	if errors.Is(err, errRepeated) { // another replica refused it lately
+		v.refused.put(key, time.Now().Add(v.opts.CacheTTL))
+		v.Stats.Repeats.Add(1)
+		return repeatedWrongPassword, nil
+	}
 	if err != nil {
 		return wrongPassword, err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/regtoken/regtoken/pkg/limits"
 	"github.com/regtoken/regtoken/pkg/listen"
 	"github.com/regtoken/regtoken/pkg/oidc"
+	"github.com/regtoken/regtoken/pkg/shared"
 	"github.com/regtoken/regtoken/pkg/throttle"
 )
 
@@ -53,6 +54,9 @@ type Config struct {
 	// LDAP is the directory users may log in from; nil for none. Its
 	// defaults are filled in.
 	LDAP *ldapauth.Options
+	// Store is the Valkey or Redis server replicas share; nil for none.
+	// Its defaults are filled in; the daemon reads its secret files.
+	Store *shared.Options
 }
 
 // Robots names the robots file ([robots]).

@@ -17,7 +17,8 @@ type file struct {
 	Operator operatorSection `toml:"operator"`
 	OIDC     []oidcSection   `toml:"oidc"`
 	Robots   robotsSection   `toml:"robots"`
-	LDAP     *ldapSection    `toml:"ldap"` // nil: no directory
+	LDAP     *ldapSection    `toml:"ldap"`  // nil: no directory
+	Store    *storeSection   `toml:"store"` // nil: nothing shared
 }
 
 type oidcSection struct {

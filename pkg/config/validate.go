@@ -79,6 +79,7 @@ func (v *validator) build(raw *file) *Config {
 		OIDC:     v.oidc(raw.OIDC),
 		Robots:   Robots{File: v.path(raw.Robots.File), LastUsed: v.path(raw.Robots.LastUsed)},
 		LDAP:     v.ldap(raw.LDAP),
+		Store:    v.store(raw.Store),
 	}
 	cfg.ACL.DirectoryUsers = cfg.LDAP != nil
 	v.fitTarpit(cfg)

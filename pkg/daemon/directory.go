@@ -30,7 +30,7 @@ func LoadDirectory(o *ldapauth.Options, stats *ldapauth.Stats, log *slog.Logger)
 func directoryEnv(o *ldapauth.Options, stats *ldapauth.Stats, log *slog.Logger) (ldapauth.Env, error) {
 	env := ldapauth.Env{Stats: stats, Log: log}
 	if o.BindPasswordFile != "" {
-		pw, err := readBindPassword(o.BindPasswordFile)
+		pw, err := readSecretFile("ldap.bind_password_file", o.BindPasswordFile)
 		if err != nil {
 			return env, err
 		}
@@ -46,25 +46,26 @@ func directoryEnv(o *ldapauth.Options, stats *ldapauth.Stats, log *slog.Logger) 
 	return env, nil
 }
 
-// readBindPassword reads the service account's password: the file's text
-// without its final line break. A file others can read is refused, as the
-// signing key is: the password opens the directory to whoever holds it.
-// Group read is allowed, for 0640 root:regtoken like the rule files.
-func readBindPassword(path string) (string, error) {
+// readSecretFile reads a password or secret (the configuration's key
+// names it in errors): the file's text without its final line break. A
+// file others can read is refused, as the signing key is: the secret opens
+// the directory, or the store, to whoever holds it. Group read is allowed,
+// for 0640 root:regtoken like the rule files.
+func readSecretFile(key, path string) (string, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return "", fmt.Errorf("ldap.bind_password_file: %w", err)
+		return "", fmt.Errorf("%s: %w", key, err)
 	}
 	if fi.Mode().Perm()&0o007 != 0 {
-		return "", fmt.Errorf("ldap.bind_password_file: %s is readable by others (mode %04o): chmod o-rwx", path, fi.Mode().Perm())
+		return "", fmt.Errorf("%s: %s is readable by others (mode %04o): chmod o-rwx", key, path, fi.Mode().Perm())
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("ldap.bind_password_file: %w", err)
+		return "", fmt.Errorf("%s: %w", key, err)
 	}
 	pw := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	if pw == "" {
-		return "", fmt.Errorf("ldap.bind_password_file: %s is empty", path)
+		return "", fmt.Errorf("%s: %s is empty", key, path)
 	}
 	return pw, nil
 }

@@ -70,6 +70,9 @@ func newMetrics(h *endpoint.Handler, r *reloader, dirs *directories) *metrics {
 	if dirs.current.Load() != nil {
 		m.addDirectory(dirs, counter)
 	}
+	if s := h.Shared(); s != nil {
+		m.addStore(s, counter)
+	}
 	counter("regtoken_reloads_total", "Reloads by result.", r.successes.Load, prometheus.Labels{"result": "success"})
 	counter("regtoken_reloads_total", "Reloads by result.", r.failures.Load, prometheus.Labels{"result": "failure"})
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -189,6 +192,13 @@ func operatorHandler(m *metrics, r *reloader, h *endpoint.Handler, dirs *directo
 				body["status"] = "degraded"
 			}
 		}
+		if s := h.Shared(); s != nil {
+			store := storeHealth(s)
+			body["store"] = store
+			if store["status"] == "unreachable" {
+				body["status"] = "degraded"
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(body)
 	})
@@ -199,16 +209,26 @@ func operatorHandler(m *metrics, r *reloader, h *endpoint.Handler, dirs *directo
 // unreachable, logins it vouched for within ldap.cache_lifetime still work
 // and others get 503: the service is degraded, not down.
 func directoryHealth(h ldapauth.Health) map[string]any {
+	out := reachability(h.Known, h.Reachable, h.Error, h.Since)
+	if h.Known {
+		out["checked_at"] = h.Checked.UTC().Format(time.RFC3339)
+	}
+	return out
+}
+
+// reachability is the common part of a dependency's /healthz object:
+// "status" unknown (nothing asked yet), up or unreachable (with "error"),
+// and "since" when that last changed.
+func reachability(known, reachable bool, err string, since time.Time) map[string]any {
 	out := map[string]any{"status": "unknown"}
-	if !h.Known {
+	if !known {
 		return out
 	}
 	out["status"] = "up"
-	if !h.Reachable {
+	if !reachable {
 		out["status"] = "unreachable"
-		out["error"] = h.Error
+		out["error"] = err
 	}
-	out["since"] = h.Since.UTC().Format(time.RFC3339)
-	out["checked_at"] = h.Checked.UTC().Format(time.RFC3339)
+	out["since"] = since.UTC().Format(time.RFC3339)
 	return out
 }

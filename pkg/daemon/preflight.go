@@ -119,6 +119,7 @@ func preflight(cfg *config.Config, specs []listen.Spec, a Activation, now time.T
 	}
 	r.checkListeners(specs, a)
 	r.checkAuditFile(cfg.Log.AuditFile)
+	r.checkStore(cfg)
 	return r
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"reflect"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -133,6 +134,9 @@ func (r *reloader) apply(cfg *config.Config, st *endpoint.State, why string) {
 	old := r.current.Load()
 	if !slices.Equal(old.Listen, cfg.Listen) || old.Operator != cfg.Operator {
 		r.log.Warn("listener changes take effect at the next restart", "trigger", why)
+	}
+	if !reflect.DeepEqual(old.Store, cfg.Store) {
+		r.log.Warn("[store] changes take effect at the next restart", "trigger", why)
 	}
 	var found Report // as at the start: users who cannot log in, certificates and robots that expire...
 	found.checkState(cfg, st, time.Now())

@@ -73,8 +73,13 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	}
 	verifier := authn.New(bcryptOpts)
 	verifier.SetDummyCost(typicalCost(st.Rules))
+	store, err := OpenStore(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
 	h := endpoint.New(st, endpoint.Options{Verifier: verifier, Throttle: newThrottle(cfg.Throttle),
-		Log: log, Audit: o.Audit, AuditFormat: o.AuditFormat})
+		Shared: store, Log: log, Audit: o.Audit, AuditFormat: o.AuditFormat})
 	reloads := newReloader(o.ConfigPath, cfg, before, h, keys, dirs, log)
 	files := newWatcher(reloads, log)
 	m := newMetrics(h, reloads, dirs)
@@ -96,6 +101,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	go robotUse.Run(ctx)
 	go sweepThrottle(ctx, h.Throttle())
 	go dirs.probe(ctx)
+	go store.Run(ctx)
 	go watchdog(ctx)
 	sd.SdNotify(false, sd.SdNotifyReady) // outside systemd: nothing to tell, no error
 	log.Info("serving tokens", "listeners", describe(specs), "issuer", cfg.Token.Issuer, "services", cfg.Token.Services)

@@ -3,13 +3,11 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -64,20 +62,8 @@ audit = false
 // metric reads one unlabelled sample from /metrics (0 when absent).
 func (b *burstStack) metric(t *testing.T, name string) float64 {
 	t.Helper()
-	resp, err := b.op.Get("http://operator/metrics")
-	if err != nil {
-		t.Fatalf("/metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
-		}
-	}
-	return 0
+	v, _ := scrapeMetric(t, b.op, "http://operator/metrics", name)
+	return v
 }
 
 // burstAnswer is what one request of a burst got.

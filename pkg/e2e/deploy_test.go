@@ -548,17 +548,25 @@ func parseUser(t *testing.T, s string) (uint32, uint32) {
 // socket directories, TLS files, logs and listen address moved into the test.
 func startComposeNginx(t *testing.T, dir string, hostDirs map[string]string, port int) {
 	t.Helper()
+	startShippedNginx(t, dir, harness.DeployFile("docker", "nginx.conf"), port,
+		"/var/www/upstream-sockets/", hostDirs["/var/www/upstream-sockets"]+"/",
+		"/run/regtoken/", hostDirs["/run/regtoken"]+"/")
+}
+
+// startShippedNginx runs a shipped nginx.conf of a compose set-up on this
+// host: TLS files, pid file and logs moved into the test, plain HTTP on
+// port instead of TLS on 443, and the other old, new pairs replaced too.
+func startShippedNginx(t *testing.T, dir, path string, port int, pairs ...string) {
+	t.Helper()
 	prefix := harness.NginxPrefix(t, dir)
 	tlsKey, tlsCert := harness.KeyPair(t, prefix)
-	conf := harness.Render(t, harness.DeployFile("docker", "nginx.conf"),
+	conf := harness.Render(t, path, append([]string{
 		"/etc/nginx/tls/fullchain.pem", tlsCert,
 		"/etc/nginx/tls/privkey.pem", tlsKey,
-		"pid /var/run/nginx.pid;", "pid "+prefix+"/nginx.pid;",
-		"/var/log/nginx/", prefix+"/logs/",
+		"pid /var/run/nginx.pid;", "pid " + prefix + "/nginx.pid;",
+		"/var/log/nginx/", prefix + "/logs/",
 		"listen 443 ssl http2;", fmt.Sprintf("listen 127.0.0.1:%d;", port),
 		"listen [::]:443 ssl http2;", "",
-		"/var/www/upstream-sockets/", hostDirs["/var/www/upstream-sockets"]+"/",
-		"/run/regtoken/", hostDirs["/run/regtoken"]+"/",
-		"http {\n", "http {\n"+harness.NginxTempPaths(prefix))
+		"http {\n", "http {\n" + harness.NginxTempPaths(prefix)}, pairs...)...)
 	harness.StartNginxConf(t, prefix, conf, fmt.Sprintf("127.0.0.1:%d", port))
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/authn"
+	"github.com/regtoken/regtoken/pkg/shared"
 	"github.com/regtoken/regtoken/pkg/throttle"
 )
 
@@ -35,8 +36,11 @@ type Options struct {
 	Verifier *authn.Verifier
 	// Throttle slows down password guessing; nil allows every attempt.
 	Throttle *throttle.Limiter
-	Log      *slog.Logger // errors and warnings
-	Audit    io.Writer    // one line per token request (see auditline.go); nil for none
+	// Shared is the store replicas share the throttle and revocations
+	// through; nil: none.
+	Shared *shared.Store
+	Log    *slog.Logger // errors and warnings
+	Audit  io.Writer    // one line per token request (see auditline.go); nil for none
 	// AuditFormat is the audit lines' form: that of the log they go with.
 	AuditFormat AuditFormat
 	Now         func() time.Time
@@ -55,6 +59,7 @@ func New(st *State, o Options) *Handler {
 		h.now = time.Now
 	}
 	h.authn = authn.NewAuthenticator(o.Verifier, o.Throttle, h.now)
+	h.authn.UseShared(o.Shared)
 	h.state.Store(st)
 	return h
 }
@@ -77,6 +82,9 @@ func (h *Handler) State() *State { return h.state.Load() }
 
 // Throttle returns the failed-login limiter, for metrics (may be nil).
 func (h *Handler) Throttle() *throttle.Limiter { return h.authn.Throttle() }
+
+// Shared returns the shared store, for metrics and health (may be nil).
+func (h *Handler) Shared() *shared.Store { return h.authn.Shared() }
 
 // Verifier returns the password verifier, for metrics.
 func (h *Handler) Verifier() *authn.Verifier { return h.authn.Verifier() }

@@ -45,6 +45,18 @@ const (
 	// unit's TimeoutStopSec=30s (the deployment files set it) and
 	// Kubernetes' default 30 s grace period.
 	DefaultShutdownTimeout = 25 * time.Second
+	// DefaultStoreTimeout bounds one round trip to the shared store
+	// ([store]): connecting included. A store on the same LAN answers in
+	// well under a millisecond; past this, a password login goes on by the
+	// store's failure policy rather than wait.
+	DefaultStoreTimeout = 250 * time.Millisecond
+	// StorePollInterval is how often a replica reads the store's revocation
+	// version (and so notices a revocation, or that the store answers
+	// again): twice a second, so a revocation applies everywhere within 1 s.
+	StorePollInterval = 500 * time.Millisecond
+	// StoreLogEvery is the least time between two log lines about a store
+	// that stays unreachable.
+	StoreLogEvery = time.Minute
 )
 
 // maxHeaderBytesCeiling is the largest MaxHeaderBytes accepted: a request

@@ -88,7 +88,10 @@
 // Cancel. A nil *Limiter allows everything.
 //
 // The state is kept behind a small interface (store.go) with one
-// in-memory implementation, so that replicas may later share it.
+// in-memory implementation. Replicas that share a Valkey or Redis server
+// count across replicas in package shared, and keep this Limiter for what
+// stays per process: checks in flight, the tarpit, blocks the store
+// reported (Mirror), and a fallback while the store does not answer.
 //
 // # Tarpit
 //

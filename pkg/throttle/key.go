@@ -35,6 +35,19 @@ func (h *hasher) pair(user string, addrKey uint64) uint64 {
 	return maphash.Bytes(h.pairSeed, b[:])
 }
 
+// AddressID is the part of addr that names one client, as the throttle
+// counts it: the IPv4 address or the /64 of an IPv6 address (ports ignored,
+// IPv4-mapped addresses unmapped), or addr itself when it is no IP address.
+// A store shared by replicas keys its counts by it.
+func AddressID(addr string) []byte {
+	ip, ok := clientIP(addr)
+	if !ok {
+		return []byte(addr)
+	}
+	b := prefix(ip)
+	return b[:]
+}
+
 // clientIP parses addr as "IP", "IPv4:port" or "[IPv6]:port" without
 // allocating for the common forms (netip's errors allocate, so the form is
 // chosen before parsing).

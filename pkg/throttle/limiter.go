@@ -166,6 +166,16 @@ func (l *Limiter) Success(user, addr string) {
 	l.pairs.forget(l.keys.pair(user, l.keys.address(addr)))
 }
 
+// PairFailed reports whether user at addr has failed logins counted here
+// (at least one, decayed to now), or a block.
+func (l *Limiter) PairFailed(user, addr string, now time.Time) bool {
+	if l == nil || l.pairs == nil {
+		return false
+	}
+	st := l.pairs.peek(l.keys.pair(user, l.keys.address(addr)), now.UnixNano())
+	return st.wait > 0 || st.failures >= negligible
+}
+
 // Sweep drops every key that is not blocked, has no check pending, and
 // whose count has decayed to less than one failure. Inserts already drop a
 // few such keys each, so Sweep is only needed to make Stats.Entries fall
@@ -243,4 +253,21 @@ func (p Pass) end(now time.Time, failed bool) {
 		}
 	}
 	p.l.Stats.pending.Add(-1)
+}
+
+// Mirror copies into l a block that replicas sharing a store agreed on:
+// user's pair at addr (pair) or addr itself stays blocked for wait from
+// now, so that Check refuses it here without asking the store again.
+func (l *Limiter) Mirror(user, addr string, pair, address bool, wait time.Duration, now time.Time) {
+	if l == nil || wait <= 0 {
+		return
+	}
+	t := now.UnixNano()
+	addrKey := l.keys.address(addr)
+	if address && l.addrs != nil {
+		l.addrs.block(addrKey, t, t+int64(wait))
+	}
+	if pair && l.pairs != nil {
+		l.pairs.block(l.keys.pair(user, addrKey), t, t+int64(wait))
+	}
 }

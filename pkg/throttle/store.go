@@ -7,13 +7,11 @@ package throttle
 // combines two keys by admitting on one, then the other, and undoing the
 // first when the second refuses.
 //
-// The store in use is the in-memory table (table.go), one per process.
-// The interface is the seam for state shared by several replicas (a
-// Redis or Valkey store): such a store runs each method as one server-side
-// script, and must let pending checks expire (a replica that dies
-// mid-check never calls done), for example after the request timeout.
-// Keys are 64-bit hashes under seeds private to one Limiter; replicas that
-// share a store need seeds they share too.
+// The store is the in-memory table (table.go), one per process. Replicas
+// that share a Valkey or Redis server (package shared) keep this table as
+// well: it bounds the checks in flight per replica, answers Check without a
+// round trip (blocks the shared store reports are copied in with block),
+// and is what remains when the shared store does not answer.
 type store interface {
 	// peek returns key's state at now and changes nothing.
 	peek(key uint64, now int64) keyState
@@ -26,6 +24,9 @@ type store interface {
 	// the outcome). A failure adds one to the count and, once the count
 	// reaches the threshold, blocks key for the policy's delay.
 	done(key uint64, now int64, failed bool)
+	// block makes key blocked until then (Unix nanoseconds), at least: a
+	// block learned from a store that replicas share.
+	block(key uint64, now, until int64)
 	// forget clears key's failures and block; its pending checks stay.
 	forget(key uint64)
 	// sweep drops the keys that are not blocked, have nothing pending and

@@ -234,3 +234,17 @@ func (t *table) sweep(now int64) {
 		s.mu.Unlock()
 	}
 }
+
+func (t *table) block(key uint64, now, until int64) {
+	s := t.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[key]
+	if !ok {
+		t.makeRoom(s, now)
+		t.entries.Add(1)
+	}
+	e.until = max(e.until, until)
+	e.since = max(e.since, e.until)
+	s.m[key] = e
+}

@@ -38,6 +38,7 @@ var installHints = map[string]string{
 	"caddy":                   "apt-get install caddy",
 	"slapd":                   "apt-get install slapd ldap-utils (OpenLDAP)",
 	"slapadd":                 "apt-get install slapd ldap-utils (OpenLDAP)",
+	"redis-server":            "apt-get install redis-server (or valkey-server)",
 }
 
 // Tool returns the path of a program the test needs. It also looks in

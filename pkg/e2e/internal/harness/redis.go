@@ -1,0 +1,138 @@
+//go:build e2e
+
+package harness
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Redis is a redis-server on loopback with its files in a temporary
+// directory, which a test may stop and start again on the same port.
+type Redis struct {
+	Addr string // 127.0.0.1:PORT
+	URL  string // redis://127.0.0.1:PORT/0
+	dir  string
+	port int
+	proc *Process
+}
+
+// StartRedis runs redis-server (Debian's redis-server package, or Valkey's
+// under that name) on a free loopback port, without persistence, until the
+// test ends. A missing redis-server fails the test with how to install it.
+func StartRedis(t testing.TB) *Redis {
+	t.Helper()
+	r := &Redis{dir: ShortDir(t), port: FreePort(t)}
+	r.Addr = fmt.Sprintf("127.0.0.1:%d", r.port)
+	r.URL = "redis://" + r.Addr + "/0"
+	r.Start(t)
+	return r
+}
+
+// Start starts the server (again), and returns once it answers PING.
+func (r *Redis) Start(t testing.TB) {
+	t.Helper()
+	cmd := exec.Command(Tool(t, "redis-server"), "--bind", "127.0.0.1", "--port", fmt.Sprint(r.port),
+		"--dir", r.dir, "--save", "", "--appendonly", "no", "--protected-mode", "yes")
+	r.proc = Start(t, "redis-server", cmd)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if r.Do("PING") == "PONG" {
+			return
+		}
+		if r.proc.Exited() {
+			t.Fatalf("redis-server exited at start:\n%s", lastLines(r.proc.Output(), 30))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("redis-server did not answer PING on %s within 10 s:\n%s", r.Addr, lastLines(r.proc.Output(), 30))
+}
+
+// Kill ends the server at once (SIGKILL), as a crash would.
+func (r *Redis) Kill() {
+	r.proc.Cmd.Process.Kill()
+	r.proc.Wait(5 * time.Second)
+}
+
+// Do sends one inline command and returns the first line of the answer
+// without its type byte ("" when the server does not answer).
+func (r *Redis) Do(cmd string) string {
+	c, err := net.DialTimeout("tcp", r.Addr, time.Second)
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	fmt.Fprintf(c, "%s\r\n", cmd)
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || len(line) < 3 {
+		return ""
+	}
+	return strings.TrimRight(line[1:], "\r\n")
+}
+
+// Monitor records every command the server runs (MONITOR) until the test
+// ends.
+type Monitor struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+// Monitor starts recording.
+func (r *Redis) Monitor(t testing.TB) *Monitor {
+	t.Helper()
+	c, err := net.Dial("tcp", r.Addr)
+	if err != nil {
+		t.Fatalf("MONITOR: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fmt.Fprint(c, "MONITOR\r\n")
+	br := bufio.NewReader(c)
+	if ok, _ := br.ReadString('\n'); !strings.HasPrefix(ok, "+OK") {
+		t.Fatalf("MONITOR answered %q", ok)
+	}
+	m := &Monitor{}
+	go func() {
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			m.mu.Lock()
+			m.lines = append(m.lines, strings.TrimSpace(line))
+			m.mu.Unlock()
+		}
+	}()
+	return m
+}
+
+// Mark is the number of commands seen so far.
+func (m *Monitor) Mark() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.lines)
+}
+
+// Since returns the commands seen after mark, without those whose line
+// contains any of skip.
+func (m *Monitor) Since(mark int, skip ...string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+next:
+	for _, l := range m.lines[mark:] {
+		for _, s := range skip {
+			if strings.Contains(l, s) {
+				continue next
+			}
+		}
+		out = append(out, l)
+	}
+	return out
+}
