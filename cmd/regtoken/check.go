@@ -144,6 +144,7 @@ func printOverview(out io.Writer, cfg *config.Config, specs []listen.Spec, r dae
 	if cfg.LDAP != nil {
 		printDirectory(out, cfg.LDAP, r, st.Rules)
 	}
+	printRotation(out, cfg, st, time.Now())
 }
 
 func printSigner(out io.Writer, keyFile, certFile string, s *token.Signer) {

@@ -19,9 +19,14 @@ type State struct {
 	// in ServiceSigners.
 	Signer         *token.Signer
 	ServiceSigners map[string]*token.Signer
-	Issuer         string
-	Services       []string
-	Lifetime       time.Duration
+	// Keys are the published keys (current, next, previous) of Signer,
+	// ServiceKeys those of ServiceSigners; the operator listener serves
+	// them. The endpoint itself signs with the signers only.
+	Keys        *token.KeySet
+	ServiceKeys map[string]*token.KeySet
+	Issuer      string
+	Services    []string
+	Lifetime    time.Duration
 	// ClockSkew backdates nbf and iat of every token (token.NewClaims).
 	ClockSkew time.Duration
 	// Realm names the realm in WWW-Authenticate: Basic realm="...".
@@ -50,6 +55,14 @@ func (s *State) SignerFor(service string) *token.Signer {
 		return sg
 	}
 	return s.Signer
+}
+
+// KeysFor returns the key set of service's tokens: its own, else Keys.
+func (s *State) KeysFor(service string) *token.KeySet {
+	if set, ok := s.ServiceKeys[service]; ok {
+		return set
+	}
+	return s.Keys
 }
 
 // checkService refuses a service this State does not issue tokens for.
