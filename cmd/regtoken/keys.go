@@ -164,3 +164,14 @@ func mustThumbprint(pub crypto.PublicKey) string {
 	}
 	return kid
 }
+
+// lifetimeText is the default lifetime, followed by the actions' own.
+func lifetimeText(l token.Lifetimes) string {
+	text := l.Default.String()
+	for _, action := range []string{"pull", "push", "delete"} {
+		if d := l.Of(action); d != l.Default {
+			text += fmt.Sprintf(" (%s %s)", action, d)
+		}
+	}
+	return text
+}

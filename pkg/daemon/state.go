@@ -80,6 +80,7 @@ func buildState(cfg *config.Config, keys *oidc.Keys, dir *ldapauth.Directory) (*
 		Issuer:          cfg.Token.Issuer,
 		Services:        cfg.Token.Services,
 		Lifetime:        cfg.Token.Lifetime,
+		Lifetimes:       cfg.Token.Lifetimes,
 		ClockSkew:       cfg.Token.ClockSkew,
 		Realm:           cfg.Token.Issuer,
 		MaxScopes:       cfg.Limits.MaxScopes,
