@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -102,5 +103,82 @@ func TestCheckRotationStage(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestKeygenTypesAndCA(t *testing.T) {
+	dir := t.TempDir()
+	runOK(t, "keygen", "-dir", dir, "-make-ca")
+	caPEM, _ := os.ReadFile(filepath.Join(dir, "CA.crt"))
+	cas, err := token.ParseCertificates(caPEM)
+	if err != nil || !cas[0].IsCA {
+		t.Fatalf("CA certificate: %v", err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(cas[0])
+	for typ, alg := range map[string]string{"ec256": "ES256", "ec384": "ES384", "ed25519": "EdDSA", "rsa3072": "RS256"} {
+		runOK(t, "keygen", "-dir", dir, "-name", typ, "-type", typ, "-ca", filepath.Join(dir, "CA.crt"), "-ca-key", filepath.Join(dir, "CA.key"))
+		keyPEM, _ := os.ReadFile(filepath.Join(dir, typ+".key"))
+		certPEM, _ := os.ReadFile(filepath.Join(dir, typ+".crt"))
+		key, err := token.ParsePrivateKey(keyPEM)
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		chain, err := token.ParseCertificates(certPEM)
+		if err != nil || len(chain) != 2 || !chain[1].Equal(cas[0]) {
+			t.Fatalf("%s: the certificate file holds %d certificates (%v), want the key's and the CA's", typ, len(chain), err)
+		}
+		// What distribution does with x5c: verify the leaf up to the CA of its rootcertbundle.
+		if _, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+			t.Errorf("%s: the certificate does not verify against the CA: %v", typ, err)
+		}
+		s, err := token.NewSigner(key, chain, "")
+		if err != nil || s.Algorithm() != alg {
+			t.Errorf("%s: signer %v, %v; want %s", typ, s, err, alg)
+		}
+		std, _ := token.RFC7638Thumbprint(key.Public())
+		if v31, _ := token.ThumbprintKeyID(key.Public()); std != v31 {
+			t.Errorf("%s: registry 3.1's kid %s differs from the JWKS's %s", typ, v31, std)
+		}
+	}
+	var out bytes.Buffer
+	if code := run([]string{"keygen", "-dir", dir, "-name", "x", "-ca", filepath.Join(dir, "ec256.crt"), "-ca-key", filepath.Join(dir, "ec256.key")}, &out, &out); code != exitProblem ||
+		!strings.Contains(out.String(), "not a CA certificate") {
+		t.Errorf("issuing from a leaf: exit %d: %s", code, &out)
+	}
+	if code := run([]string{"keygen", "-dir", dir, "-type", "dsa"}, &out, &out); code != exitUsage {
+		t.Errorf("-type dsa: exit %d", code)
+	}
+}
+
+// check warns that distribution 2.8 refuses an Ed25519 next key.
+func TestCheckWarnsEd25519(t *testing.T) {
+	dir, config := keysFixture(t, "[token.next]\nkey = \"ed/RootCA.key\"\ncertificate = \"ed/RootCA.crt\"\n")
+	runOK(t, "keygen", "-dir", filepath.Join(dir, "ed"), "-type", "ed25519")
+	if out := runOK(t, "check", "-config", config); !strings.Contains(out, "WARNING next key is EdDSA (Ed25519): distribution 2.8 refuses") {
+		t.Errorf("check:\n%s", out)
+	}
+}
+
+// key promote and retire edit the file in place; check follows.
+func TestKeyPromoteRetireCommands(t *testing.T) {
+	_, config := keysFixture(t, "[token.next]\nkey = \"next/RootCA.key\"\ncertificate = \"next/RootCA.crt\"\n")
+	before, _ := os.ReadFile(config)
+	runOK(t, "key", "promote", "-config", config, "-dry-run")
+	if after, _ := os.ReadFile(config); !bytes.Equal(before, after) {
+		t.Fatal("-dry-run changed the file")
+	}
+	runOK(t, "key", "promote", "-config", config)
+	out := runOK(t, "check", "-config", config)
+	if !strings.Contains(out, "rotation of token.key: promoted") || !strings.Contains(out, "next/RootCA.key: ES256") {
+		t.Errorf("check after promote:\n%s", out)
+	}
+	var buf bytes.Buffer
+	if code := run([]string{"key", "retire", "-config", config}, &buf, &buf); code != exitProblem || !strings.Contains(buf.String(), "too early") {
+		t.Errorf("retire right after the promotion: exit %d: %s", code, &buf)
+	}
+	runOK(t, "key", "retire", "-config", config, "-force")
+	if out := runOK(t, "check", "-config", config); strings.Contains(out, "rotation of") {
+		t.Errorf("check after retire:\n%s", out)
 	}
 }
