@@ -123,7 +123,8 @@ func keyTable(service string) string {
 
 // Promote returns the configuration text data with service's next key
 // promoted ("" for token.key): the next key and certificate become the
-// current ones, the current certificate goes first into previous,
+// current ones, the current certificate (the key file, without
+// certificates) goes first into previous,
 // promoted_at is set to now, and the [.next] table goes. Unless
 // [refresh] key is set, it is set to the key that stops signing, so the
 // refresh tokens issued so far keep verifying. The result is parsed as a
@@ -148,10 +149,6 @@ func Promote(path string, data []byte, service string, now time.Time) ([]byte, e
 	if (files.Rotation.Next.Certificate == "") != (files.Certificate == "") {
 		return nil, fmt.Errorf("%w: only one of %s.certificate and %s.next.certificate is set; set both or neither", ErrLayout, table, table)
 	}
-	if files.Certificate == "" {
-		return nil, fmt.Errorf("%w: %s has no certificate, so promote has nothing to keep publishing in %s.previous: "+
-			"add the current key's certificate (or a PEM public key file) to previous by hand", ErrLayout, table, table)
-	}
 	d := &tomlDoc{lines: strings.Split(string(data), "\n")}
 	header, end := d.table(table)
 	nextHeader, nextEnd := d.table(table + ".next")
@@ -170,21 +167,30 @@ func Promote(path string, data []byte, service string, now time.Time) ([]byte, e
 	if err := errors.Join(err1, err2, err3, err4, err5, err6); err != nil {
 		return nil, err
 	}
-	if keyAt < 0 || certAt < 0 {
+	if keyAt < 0 || (certAt < 0) != (files.Certificate == "") {
 		return nil, fmt.Errorf("%w: %s.key and %s.certificate must be written in [%s]", ErrLayout, table, table, table)
+	}
+	// Without certificates, previous names the old key file, whose public
+	// half regtoken publishes; the line after which new lines go is the
+	// certificate's, else the key's.
+	published, anchor := certVal, certAt
+	if certAt < 0 {
+		published, anchor = keyVal, keyAt
 	}
 	for i := nextHeader + 1; i < nextEnd; i++ {
 		if t := strings.TrimSpace(d.lines[i]); t != "" && !strings.HasPrefix(t, "#") && !keyLine.MatchString(t) {
 			return nil, fmt.Errorf("%w: line %d of [%s.next] is not key = value", ErrLayout, i+1, table)
 		}
 	}
-	previous := "[" + certVal
+	previous := "[" + published
 	if inner := strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(prevVal, "["), "]")); inner != "" {
 		previous += ", " + inner
 	}
 	previous += "]"
 	d.lines[keyAt] = "key = " + nextKey
-	d.lines[certAt] = "certificate = " + nextCert
+	if certAt >= 0 {
+		d.lines[certAt] = "certificate = " + nextCert
+	}
 	stamp := fmt.Sprintf("promoted_at = %q", now.UTC().Format(time.RFC3339))
 	// Insert after the certificate line what was not there, so the line
 	// numbers of the edits above stay right until the [.next] table goes.
@@ -201,7 +207,7 @@ func Promote(path string, data []byte, service string, now time.Time) ([]byte, e
 	}
 	out := append([]string{}, d.lines[:nextHeader]...)
 	out = append(out, d.lines[nextEnd:]...)
-	out = append(out[:certAt+1], append(insert, out[certAt+1:]...)...)
+	out = append(out[:anchor+1], append(insert, out[anchor+1:]...)...)
 	d.lines = out
 	if cfg.Refresh.Enabled && cfg.Refresh.Key == "" {
 		if err := d.setRefreshKey(keyVal); err != nil {

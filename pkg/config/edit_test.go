@@ -90,7 +90,6 @@ func TestPromoteRefusesLayouts(t *testing.T) {
 		"inline next":       base + "key='a.key'\ncertificate='a.crt'\nnext = {key='b.key', certificate='b.crt'}\n",
 		"multi-line list":   base + "key='a.key'\ncertificate='a.crt'\nprevious = [\n'old.crt',\n]\n[token.next]\nkey='b.key'\ncertificate='b.crt'\n",
 		"next without cert": base + "key='a.key'\ncertificate='a.crt'\n[token.next]\nkey='b.key'\n",
-		"no certificates":   base + "key='a.key'\n[token.next]\nkey='b.key'\n",
 	} {
 		if _, err := Promote("/x/regtoken.toml", []byte(text), "", time.Now()); !errors.Is(err, ErrLayout) {
 			t.Errorf("%s: error = %v, want ErrLayout", name, err)
@@ -118,5 +117,18 @@ func TestRetire(t *testing.T) {
 	noStamp := []byte(strings.Replace(string(text), "promoted_at = '2026-12-05T08:00:00Z'\n", "", 1))
 	if _, err := Retire("/x/regtoken.toml", noStamp, "", promoted.Add(48*time.Hour), false); !errors.Is(err, ErrTooEarly) {
 		t.Errorf("without promoted_at: %v, want ErrTooEarly", err)
+	}
+}
+
+// Without certificates (a JWKS-only setup), previous names the old key file.
+func TestPromoteWithoutCertificates(t *testing.T) {
+	text := "[token]\nissuer='i'\nservices=['s']\nkey='a.key'\nkid='rfc7638'\n[token.next]\nkey='b.key'\n[refresh]\nenabled=false\n[acl]\nusers='u'\n"
+	out, err := Promote("/x/regtoken.toml", []byte(text), "", time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "[token]\nissuer='i'\nservices=['s']\nkey = 'b.key'\nprevious = ['a.key']\npromoted_at = \"2026-12-05T08:00:00Z\"\nkid='rfc7638'\n[refresh]\nenabled=false\n[acl]\nusers='u'\n"
+	if string(out) != want {
+		t.Errorf("promoted:\n%s\nwant:\n%s", out, want)
 	}
 }

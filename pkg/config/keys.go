@@ -21,8 +21,9 @@ type Rotation struct {
 	// Next is the key that signs after the next promotion; nil for none.
 	// Its Rotation is empty.
 	Next *KeyFiles
-	// Previous are certificate (or PEM public key) files of keys that no
-	// longer sign but whose tokens may still be presented.
+	// Previous are certificate files (or PEM public keys, or, without
+	// certificates, the old private key files) of keys that no longer
+	// sign but whose tokens may still be presented.
 	Previous []string
 	// PromotedAt is when the current key started signing; zero: unknown.
 	PromotedAt time.Time

@@ -15,9 +15,10 @@ type PublishedKey struct {
 	Certificates []*x509.Certificate
 }
 
-// ParsePublishedKey reads a certificate file (leaf first, then its chain) or,
-// without a CERTIFICATE block, a "PUBLIC KEY" block: a key that is published
-// but no longer (or not yet) signs.
+// ParsePublishedKey reads a key that is published but no longer (or not
+// yet) signs: a certificate file (leaf first, then its chain), else a
+// "PUBLIC KEY" block, else a private key, whose public half is published
+// (what a setup without certificates keeps of a key that stopped signing).
 func ParsePublishedKey(pemBytes []byte) (PublishedKey, error) {
 	certs, err := ParseCertificates(pemBytes)
 	if err == nil {
@@ -26,6 +27,9 @@ func ParsePublishedKey(pemBytes []byte) (PublishedKey, error) {
 	for rest := pemBytes; ; {
 		var block *pem.Block
 		if block, rest = pem.Decode(rest); block == nil {
+			if key, kerr := ParsePrivateKey(pemBytes); kerr == nil {
+				return PublishedKey{Public: key.Public()}, nil
+			}
 			return PublishedKey{}, err // the certificates' error says more
 		}
 		if block.Type != "PUBLIC KEY" {

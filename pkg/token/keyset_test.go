@@ -124,6 +124,9 @@ func TestKeySet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if fromPrivate, err := ParsePublishedKey(pkcs8PEM(t, bare)); err != nil || !samePublic(fromPrivate.Public, bare.Public()) {
+		t.Fatalf("a private key file as a published key: %v", err)
+	}
 	set := &KeySet{
 		Current:  signerFor(t, cur, curLeaf, ca),
 		Next:     signerFor(t, next, selfSigned(t, next)),
@@ -177,7 +180,6 @@ func TestKeySet(t *testing.T) {
 func TestParsePublishedKeyErrors(t *testing.T) {
 	for name, data := range map[string][]byte{
 		"empty":       nil,
-		"private key": pkcs8PEM(t, ecKey(t, elliptic.P256())),
 		"corrupt":     pemBlock("PUBLIC KEY", []byte{1, 2, 3}),
 		"P-224 public": func() []byte {
 			d, _ := x509.MarshalPKIXPublicKey(ecKey(t, elliptic.P224()).Public())
