@@ -179,8 +179,8 @@ func TestKeySet(t *testing.T) {
 
 func TestParsePublishedKeyErrors(t *testing.T) {
 	for name, data := range map[string][]byte{
-		"empty":       nil,
-		"corrupt":     pemBlock("PUBLIC KEY", []byte{1, 2, 3}),
+		"empty":   nil,
+		"corrupt": pemBlock("PUBLIC KEY", []byte{1, 2, 3}),
 		"P-224 public": func() []byte {
 			d, _ := x509.MarshalPKIXPublicKey(ecKey(t, elliptic.P224()).Public())
 			return pemBlock("PUBLIC KEY", d)
