@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/regtoken/regtoken/pkg/accounts"
 	"github.com/regtoken/regtoken/pkg/config"
 )
 
@@ -89,37 +90,11 @@ func keyEdit(cmd string) func([]string, io.Writer, io.Writer) int {
 			stdout.Write(edited)
 			return exitOK
 		}
-		if err := replaceFile(*path, edited); err != nil {
+		if err := accounts.ReplaceFile(*path, edited); err != nil {
 			fmt.Fprintf(stderr, "regtoken key %s: %v\n", cmd, err)
 			return exitProblem
 		}
 		fmt.Fprintf(stdout, "%s: %s done; a running regtoken serve reloads it. Run regtoken check for the next step.\n", *path, cmd)
 		return exitOK
 	}
-}
-
-// replaceFile writes data beside path and renames it over path, keeping
-// path's mode, so a reader sees the old file or the new one.
-func replaceFile(path string, data []byte) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

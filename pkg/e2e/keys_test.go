@@ -376,7 +376,7 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 				t.Fatalf("JWKS-only tokens: kid %q and %d x5c certificates, want the RFC 7638 kid and none", kid, len(x5c))
 			}
 			load := startClientLoad(t, s, 2, true)
-			time.Sleep(2 * time.Second)
+			time.Sleep(3 * time.Second)
 
 			// 1. Publish the next key; the registries load it one at a time.
 			mustRegtoken(t, s.Dir, "keygen", "-dir", s.Dir, "-name", "next")
@@ -395,11 +395,12 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 				}
 			}
 			s.restartRegistries(t)
+			time.Sleep(4 * time.Second)
 
 			// 2. Promote by a live reload.
 			mustRegtoken(t, s.Dir, "key", "promote", "-config", s.ConfigPath)
 			s.waitSigner(t, keyKid(t, filepath.Join(s.Dir, "next.key")))
-			time.Sleep(3 * time.Second)
+			time.Sleep(5 * time.Second)
 
 			// 3. Retire the previous key: refused until the longest token
 			// has expired, which -force skips here; the registries drop it.
@@ -409,7 +410,7 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 			mustRegtoken(t, s.Dir, "key", "retire", "-config", s.ConfigPath, "-force")
 			s.publish(t, 1)
 			s.restartRegistries(t)
-			time.Sleep(2 * time.Second)
+			time.Sleep(3 * time.Second)
 			load.check(t, "rotation on "+tc.name, 0)
 			if out, ok := crane(t, s.Stack, "pull", s.Host+"/some-image:latest", os.DevNull); !ok {
 				t.Errorf("pull after the rotation: %s", out)
@@ -532,4 +533,3 @@ func TestLifetimesByAction(t *testing.T) {
 		t.Errorf("push with a 10m token: %s", out)
 	}
 }
-
