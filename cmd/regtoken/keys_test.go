@@ -182,3 +182,28 @@ func TestKeyPromoteRetireCommands(t *testing.T) {
 		t.Errorf("check after retire:\n%s", out)
 	}
 }
+
+// check -registry says whether the registry's files trust the next key:
+// not while its bundle holds the current certificate only, and once it
+// holds regtoken bundle's output.
+func TestCheckRegistryTrustsNextKey(t *testing.T) {
+	dir, config := keysFixture(t, "[token.next]\nkey = \"next/RootCA.key\"\ncertificate = \"next/RootCA.crt\"\n")
+	registry := filepath.Join(dir, "registry.yml")
+	os.WriteFile(registry, []byte("version: 0.1\nauth:\n  token:\n    realm: https://r.example.com/v2/token\n    service: Authentication\n"+
+		"    issuer: i\n    rootcertbundle: bundle.pem\n"), 0o644)
+	b, _ := os.ReadFile(filepath.Join(dir, "cur", "RootCA.crt"))
+	os.WriteFile(filepath.Join(dir, "bundle.pem"), b, 0o644)
+	var out bytes.Buffer
+	run([]string{"check", "-config", config, "-registry", registry}, &out, &out)
+	if !strings.Contains(out.String(), "next key: distribution 2.8 would REFUSE the next key's tokens") ||
+		!strings.Contains(out.String(), "does not trust the next key yet") {
+		t.Errorf("check -registry, bundle without the next key:\n%s", &out)
+	}
+	os.WriteFile(filepath.Join(dir, "bundle.pem"), []byte(runOK(t, "bundle", "-config", config)), 0o644)
+	out.Reset()
+	if code := run([]string{"check", "-config", config, "-registry", registry}, &out, &out); code != exitOK ||
+		!strings.Contains(out.String(), "next key: distribution 2.8 would accept the next key's tokens") ||
+		strings.Contains(out.String(), "REFUSE") {
+		t.Errorf("check -registry, bundle from regtoken bundle: exit %d\n%s", code, &out)
+	}
+}
