@@ -3,10 +3,13 @@
 package e2e
 
 import (
+	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -43,6 +46,9 @@ type replica struct {
 type keySiteOptions struct {
 	version  string
 	replicas int
+	// uploadRate, when set, slows what clients send to the registries to
+	// this many bytes a second (a slow link), for long pushes.
+	uploadRate int
 	// tokenTable is the [token] table after issuer and services (key,
 	// certificate, next, ...), with paths relative to the site's dir.
 	tokenTable string
@@ -124,7 +130,11 @@ func startKeySite(t *testing.T, o keySiteOptions, setup func(dir string)) *keySi
 		}
 		r.proc, _ = harness.StartRegistry(t, dir, r.opts)
 		s.replicas = append(s.replicas, r)
-		fmt.Fprintf(&upstream, "server %s max_fails=1 fail_timeout=2s;\n", r.opts.Addr)
+		addr := r.opts.Addr
+		if o.uploadRate > 0 {
+			addr = slowUploads(t, addr, o.uploadRate)
+		}
+		fmt.Fprintf(&upstream, "server %s max_fails=1 fail_timeout=2s;\n", addr)
 	}
 	server := `client_max_body_size 0;
         location /v2/ {
@@ -138,7 +148,12 @@ func startKeySite(t *testing.T, o keySiteOptions, setup func(dir string)) *keySi
             include /etc/nginx/scgi_params;
             scgi_pass unix:` + s.Socket + `;
         }`
-	s.Nginx = harness.StartNginx(t, dir, port, "upstream registries {\n"+upstream.String()+"}", server)
+	http := "upstream registries {\n" + upstream.String() + "}"
+	if o.uploadRate > 0 { // when each request of a long push started and ended
+		http += "\nlog_format timed '$msec $request_time $status $request';"
+		server += "\n        access_log " + filepath.Join(dir, "access.log") + " timed;"
+	}
+	s.Nginx = harness.StartNginx(t, dir, port, http, server)
 	return s
 }
 
@@ -531,5 +546,112 @@ func TestLifetimesByAction(t *testing.T) {
 	seed(t, s)
 	if out, ok := cranePush(t, s.Stack, "pushed/x:1"); !ok {
 		t.Errorf("push with a 10m token: %s", out)
+	}
+}
+
+// slowUploads forwards a free loopback port to target, passing what
+// clients send at rate bytes a second and the answers at full speed, and
+// returns the port's address.
+func slowUploads(t *testing.T, target string, rate int) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				up, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go io.Copy(c, up)
+				buf := make([]byte, max(1, rate/20))
+				for {
+					n, err := c.Read(buf)
+					if n > 0 {
+						if _, werr := up.Write(buf[:n]); werr != nil {
+							return
+						}
+						time.Sleep(time.Duration(n) * time.Second / time.Duration(rate))
+					}
+					if err != nil {
+						up.(*net.TCPConn).CloseWrite()
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// TestLongPushOutlivesPullLifetime pushes a layer over a slow link, so that
+// the push takes longer than a pull token's lifetime plus the registry's
+// 60 s of leeway, once with a push lifetime that covers it and once with
+// one lifetime for everything, and reports what crane made of each.
+func TestLongPushOutlivesPullLifetime(t *testing.T) {
+	const size, rate = 11 << 20, 80 << 10 // about 140 s
+	for _, tc := range []struct {
+		name, lifetime string
+		mustPass       bool
+	}{
+		{"push lifetime 5m", "[token.lifetime]\ndefault = \"1m\"\npush = \"5m\"\n", true},
+		{"one lifetime 1m", "lifetime = \"1m\"\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			table := "key = \"cur.key\"\ncertificate = \"cur.crt\"\n" + tc.lifetime
+			s := startKeySite(t, keySiteOptions{version: harness.Registry28, rootCert: "bundle.pem", tokenTable: table, uploadRate: rate},
+				func(dir string) { mustRegtoken(t, dir, "keygen", "-dir", dir, "-name", "cur") })
+			craneLogin(t, s.Stack, "bar", "bar")
+			blob := filepath.Join(s.Dir, "big")
+			random := make([]byte, size)
+			rand.Read(random)
+			harness.WriteFile(t, blob, string(random), 0o644)
+			tarPath := filepath.Join(s.Dir, "big.tar")
+			if out, err := exec.Command("tar", "-C", s.Dir, "-cf", tarPath, "big").CombinedOutput(); err != nil {
+				t.Fatalf("tar: %v %s", err, out)
+			}
+			start := time.Now()
+			ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute) // crane's helper allows 2
+			defer cancel()
+			cmd := exec.CommandContext(ctx, harness.Tool(t, "crane"), "append", "-f", tarPath, "-t", s.Host+"/pushed/big:1", "--insecure")
+			cmd.Env = s.Env()
+			output, err := cmd.CombinedOutput()
+			out, ok := string(output), err == nil
+			took := time.Since(start)
+			// From nginx's log: the token requests, and the registry's 401s
+			// to a token that expired during the push (the first GET /v2/
+			// is the challenge).
+			access, _ := os.ReadFile(filepath.Join(s.Dir, "access.log"))
+			tokens, expired := 0, 0
+			for _, line := range strings.Split(string(access), "\n") {
+				switch {
+				case strings.Contains(line, "GET /v2/token?"):
+					tokens++
+				case strings.Contains(line, " 401 ") && !strings.Contains(line, "GET /v2/ "):
+					expired++
+				}
+			}
+			t.Logf("%s: crane append of %d MiB took %s: ok=%t, %d token requests, %d requests refused with 401 on the way; %s",
+				tc.name, size>>20, took.Round(time.Second), ok, tokens, expired, lastLine(out))
+			if tc.mustPass && expired > 0 {
+				t.Errorf("with the push lifetime the registry still refused %d requests as expired:\n%s", expired, access)
+			}
+			if took < 2*time.Minute+5*time.Second {
+				t.Errorf("the push took %s, not longer than a 1m token plus 60 s of leeway", took)
+			}
+			if tc.mustPass && !ok {
+				t.Errorf("push with the push lifetime failed: %s", out)
+			}
+		})
 	}
 }
