@@ -46,8 +46,8 @@ func PublicJWK(pub crypto.PublicKey) (JWK, error) {
 	return jwk, nil
 }
 
-// MarshalJWKS renders the public keys as an indented JWKS, in order.
-func MarshalJWKS(pubs []crypto.PublicKey) ([]byte, error) {
+// marshalJWKS renders the public keys as an indented JWKS, in order.
+func marshalJWKS(pubs []crypto.PublicKey) ([]byte, error) {
 	set := JWKS{Keys: make([]JWK, 0, len(pubs))}
 	for i, pub := range pubs {
 		jwk, err := PublicJWK(pub)

@@ -58,10 +58,10 @@ type KeySet struct {
 	Previous []PublishedKey
 }
 
-// Published returns every key of the set, current first, then next, then
+// published returns every key of the set, current first, then next, then
 // previous; a key listed twice (a previous that is the current one again)
 // is listed once.
-func (k *KeySet) Published() []PublishedKey {
+func (k *KeySet) published() []PublishedKey {
 	var out []PublishedKey
 	add := func(p PublishedKey) {
 		for _, q := range out {
@@ -89,7 +89,7 @@ func (k *KeySet) Published() []PublishedKey {
 func (k *KeySet) Bundle() []byte {
 	var buf bytes.Buffer
 	var seen [][]byte
-	for _, p := range k.Published() {
+	for _, p := range k.published() {
 		for _, c := range p.Certificates {
 			if containsBytes(seen, c.Raw) {
 				continue
@@ -105,10 +105,10 @@ func (k *KeySet) Bundle() []byte {
 // auth.token.jwks, each under its RFC 7638 kid (see PublicJWK).
 func (k *KeySet) JWKS() ([]byte, error) {
 	var pubs []crypto.PublicKey
-	for _, p := range k.Published() {
+	for _, p := range k.published() {
 		pubs = append(pubs, p.Public)
 	}
-	return MarshalJWKS(pubs)
+	return marshalJWKS(pubs)
 }
 
 func samePublic(a, b crypto.PublicKey) bool {

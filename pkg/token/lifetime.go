@@ -83,16 +83,3 @@ func ValidateLifetime(d time.Duration) error {
 	}
 	return nil
 }
-
-// Validate checks Default and every action's lifetime that is set.
-func (l Lifetimes) Validate() error {
-	errs := []error{ValidateLifetime(l.Default)}
-	for _, action := range []string{"pull", "push", "delete"} {
-		if d := l.Of(action); d != l.Default {
-			if err := ValidateLifetime(d); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", action, err))
-			}
-		}
-	}
-	return errors.Join(errs...)
-}

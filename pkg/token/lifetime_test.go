@@ -38,13 +38,10 @@ func TestLifetimesFor(t *testing.T) {
 	}
 }
 
-func TestLifetimesValidate(t *testing.T) {
-	if err := (Lifetimes{Default: 5 * time.Minute, Push: time.Hour}).Validate(); err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range []Lifetimes{{}, {Default: 30 * time.Second}, {Default: time.Minute, Push: 25 * time.Hour}} {
-		if err := l.Validate(); !errors.Is(err, ErrLifetime) {
-			t.Errorf("%+v: error = %v, want ErrLifetime", l, err)
+func TestValidateLifetime(t *testing.T) {
+	for d, ok := range map[time.Duration]bool{time.Minute: true, 24 * time.Hour: true, 59 * time.Second: false, 25 * time.Hour: false} {
+		if err := ValidateLifetime(d); (err == nil) != ok || (err != nil && !errors.Is(err, ErrLifetime)) {
+			t.Errorf("ValidateLifetime(%s) = %v", d, err)
 		}
 	}
 }
