@@ -148,3 +148,40 @@ func TestRefreshKey(t *testing.T) {
 		t.Errorf("a refresh token of the old key fails after the rotation: %v", err)
 	}
 }
+
+// ?service= serves a service's own key set, with its own next key; a
+// service without one gets the main set.
+func TestKeySetOfService(t *testing.T) {
+	path := fixture(t, 0o600)
+	dir := filepath.Dir(path)
+	writeKeyPair(t, dir, "zot", false)
+	zotNext := writeKeyPair(t, dir, "zot-next", false)
+	conf, _ := os.ReadFile(path)
+	conf = []byte(strings.Replace(string(conf), `services = ["Authentication"]`, `services = ["Authentication", "zot", "other"]`, 1) +
+		"[token.service.zot]\nkey = \"zot.key\"\ncertificate = \"zot.crt\"\n[token.service.zot.next]\nkey = \"zot-next.key\"\ncertificate = \"zot-next.crt\"\n")
+	os.WriteFile(path, conf, 0o644)
+	st, err := loadState(load(t, path), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	addKeyHandlers(mux, endpoint.New(st, endpoint.Options{}))
+	jwks := func(service string) token.JWKS {
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest("GET", "/jwks.json?service="+service, nil))
+		var set token.JWKS
+		if err := json.Unmarshal(w.Body.Bytes(), &set); err != nil {
+			t.Fatalf("service %s: %s", service, w.Body)
+		}
+		return set
+	}
+	zot, other := jwks("zot"), jwks("other")
+	wantNext, _ := token.RFC7638Thumbprint(zotNext)
+	wantMain, _ := token.RFC7638Thumbprint(st.Signer.PublicKey())
+	if len(zot.Keys) != 2 || zot.Keys[1].Kid != wantNext || zot.Keys[0].Kid == wantMain {
+		t.Errorf("zot's JWKS %+v: want zot's key and its next %s", zot.Keys, wantNext)
+	}
+	if len(other.Keys) != 1 || other.Keys[0].Kid != wantMain {
+		t.Errorf("a service without a key of its own: %+v, want the main key %s", other.Keys, wantMain)
+	}
+}
