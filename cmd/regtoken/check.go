@@ -121,7 +121,7 @@ func count(n int, noun string) string {
 // (a file did not load) it says only what the configuration names.
 func printOverview(out io.Writer, cfg *config.Config, specs []listen.Spec, r daemon.Report) {
 	fmt.Fprintf(out, "config %s: issuer %q, services %q, lifetime %s, clock skew %s\n",
-		cfg.File, cfg.Token.Issuer, cfg.Token.Services, cfg.Token.Lifetime, cfg.Token.ClockSkew)
+		cfg.File, cfg.Token.Issuer, cfg.Token.Services, lifetimeText(cfg.Token.Lifetimes), cfg.Token.ClockSkew)
 	st := r.State
 	if st != nil {
 		printSigner(out, cfg.Token.Key, cfg.Token.Certificate, st.Signer)
@@ -144,6 +144,7 @@ func printOverview(out io.Writer, cfg *config.Config, specs []listen.Spec, r dae
 	if cfg.LDAP != nil {
 		printDirectory(out, cfg.LDAP, r, st.Rules)
 	}
+	printRotation(out, cfg, st, time.Now())
 }
 
 func printSigner(out io.Writer, keyFile, certFile string, s *token.Signer) {

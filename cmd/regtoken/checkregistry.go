@@ -20,6 +20,8 @@ type registryComparison struct {
 	spec     string
 	flavor   string
 	verdicts []registrycheck.Verdict
+	// next are the verdicts on a token of the next key; nil without one.
+	next     []registrycheck.Verdict
 	findings []daemon.Finding
 }
 
@@ -40,7 +42,11 @@ func compareRegistry(cfg *config.Config, st *endpoint.State, spec string, now ti
 	if err != nil {
 		return fail("registry %s: %v", spec, err)
 	}
-	report := registrycheck.Check(reg, regtokenSide(cfg, st), now)
+	rt := regtokenSide(cfg, st)
+	report := registrycheck.Check(reg, rt, now)
+	var nextFindings []daemon.Finding
+	c.next, nextFindings = nextKeyVerdicts(reg, rt, st, now)
+	c.findings = append(c.findings, nextFindings...)
 	c.flavor, c.verdicts = string(reg.Flavor), report.Verdicts
 	for _, f := range report.Findings {
 		severity := daemon.Warning
@@ -69,6 +75,9 @@ func printRegistries(out io.Writer, compared []registryComparison) {
 		fmt.Fprintf(out, "registry %s (%s):\n", c.spec, c.flavor)
 		for _, v := range c.verdicts {
 			fmt.Fprintf(out, "  %s\n", v)
+		}
+		for _, v := range c.next {
+			fmt.Fprintf(out, "  next key: %s\n", strings.Replace(v.String(), "regtoken's tokens", "the next key's tokens", 1))
 		}
 		if !slices.ContainsFunc(c.findings, func(f daemon.Finding) bool { return f.Severity != daemon.Warning }) {
 			fmt.Fprintln(out, "  no mismatch")

@@ -168,6 +168,8 @@ func subcommands(cmd string) []command {
 		return userCommands()
 	case "robot":
 		return robotCommands()
+	case "key":
+		return keyCommands()
 	}
 	return nil
 }

@@ -10,6 +10,9 @@
 //	regtoken robot   create|list|rotate|revoke ...
 //	regtoken hash    [-cost 12]
 //	regtoken keygen  [-dir certs] [-cn localhost] [-days 1024]
+//	regtoken bundle  [-config regtoken.toml] [-service NAME]
+//	regtoken jwks    [-config regtoken.toml] [-service NAME]
+//	regtoken key     promote|retire [-config regtoken.toml] [-service NAME]
 //	regtoken version
 //	regtoken help    [COMMAND]
 package main
@@ -49,6 +52,9 @@ func commands() []command {
 		{"robot", "create, list, rotate and revoke robot accounts (machine credentials)", runRobot, robotUsage},
 		{"hash", "print a bcrypt hash of a password read from the terminal or stdin", runHash, hashUsage},
 		{"keygen", "make a P-256 signing key and a self-signed certificate", runKeygen, keygenUsage},
+		{"bundle", "print the PEM bundle of every published certificate, for rootcertbundle", runBundle, bundleUsage},
+		{"jwks", "print the JWKS of every published key, for distribution 3.x's jwks", runJWKS, jwksUsage},
+		{"key", "promote the next signing key, retire the previous ones (edits the configuration)", runKey, keyUsage},
 		{"version", "print the version and how the binary was built", runVersion, versionUsage},
 		{"help", "print the usage of regtoken or of one command", runHelp, helpUsage},
 	}

@@ -123,3 +123,8 @@ func lockDirs(paths ...string) (unlock func(), err error) {
 	}
 	return unlock, nil
 }
+
+// ReplaceFile replaces the file at path with data as the user commands do
+// (see writeAtomic): for the other commands that edit a file in place,
+// such as regtoken key editing the configuration.
+func ReplaceFile(path string, data []byte) error { return writeAtomic(path, data) }

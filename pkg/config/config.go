@@ -26,6 +26,7 @@ import (
 	"github.com/regtoken/regtoken/pkg/oidc"
 	"github.com/regtoken/regtoken/pkg/shared"
 	"github.com/regtoken/regtoken/pkg/throttle"
+	"github.com/regtoken/regtoken/pkg/token"
 )
 
 // Config is a validated configuration. Paths are absolute. Where a package
@@ -73,8 +74,14 @@ type Token struct {
 	Services    []string
 	Key         string
 	Certificate string // optional
-	Lifetime    time.Duration
-	KeyID       string // "libtrust" or "thumbprint": the kid format used without a certificate
+	// Lifetime is Lifetimes.Default, the lifetime of tokens that grant
+	// no action with a lifetime of its own.
+	Lifetime  time.Duration
+	Lifetimes token.Lifetimes
+	KeyID     string // "libtrust", "thumbprint" or "rfc7638": the kid format used without a certificate
+	// Rotation is the main key's next and previous keys ([token.next],
+	// token.previous, token.promoted_at).
+	Rotation Rotation
 	// ClockSkew backdates nbf and iat (token.NewClaims); default
 	// token.DefaultClockSkew.
 	ClockSkew time.Duration
@@ -90,6 +97,8 @@ type Token struct {
 type KeyFiles struct {
 	Key         string
 	Certificate string
+	// Rotation is this key's next and previous keys.
+	Rotation Rotation
 }
 
 // Refresh configures the refresh tokens handed out to `docker login`.
@@ -99,6 +108,11 @@ type Refresh struct {
 	// AcceptLegacy accepts, until they expire, refresh tokens of earlier
 	// versions, which were signed with the access tokens' key (default on).
 	AcceptLegacy bool
+	// Key, when set, is the PEM private key the refresh tokens' MAC key is
+	// derived from, instead of the signing key: it keeps refresh tokens
+	// valid when the signing key rotates (regtoken key promote sets it to
+	// the key it retires from signing).
+	Key string
 }
 
 // Throttle is the failed-login policy, applied unless Enabled is false.

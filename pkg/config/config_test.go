@@ -195,7 +195,7 @@ func TestProblems(t *testing.T) {
 		{"missing required", "[acl]\nusers='u'\n", []string{"token.issuer: required", "token.services: required", "token.key: required"}},
 		{"unknown key", "[token]\nissuer='i'\nservices=['s']\nkey='k'\nisuer='typo'\n[acl]\nusers='u'\n", []string{"token.isuer: unknown key"}},
 		{"bad lifetime", "[token]\nissuer='i'\nservices=['s']\nkey='k'\nlifetime='5'\n[acl]\nusers='u'\n", []string{"bad.toml:5: token.lifetime", "not a duration"}},
-		{"short lifetime", "[token]\nissuer='i'\nservices=['s']\nkey='k'\nlifetime='10s'\n[acl]\nusers='u'\n", []string{"token.lifetime: 10s is outside"}},
+		{"short lifetime", "[token]\nissuer='i'\nservices=['s']\nkey='k'\nlifetime='10s'\n[acl]\nusers='u'\n", []string{"token.lifetime: token: lifetime out of range: 10s is outside"}},
 		{"bad kid", "[token]\nissuer='i'\nservices=['s']\nkey='k'\nkid='x'\n[acl]\nusers='u'\n", []string{"token.kid"}},
 		{"bad listener", "[token]\nissuer='i'\nservices=['s']\nkey='k'\n[acl]\nusers='u'\n[[listen]]\nprotocol='gopher'\naddress='udp:1'\nmode='999'\n",
 			[]string{`listen[0]: listen: unknown protocol "gopher"`, `listen[0]: listen: bad address "udp:1"`, "listen[0].mode"}},

@@ -51,18 +51,22 @@ type robotsSection struct {
 }
 
 type tokenSection struct {
-	Issuer      string   `toml:"issuer"`
-	Services    []string `toml:"services"`
-	Key         string   `toml:"key"`
-	Certificate string   `toml:"certificate"`
-	Lifetime    duration `toml:"lifetime"`
-	KID         string   `toml:"kid"`
-	ClockSkew   duration `toml:"clock_skew"`
+	Issuer      string          `toml:"issuer"`
+	Services    []string        `toml:"services"`
+	Key         string          `toml:"key"`
+	Certificate string          `toml:"certificate"`
+	Lifetime    lifetimeSection `toml:"lifetime"`
+	KID         string          `toml:"kid"`
+	ClockSkew   duration        `toml:"clock_skew"`
 	// Service holds the [token.service.NAME] tables: a key of its own for
 	// one service.
 	Service map[string]serviceKeySection `toml:"service"`
 	// AllowReadableKey: see Token.AllowReadableKey.
 	AllowReadableKey bool `toml:"allow_readable_key"`
+	// Next, Previous and PromotedAt: see rotationSection.
+	Next       *keyPairSection `toml:"next"`
+	Previous   []string        `toml:"previous"`
+	PromotedAt string          `toml:"promoted_at"`
 }
 
 type aclSection struct {
@@ -80,11 +84,16 @@ type refreshSection struct {
 	Enabled      *bool    `toml:"enabled"`
 	Lifetime     duration `toml:"lifetime"`
 	AcceptLegacy *bool    `toml:"accept_legacy"`
+	Key          string   `toml:"key"`
 }
 
 type serviceKeySection struct {
 	Key         string `toml:"key"`
 	Certificate string `toml:"certificate"`
+	// Next, Previous and PromotedAt: see rotationSection.
+	Next       *keyPairSection `toml:"next"`
+	Previous   []string        `toml:"previous"`
+	PromotedAt string          `toml:"promoted_at"`
 }
 
 type listenSection struct {

@@ -42,6 +42,9 @@ func (v *validator) shapeValue(key string, value any, t reflect.Type, lines keyL
 		v.problemAt(lines.of(key), key, "want %s, got %s", want, describeValue(value))
 		return
 	}
+	if text, ok := value.(string); ok && t == reflect.TypeFor[lifetimeSection]() {
+		t, value = reflect.TypeFor[duration](), text // lifetime = "5m": one duration
+	}
 	if t == reflect.TypeFor[duration]() { // its text too, so it is reported with the rest
 		var d duration
 		if err := d.UnmarshalText([]byte(value.(string))); err != nil {
@@ -74,6 +77,10 @@ func fits(value any, t reflect.Type) (want string, ok bool) {
 	case reflect.PointerTo(t).Implements(textUnmarshaler) && t == reflect.TypeFor[duration]():
 		_, ok = value.(string)
 		return `a duration string like "30m" or "90s"`, ok
+	case t == reflect.TypeFor[lifetimeSection]():
+		_, ok = value.(string)
+		_, table := value.(map[string]any)
+		return `a duration string like "5m" or a table of them by action`, ok || table
 	case t == reflect.TypeFor[stringList]():
 		_, ok = value.(string)
 		return "a string or a list of strings", ok || allStrings(value)

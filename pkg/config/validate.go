@@ -127,12 +127,9 @@ func (v *validator) token(t tokenSection) Token {
 	if t.Key == "" {
 		v.problem("token.key", "required: PEM private key that signs tokens")
 	}
-	if t.Lifetime.set {
-		out.Lifetime = t.Lifetime.Duration
-		if out.Lifetime < time.Minute || out.Lifetime > 24*time.Hour {
-			v.problem("token.lifetime", "%s is outside 1m..24h (clients treat less than 60s as 60s)", out.Lifetime)
-		}
-	}
+	out.Lifetimes = v.lifetimes(t.Lifetime)
+	out.Lifetime = out.Lifetimes.Default
+	out.Rotation = v.rotation("token", t.Next, t.Previous, t.PromotedAt)
 	if t.ClockSkew.set {
 		out.ClockSkew = t.ClockSkew.Duration
 		v.invalid("token.clock_skew", token.ValidateClockSkew(out.ClockSkew))
@@ -141,9 +138,9 @@ func (v *validator) token(t tokenSection) Token {
 	switch t.KID {
 	case "":
 		out.KeyID = "libtrust"
-	case "libtrust", "thumbprint":
+	case "libtrust", "thumbprint", "rfc7638":
 	default:
-		v.problem("token.kid", "%q is not \"libtrust\" (registry 2.x) or \"thumbprint\" (registry 3.x)", t.KID)
+		v.problem("token.kid", "%q is not \"libtrust\" (registry 2.x), \"thumbprint\" (registry 3.x's rootcertbundle) or \"rfc7638\" (regtoken's JWKS)", t.KID)
 	}
 	return out
 }
@@ -163,7 +160,7 @@ func (v *validator) serviceKeys(t tokenSection) map[string]KeyFiles {
 		if s.Key == "" {
 			v.problem(key+".key", "required: the PEM private key that signs this service's tokens")
 		}
-		out[name] = KeyFiles{Key: v.path(s.Key), Certificate: v.path(s.Certificate)}
+		out[name] = KeyFiles{Key: v.path(s.Key), Certificate: v.path(s.Certificate), Rotation: v.rotation(key, s.Next, s.Previous, s.PromotedAt)}
 	}
 	return out
 }
@@ -191,7 +188,7 @@ func (v *validator) acl(raw *file) acl.Files {
 }
 
 func (v *validator) refresh(r refreshSection) Refresh {
-	out := Refresh{Enabled: true, Lifetime: DefaultRefreshLifetime, AcceptLegacy: true}
+	out := Refresh{Enabled: true, Lifetime: DefaultRefreshLifetime, AcceptLegacy: true, Key: v.path(r.Key)}
 	if r.Enabled != nil {
 		out.Enabled = *r.Enabled
 	}

@@ -157,13 +157,15 @@ func statusLabel(status int) string {
 	return "other"
 }
 
-// operatorHandler serves /metrics and /healthz. /healthz answers 200 while the
+// operatorHandler serves /metrics, /healthz and the published keys
+// (addKeyHandlers). /healthz answers 200 while the
 // service serves tokens, with "status":"degraded" and the error while the
 // latest reload failed: restarting then would not help, since the broken file
 // would stop the new process from starting at all.
 func operatorHandler(m *metrics, r *reloader, h *endpoint.Handler, dirs *directories) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
+	addKeyHandlers(mux, h)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		st := r.Status()
 		body := map[string]any{

@@ -132,6 +132,7 @@ func (r *Report) checkState(cfg *config.Config, st *endpoint.State, now time.Tim
 		r.checkCertificates(fmt.Sprintf("service %q: ", service), cfg.Token.KeyID, st.ServiceSigners[service].Certificates(), now)
 	}
 	r.checkSharedKeys(st)
+	r.checkRotation(cfg, st, now)
 	for _, p := range st.Rules.Check() {
 		r.add(Problem, "%s", p)
 	}

@@ -3,7 +3,6 @@ package daemon
 import (
 	"fmt"
 	"log/slog"
-	"maps"
 	"reflect"
 	"runtime/debug"
 	"slices"
@@ -158,11 +157,8 @@ func (r *reloader) apply(cfg *config.Config, st *endpoint.State, why string) {
 
 // watchedFiles are the files whose change triggers a reload.
 func watchedFiles(path string, cfg *config.Config) []string {
-	files := []string{path, cfg.Token.Key, cfg.Token.Certificate, cfg.ACL.Users, cfg.ACL.Repositories, cfg.ACL.Groups, cfg.ACL.Htpasswd,
-		cfg.Robots.File}
-	for _, name := range slices.Sorted(maps.Keys(cfg.Token.ServiceKeys)) {
-		files = append(files, cfg.Token.ServiceKeys[name].Key, cfg.Token.ServiceKeys[name].Certificate)
-	}
+	files := []string{path, cfg.ACL.Users, cfg.ACL.Repositories, cfg.ACL.Groups, cfg.ACL.Htpasswd, cfg.Robots.File, cfg.Refresh.Key}
+	files = append(files, keyFiles(cfg.Token)...)
 	for _, i := range cfg.OIDC {
 		files = append(files, i.JWKSFile, i.CAFile)
 	}

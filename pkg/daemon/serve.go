@@ -274,7 +274,7 @@ func startOperator(addr string, h http.Handler, log *slog.Logger) (*http.Server,
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(l)
-	log.Info("operator endpoint", "address", addr, "paths", "/metrics /healthz")
+	log.Info("operator endpoint", "address", addr, "paths", "/metrics /healthz /bundle.pem /jwks.json")
 	return srv, nil
 }
 

@@ -42,10 +42,19 @@ func buildState(cfg *config.Config, keys *oidc.Keys, dir *ldapauth.Directory) (*
 			errs = append(errs, fmt.Errorf("%s: %w", part, e))
 		}
 	}
-	signer, err := LoadSigner(cfg.Token)
+	keySet, serviceKeys, err := LoadKeySets(cfg.Token)
 	fail("key", err)
-	serviceSigners, err := LoadServiceSigners(cfg.Token)
-	fail("key", err)
+	var signer *token.Signer
+	var serviceSigners map[string]*token.Signer
+	if keySet != nil {
+		signer = keySet.Current
+		for name, set := range serviceKeys {
+			if serviceSigners == nil {
+				serviceSigners = make(map[string]*token.Signer, len(serviceKeys))
+			}
+			serviceSigners[name] = set.Current
+		}
+	}
 	rules, err := acl.Load(cfg.ACL)
 	fail("rules", err)
 	robots, err := LoadRobots(cfg.Robots.File, rules) // names unchecked when the rules failed
@@ -54,9 +63,8 @@ func buildState(cfg *config.Config, keys *oidc.Keys, dir *ldapauth.Directory) (*
 	fail("oidc", err)
 	var refreshMAC *token.MACSigner
 	if signer != nil && cfg.Refresh.Enabled {
-		if refreshMAC, err = signer.MACSigner(); err != nil {
-			fail("key", fmt.Errorf("%s: refresh tokens: %w", cfg.Token.Key, err))
-		}
+		refreshMAC, err = loadRefreshMAC(cfg, signer)
+		fail("key", err)
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -67,9 +75,12 @@ func buildState(cfg *config.Config, keys *oidc.Keys, dir *ldapauth.Directory) (*
 		Rules:           rules,
 		Signer:          signer,
 		ServiceSigners:  serviceSigners,
+		Keys:            keySet,
+		ServiceKeys:     serviceKeys,
 		Issuer:          cfg.Token.Issuer,
 		Services:        cfg.Token.Services,
 		Lifetime:        cfg.Token.Lifetime,
+		Lifetimes:       cfg.Token.Lifetimes,
 		ClockSkew:       cfg.Token.ClockSkew,
 		Realm:           cfg.Token.Issuer,
 		MaxScopes:       cfg.Limits.MaxScopes,
@@ -82,29 +93,6 @@ func buildState(cfg *config.Config, keys *oidc.Keys, dir *ldapauth.Directory) (*
 		st.Directory = dir.Authn()
 	}
 	return st, nil
-}
-
-// LoadSigner reads the signing key and its certificate chain: the key of
-// every service without one of its own.
-func LoadSigner(t config.Token) (*token.Signer, error) {
-	return loadSigner(config.KeyFiles{Key: t.Key, Certificate: t.Certificate}, t)
-}
-
-// LoadServiceSigners reads the keys of the services that have their own
-// ([token.service.NAME]); nil when none has.
-func LoadServiceSigners(t config.Token) (map[string]*token.Signer, error) {
-	if len(t.ServiceKeys) == 0 {
-		return nil, nil
-	}
-	out := make(map[string]*token.Signer, len(t.ServiceKeys))
-	for name, files := range t.ServiceKeys {
-		s, err := loadSigner(files, t)
-		if err != nil {
-			return nil, fmt.Errorf("service %q: %w", name, err)
-		}
-		out[name] = s
-	}
-	return out, nil
 }
 
 // loadSigner reads one key and its optional certificate chain; the kid

@@ -19,9 +19,17 @@ type State struct {
 	// in ServiceSigners.
 	Signer         *token.Signer
 	ServiceSigners map[string]*token.Signer
-	Issuer         string
-	Services       []string
-	Lifetime       time.Duration
+	// Keys are the published keys (current, next, previous) of Signer,
+	// ServiceKeys those of ServiceSigners; the operator listener serves
+	// them. The endpoint itself signs with the signers only.
+	Keys        *token.KeySet
+	ServiceKeys map[string]*token.KeySet
+	Issuer      string
+	Services    []string
+	// Lifetime is the lifetime of every token, unless Lifetimes sets one
+	// by action (its Default non-zero).
+	Lifetime  time.Duration
+	Lifetimes token.Lifetimes
 	// ClockSkew backdates nbf and iat of every token (token.NewClaims).
 	ClockSkew time.Duration
 	// Realm names the realm in WWW-Authenticate: Basic realm="...".
@@ -50,6 +58,23 @@ func (s *State) SignerFor(service string) *token.Signer {
 		return sg
 	}
 	return s.Signer
+}
+
+// lifetimes returns the lifetimes by action: Lifetimes, or Lifetime for
+// every action when Lifetimes is unset.
+func (s *State) lifetimes() token.Lifetimes {
+	if s.Lifetimes.Default == 0 {
+		return token.Lifetimes{Default: s.Lifetime}
+	}
+	return s.Lifetimes
+}
+
+// KeysFor returns the key set of service's tokens: its own, else Keys.
+func (s *State) KeysFor(service string) *token.KeySet {
+	if set, ok := s.ServiceKeys[service]; ok {
+		return set
+	}
+	return s.Keys
 }
 
 // checkService refuses a service this State does not issue tokens for.

@@ -14,6 +14,11 @@
 // an RFC 7638 thumbprint for 3.x), so a token signed without a certificate,
 // which carries only a kid, suits one of them: the caller picks which.
 //
+// A [KeySet] (keyset.go, jwk.go) is what registries are told to trust:
+// the current key, the next one and the previous ones, rendered as a PEM
+// bundle for rootcertbundle and as a JWKS whose kids are standard RFC 7638
+// thumbprints, so that a signing key can change without a failed request.
+//
 // What this package must not do: decide who may do what (that is package
 // acl, the rules step), read configuration files or the environment, log
 // anything, or emit a "jwk" header. Everything it signs goes out over the

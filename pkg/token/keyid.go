@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -28,6 +29,10 @@ const (
 	// computes it: EC X/Y are NOT zero-padded (X.Bytes()), so for about
 	// one P-256 key in 128 it differs from standard RFC 7638 libraries.
 	KeyIDThumbprint KeyIDFormat = "thumbprint"
+	// KeyIDRFC7638 is the standard RFC 7638 thumbprint (EC coordinates
+	// zero-padded), the kid regtoken's JWKS lists every key under: the
+	// format for registries that trust regtoken through a jwks file only.
+	KeyIDRFC7638 KeyIDFormat = "rfc7638"
 )
 
 // ErrUnknownKeyIDFormat reports a KeyIDFormat other than the constants.
@@ -40,6 +45,8 @@ func KeyID(pub crypto.PublicKey, f KeyIDFormat) (string, error) {
 		return LibtrustKeyID(pub)
 	case KeyIDThumbprint:
 		return ThumbprintKeyID(pub)
+	case KeyIDRFC7638:
+		return RFC7638Thumbprint(pub)
 	}
 	return "", fmt.Errorf("%w: %q", ErrUnknownKeyIDFormat, string(f))
 }
@@ -66,36 +73,69 @@ func LibtrustKeyID(pub crypto.PublicKey) (string, error) {
 	return b.String(), nil
 }
 
-// ThumbprintKeyID computes the RFC 7638 JWK thumbprint of an RSA or ECDSA
-// key the way distribution v3.1 does for the certificates of its
+// ThumbprintKeyID computes the RFC 7638 JWK thumbprint of an RSA, ECDSA or
+// Ed25519 key the way distribution v3.1 does for the certificates of its
 // rootcertbundle (registry/auth/token/util.go GetJWKThumbprint): sha256 over
 // the canonical JSON members in lexical order, unpadded base64url. RSA
 // matches RFC 7638 exactly. For EC keys the coordinates are encoded from
 // X.Bytes() and Y.Bytes(), without the left zero-padding RFC 7518 asks for,
-// because that is the value the registry looks up.
+// because that is the value the registry looks up. Ed25519 keys have a
+// fixed size, so theirs is the standard one.
 func ThumbprintKeyID(pub crypto.PublicKey) (string, error) {
+	return thumbprint(pub, false)
+}
+
+// RFC7638Thumbprint computes the standard RFC 7638 JWK thumbprint of an
+// RSA, ECDSA or Ed25519 key: sha256 over the required members of its JWK
+// in lexical order, EC coordinates zero-padded to the curve's size as RFC
+// 7518 §6.2.1.2 asks, in unpadded base64url.
+func RFC7638Thumbprint(pub crypto.PublicKey) (string, error) {
+	return thumbprint(pub, true)
+}
+
+func thumbprint(pub crypto.PublicKey, padded bool) (string, error) {
+	jwk, err := requiredMembers(pub, padded)
+	if err != nil {
+		return "", err
+	}
 	var canonical string
-	switch pub := pub.(type) {
-	case *rsa.PublicKey:
-		canonical = `{"e":"` + b64url(big.NewInt(int64(pub.E)).Bytes()) +
-			`","kty":"RSA","n":"` + b64url(pub.N.Bytes()) + `"}`
-	case *ecdsa.PublicKey:
-		x, y, err := ecCoordinates(pub)
-		if err != nil {
-			return "", err
-		}
-		canonical = `{"crv":"` + pub.Curve.Params().Name +
-			`","kty":"EC","x":"` + b64url(x) + `","y":"` + b64url(y) + `"}`
-	default:
-		return "", fmt.Errorf("%w: %T", ErrUnsupportedKey, pub)
+	switch jwk.Kty {
+	case "RSA":
+		canonical = `{"e":"` + jwk.E + `","kty":"RSA","n":"` + jwk.N + `"}`
+	case "EC":
+		canonical = `{"crv":"` + jwk.Crv + `","kty":"EC","x":"` + jwk.X + `","y":"` + jwk.Y + `"}`
+	case "OKP":
+		canonical = `{"crv":"` + jwk.Crv + `","kty":"OKP","x":"` + jwk.X + `"}`
 	}
 	sum := sha256.Sum256([]byte(canonical))
 	return b64url(sum[:]), nil
 }
 
-// ecCoordinates returns X and Y of pub as big-endian bytes without leading
-// zeros, the form of big.Int.Bytes that distribution v3.1 encodes.
-func ecCoordinates(pub *ecdsa.PublicKey) (x, y []byte, err error) {
+// requiredMembers returns the members of pub's JWK that RFC 7638 hashes;
+// padded says whether EC coordinates keep their leading zero bytes.
+func requiredMembers(pub crypto.PublicKey, padded bool) (JWK, error) {
+	switch pub := pub.(type) {
+	case *rsa.PublicKey:
+		return JWK{Kty: "RSA", E: b64url(big.NewInt(int64(pub.E)).Bytes()), N: b64url(pub.N.Bytes())}, nil
+	case *ecdsa.PublicKey:
+		x, y, err := ecCoordinates(pub, padded)
+		if err != nil {
+			return JWK{}, err
+		}
+		return JWK{Kty: "EC", Crv: pub.Curve.Params().Name, X: b64url(x), Y: b64url(y)}, nil
+	case ed25519.PublicKey:
+		if len(pub) != ed25519.PublicKeySize {
+			return JWK{}, fmt.Errorf("%w: Ed25519 key of %d bytes", ErrUnsupportedKey, len(pub))
+		}
+		return JWK{Kty: "OKP", Crv: "Ed25519", X: b64url(pub)}, nil
+	}
+	return JWK{}, fmt.Errorf("%w: %T", ErrUnsupportedKey, pub)
+}
+
+// ecCoordinates returns X and Y of pub as big-endian bytes, zero-padded to
+// the curve's size or, unpadded, without leading zeros: the form of
+// big.Int.Bytes that distribution v3.1 encodes.
+func ecCoordinates(pub *ecdsa.PublicKey, padded bool) (x, y []byte, err error) {
 	if _, err := algorithmFor(pub); err != nil {
 		return nil, nil, err
 	}
@@ -104,8 +144,10 @@ func ecCoordinates(pub *ecdsa.PublicKey) (x, y []byte, err error) {
 		return nil, nil, fmt.Errorf("%w: %v", ErrUnsupportedKey, err)
 	}
 	size := (len(point) - 1) / 2
-	x = bytes.TrimLeft(point[1:1+size], "\x00")
-	y = bytes.TrimLeft(point[1+size:], "\x00")
+	x, y = point[1:1+size], point[1+size:]
+	if !padded {
+		x, y = bytes.TrimLeft(x, "\x00"), bytes.TrimLeft(y, "\x00")
+	}
 	return x, y, nil
 }
 

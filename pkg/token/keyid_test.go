@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"testing"
@@ -88,7 +87,7 @@ func TestThumbprintECUnpadded(t *testing.T) {
 		var plain, short *ecdsa.PublicKey
 		for i := 0; (plain == nil || short == nil) && i < 5000; i++ {
 			pub := &ecKey(t, curve).PublicKey
-			x, y, err := ecCoordinates(pub)
+			x, y, err := ecCoordinates(pub, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,19 +112,25 @@ func TestThumbprintECUnpadded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if padded := jwxThumbprint(t, short); got == padded {
+		padded := jwxThumbprint(t, short)
+		if got == padded {
 			t.Errorf("%s key with a leading zero coordinate byte: thumbprint %q is the padded one", curve.Params().Name, got)
+		}
+		if std, err := RFC7638Thumbprint(short); err != nil || std != padded {
+			t.Errorf("%s key with a leading zero coordinate byte: RFC 7638 thumbprint = %q, %v; jwx says %q", curve.Params().Name, std, err, padded)
+		}
+		if std, err := RFC7638Thumbprint(plain); err != nil || std != jwxThumbprint(t, plain) {
+			t.Errorf("%s: RFC 7638 thumbprint = %q, %v; jwx says %q", curve.Params().Name, std, err, jwxThumbprint(t, plain))
 		}
 	}
 }
 
 func TestKeyIDUnsupported(t *testing.T) {
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
+	if _, err := ThumbprintKeyID(ed25519.PublicKey{1, 2, 3}); !errors.Is(err, ErrUnsupportedKey) {
+		t.Errorf("thumbprint of a 3-byte Ed25519 key: error = %v, want ErrUnsupportedKey", err)
 	}
-	if _, err := ThumbprintKeyID(pub); !errors.Is(err, ErrUnsupportedKey) {
-		t.Errorf("thumbprint of Ed25519: error = %v, want ErrUnsupportedKey", err)
+	if _, err := RFC7638Thumbprint("not a key"); !errors.Is(err, ErrUnsupportedKey) {
+		t.Errorf("RFC 7638 thumbprint of a string: error = %v, want ErrUnsupportedKey", err)
 	}
 	if _, err := ThumbprintKeyID(&ecKey(t, elliptic.P224()).PublicKey); !errors.Is(err, ErrUnsupportedKey) {
 		t.Errorf("thumbprint of P-224: error = %v, want ErrUnsupportedKey", err)

@@ -3,6 +3,7 @@ package token
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
@@ -17,9 +18,9 @@ var (
 	ErrKeyMismatch = errors.New("token: certificate does not match the signing key")
 	// ErrWeakKey reports an RSA key shorter than 2048 bits.
 	ErrWeakKey = errors.New("token: RSA key shorter than 2048 bits")
-	// ErrUnsupportedKey reports a key that registry 2.8 cannot verify:
-	// anything but ECDSA P-256/384/521 and RSA (Ed25519 included).
-	ErrUnsupportedKey = errors.New("token: unsupported key type (want ECDSA P-256/384/521 or RSA)")
+	// ErrUnsupportedKey reports a key regtoken cannot sign with: anything
+	// but ECDSA P-256/384/521, RSA and Ed25519.
+	ErrUnsupportedKey = errors.New("token: unsupported key type (want ECDSA P-256/384/521, RSA or Ed25519)")
 	// ErrNoPrivateKey reports PEM data without a private key block.
 	ErrNoPrivateKey = errors.New("token: no private key in PEM data")
 	// ErrNoCertificate reports PEM data without a CERTIFICATE block.
@@ -33,8 +34,9 @@ const minRSABits = 2048
 // "EC PRIVATE KEY" (SEC 1), "PRIVATE KEY" (PKCS #8) or "RSA PRIVATE KEY"
 // (PKCS #1). Other blocks are skipped, such as the "EC PARAMETERS" block
 // that openssl ecparam writes first, or certificates in a combined file.
-// It accepts ECDSA P-256/384/521 and RSA of at least 2048 bits
-// (ErrWeakKey below that); Ed25519 and other keys give ErrUnsupportedKey.
+// It accepts ECDSA P-256/384/521, RSA of at least 2048 bits (ErrWeakKey
+// below that) and Ed25519 (which registry 2.8 cannot verify, see
+// Registry28Verifies); other keys give ErrUnsupportedKey.
 // Encrypted keys are refused.
 func ParsePrivateKey(pemBytes []byte) (crypto.Signer, error) {
 	for rest := pemBytes; ; {
@@ -80,7 +82,8 @@ func parseKeyBlock(block *pem.Block) (crypto.Signer, error) {
 }
 
 // algorithmFor returns the JWS algorithm for a public key, the one that
-// distribution 2.8 (libtrust) ties to it: ES256/384/512 by curve, RS256.
+// distribution 2.8 (libtrust) ties to it: ES256/384/512 by curve, RS256;
+// and EdDSA for Ed25519, which only registry 3.x and zot verify.
 func algorithmFor(pub crypto.PublicKey) (string, error) {
 	switch pub := pub.(type) {
 	case *ecdsa.PublicKey:
@@ -98,8 +101,21 @@ func algorithmFor(pub crypto.PublicKey) (string, error) {
 			return "", fmt.Errorf("%w: %d bits", ErrWeakKey, bits)
 		}
 		return "RS256", nil
+	case ed25519.PublicKey:
+		return "EdDSA", nil
 	}
 	return "", fmt.Errorf("%w: %T", ErrUnsupportedKey, pub)
+}
+
+// Registry28Verifies reports whether distribution 2.8 can verify tokens
+// signed by pub: libtrust knows ECDSA and RSA only, and an Ed25519
+// certificate in its rootcertbundle stops it from starting.
+func Registry28Verifies(pub crypto.PublicKey) bool {
+	switch pub.(type) {
+	case *ecdsa.PublicKey, *rsa.PublicKey:
+		return true
+	}
+	return false
 }
 
 // ParseCertificates reads every CERTIFICATE block of pemBytes, in file

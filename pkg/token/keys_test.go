@@ -50,7 +50,7 @@ func TestParsePrivateKey(t *testing.T) {
 		{name: "PKCS #8 RSA-2048", pem: pkcs8PEM(t, rsa2048), want: rsa2048},
 		{name: "RSA-1024", pem: pemBlock("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsa1024)), err: ErrWeakKey},
 		{name: "PKCS #8 RSA-1024", pem: pkcs8PEM(t, rsa1024), err: ErrWeakKey},
-		{name: "Ed25519", pem: pkcs8PEM(t, ed), err: ErrUnsupportedKey},
+		{name: "Ed25519", pem: pkcs8PEM(t, ed), want: ed},
 		{name: "P-224", pem: pkcs8PEM(t, p224), err: ErrUnsupportedKey},
 		{name: "empty", pem: nil, err: ErrNoPrivateKey},
 		{name: "not PEM", pem: []byte("hello"), err: ErrNoPrivateKey},

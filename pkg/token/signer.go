@@ -46,7 +46,8 @@ type header struct {
 
 // NewSigner prepares signing with key, whose algorithm follows from its type:
 // ES256/ES384/ES512 by curve, RS256 for RSA of at least 2048 bits
-// (ErrWeakKey below, ErrUnsupportedKey for anything else). The key may be
+// (ErrWeakKey below), EdDSA for Ed25519 (registry 3.x and zot only);
+// ErrUnsupportedKey for anything else. The key may be
 // any crypto.Signer holding such a key, an HSM's for instance.
 //
 // chain, leaf first, goes into the x5c header, which every registry
@@ -201,7 +202,7 @@ func (s *Signer) sign(payload []byte) (string, error) {
 	return compact, nil
 }
 
-// Algorithm returns the JWS "alg" of every token: ES256, ES384, ES512 or RS256.
+// Algorithm returns the JWS "alg" of every token: ES256, ES384, ES512, RS256 or EdDSA.
 func (s *Signer) Algorithm() string { return string(s.alg) }
 
 // KeyID returns the "kid" header of every token.
@@ -220,7 +221,4 @@ func (s *Signer) PublicKey() crypto.PublicKey { return s.key.Public() }
 
 // SameKey reports whether s and o sign with the same key: a registry that
 // trusts one trusts the other's tokens.
-func (s *Signer) SameKey(o *Signer) bool {
-	k, ok := s.PublicKey().(interface{ Equal(crypto.PublicKey) bool })
-	return ok && k.Equal(o.PublicKey())
-}
+func (s *Signer) SameKey(o *Signer) bool { return samePublic(s.PublicKey(), o.PublicKey()) }

@@ -31,6 +31,17 @@ type RegistryOptions struct {
 	// port, as the shipped front-end files expect the registry. It is made
 	// world-writable, because the front end's workers (www-data) connect.
 	Socket string
+	// JWKS is distribution 3.x's auth.token.jwks; RootCert may then be
+	// empty, for a registry that trusts the JWKS only.
+	JWKS string
+	// Addr, when set, is the 127.0.0.1:PORT to listen on (to restart a
+	// registry where it was); Storage its storage directory, which
+	// replicas share; ConfigPath where its configuration goes. Empty: a
+	// free port, and RegistryConfig's files in dir.
+	Addr, Storage, ConfigPath string
+	// DrainTimeout lets distribution finish the requests in flight when it
+	// is stopped (http.draintimeout).
+	DrainTimeout time.Duration
 }
 
 // RegistryConfig is where StartRegistry writes the configuration of the
@@ -53,12 +64,28 @@ func StartRegistry(t testing.TB, dir string, o RegistryOptions) (*Process, strin
 	if bin == "" {
 		t.Fatalf("unknown registry version %q", o.Version)
 	}
-	network, addr, listen := "tcp", fmt.Sprintf("127.0.0.1:%d", FreePort(t)), ""
+	network, addr, listen := "tcp", o.Addr, ""
+	if addr == "" {
+		addr = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	}
 	if o.Socket != "" {
 		network, addr, listen = "unix", o.Socket, "\n  net: unix"
 	}
-	storage := filepath.Join(dir, "registry-data-"+strings.ReplaceAll(o.Version, ".", ""))
+	if o.DrainTimeout > 0 {
+		listen += fmt.Sprintf("\n  draintimeout: %s", o.DrainTimeout)
+	}
+	storage := o.Storage
+	if storage == "" {
+		storage = filepath.Join(dir, "registry-data-"+strings.ReplaceAll(o.Version, ".", ""))
+	}
 	os.MkdirAll(storage, 0o755)
+	trust := ""
+	if o.RootCert != "" {
+		trust += "\n    rootcertbundle: " + o.RootCert
+	}
+	if o.JWKS != "" {
+		trust += "\n    jwks: " + o.JWKS
+	}
 	cfg := fmt.Sprintf(`version: 0.1
 log:
   level: warn
@@ -76,10 +103,12 @@ auth:
   token:
     realm: %q
     service: %q
-    issuer: %q
-    rootcertbundle: %s
-`, storage, o.Delete, listen, addr, o.Realm, o.Service, o.Issuer, o.RootCert)
-	cfgPath := RegistryConfig(dir, o.Version)
+    issuer: %q%s
+`, storage, o.Delete, listen, addr, o.Realm, o.Service, o.Issuer, trust)
+	cfgPath := o.ConfigPath
+	if cfgPath == "" {
+		cfgPath = RegistryConfig(dir, o.Version)
+	}
 	WriteFile(t, cfgPath, cfg, 0o644)
 	cmd := exec.Command(bin, "serve", cfgPath)
 	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")

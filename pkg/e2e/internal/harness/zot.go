@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -79,6 +80,11 @@ func startZot(t testing.TB, dir string, o RegistryOptions) (*Process, string) {
 		t.Fatalf("cannot start zot: %s", why)
 	}
 	port := FreePort(t)
+	if o.Addr != "" {
+		if _, p, ok := strings.Cut(o.Addr, ":"); ok {
+			port, _ = strconv.Atoi(p)
+		}
+	}
 	var cfg zotConfig
 	cfg.DistSpecVersion = "1.1.1"
 	cfg.Storage.RootDirectory = filepath.Join(dir, "registry-data-zot")
