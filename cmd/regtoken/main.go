@@ -51,7 +51,7 @@ func commands() []command {
 		{"user", "add, change, delete and list the users of users.json or htpasswd", runUser, userUsage},
 		{"robot", "create, list, rotate and revoke robot accounts (machine credentials)", runRobot, robotUsage},
 		{"hash", "print a bcrypt hash of a password read from the terminal or stdin", runHash, hashUsage},
-		{"keygen", "make a P-256 signing key and a self-signed certificate", runKeygen, keygenUsage},
+		{"keygen", "make a signing key (P-256, P-384, Ed25519, RSA) with a certificate, self-signed or from a CA", runKeygen, keygenUsage},
 		{"bundle", "print the PEM bundle of every published certificate, for rootcertbundle", runBundle, bundleUsage},
 		{"jwks", "print the JWKS of every published key, for distribution 3.x's jwks", runJWKS, jwksUsage},
 		{"key", "promote the next signing key, retire the previous ones (edits the configuration)", runKey, keyUsage},
