@@ -336,7 +336,7 @@ func TestHonestLoginIsNotQueuedBehindAFreshBurst(t *testing.T) {
 // and is served; one that failed before is told to retry after it.
 func TestCleanClientsWaitInsteadOfRetrying(t *testing.T) {
 	g := newGatedCompare()
-	v := New(Options{Compare: g.compare, Concurrency: 1, QueueTimeout: 100 * time.Millisecond})
+	v := New(Options{Compare: g.compare, Concurrency: 1, QueueTimeout: 500 * time.Millisecond})
 	a := NewAuthenticator(v, throttle.New(throttle.Policy{TarpitSlots: -1}), nil)
 	src := testSource(t)
 	ctx := context.Background()
@@ -361,7 +361,7 @@ func TestCleanClientsWaitInsteadOfRetrying(t *testing.T) {
 	select {
 	case err := <-honest:
 		t.Fatalf("a clean login gave up while the slot was taken: %v", err)
-	case <-time.After(200 * time.Millisecond): // past the queue timeout
+	case <-time.After(600 * time.Millisecond): // past the queue timeout, well before the clean wait (4×)
 	}
 	g.release()
 	if err := <-honest; err != nil {
