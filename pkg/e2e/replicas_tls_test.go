@@ -68,8 +68,9 @@ func TestReplicasStoreTLS(t *testing.T) {
 	}
 }
 
-// regtoken check names the [store] TLS key and file at fault, and finds
-// nothing wrong with the right ones.
+// regtoken check names the [store] TLS key and file at fault, warns with
+// the certificate error when the store does not answer for want of the
+// CA, and finds nothing wrong with the right ones.
 func TestReplicasStoreTLSCheck(t *testing.T) {
 	dir := harness.ShortDir(t)
 	ca := harness.NewTestCA(t, dir, "regtoken test store CA")
@@ -92,6 +93,13 @@ func TestReplicasStoreTLSCheck(t *testing.T) {
 		t.Errorf("regtoken check with a client key others can read: ok=%v\n%s", ok, out)
 	}
 	os.Chmod(clientKey, 0o600)
+	// Without ca_file the store does not answer: a warning that says why.
+	roots := filepath.Join(s.dir, "roots.toml")
+	harness.WriteFile(t, roots, strings.Replace(string(config), fmt.Sprintf("ca_file = %q\n", ca.Path), "", 1), 0o644)
+	out, ok = regtokenCmd(t, s.dir, "check", "-config", roots)
+	if !ok || !strings.Contains(out, "does not answer (tls: failed to verify certificate: x509: certificate signed by unknown authority)") {
+		t.Errorf("regtoken check trusting the system's roots: ok=%v\n%s", ok, out)
+	}
 	plain := filepath.Join(s.dir, "plain.toml")
 	harness.WriteFile(t, plain, strings.Replace(string(config), redis.URL, "redis://"+redis.Addr+"/0", 1), 0o644)
 	out, ok = regtokenCmd(t, s.dir, "check", "-config", plain)
