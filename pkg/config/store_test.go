@@ -26,6 +26,10 @@ func TestStoreSection(t *testing.T) {
 	case s.Policy != shared.FailOpen || s.Timeout != limits.DefaultStoreTimeout:
 		t.Errorf("defaults not filled in: %+v", s)
 	}
+	cfg, err = Parse("/x/r.toml", []byte(storeBase+"[store]\nurl = 'rediss://10.0.0.5'\nsecret_file = 's'\nserver_name = 'valkey.internal'\n"))
+	if err != nil || cfg.Store.ServerName != "valkey.internal" {
+		t.Errorf("server_name: %+v %v", cfg.Store, err)
+	}
 	cfg, err = Parse("/x/r.toml", []byte(storeBase))
 	if err != nil || cfg.Store != nil {
 		t.Errorf("no [store] table: %+v %v", cfg.Store, err)
@@ -40,6 +44,12 @@ func TestStoreProblems(t *testing.T) {
 		"url = 'redis://x'\nsecret_file = 's'\ntimeout = '0s'\n":       {"store.timeout: must be positive"},
 		"url = 'redis://:hunter2@x/q'\nsecret_file = 's'\n":            {"invalid database"},
 		"url = 'redis://x'\nsecret_file = 's'\npasword_file = 'p'\n":   {"store.pasword_file: unknown key"},
+		// The TLS keys: files relative to the configuration's directory,
+		// read at load; TLS URLs only.
+		"url = 'redis://x'\nsecret_file = 's'\nserver_name = 'x'\n":                        {"store:", "need TLS"},
+		"url = 'rediss://x'\nsecret_file = 's'\nca_file = 'ca.pem'\n":                      {"ca_file: open /etc/regtoken/ca.pem"},
+		"url = 'rediss://x'\nsecret_file = 's'\ncert_file = 'c.pem'\nkey_file = 'c.key'\n": {"cert_file: open /etc/regtoken/c.pem"},
+		"url = 'valkeys://x'\nsecret_file = 's'\nkey_file = 'c.key'\n":                     {"cert_file and key_file: set both"},
 	} {
 		_, err := Parse("/etc/regtoken/regtoken.toml", []byte(storeBase+"[store]\n"+text))
 		if !errors.Is(err, ErrInvalid) {

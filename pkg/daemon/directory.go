@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/regtoken/regtoken/pkg/config"
 	"github.com/regtoken/regtoken/pkg/ldapauth"
+	"github.com/regtoken/regtoken/pkg/secretfile"
 )
 
 // LoadDirectory reads the files the [ldap] table names (the service
@@ -30,7 +30,7 @@ func LoadDirectory(o *ldapauth.Options, stats *ldapauth.Stats, log *slog.Logger)
 func directoryEnv(o *ldapauth.Options, stats *ldapauth.Stats, log *slog.Logger) (ldapauth.Env, error) {
 	env := ldapauth.Env{Stats: stats, Log: log}
 	if o.BindPasswordFile != "" {
-		pw, err := readSecretFile("ldap.bind_password_file", o.BindPasswordFile)
+		pw, err := secretfile.Text("ldap.bind_password_file", o.BindPasswordFile)
 		if err != nil {
 			return env, err
 		}
@@ -44,30 +44,6 @@ func directoryEnv(o *ldapauth.Options, stats *ldapauth.Stats, log *slog.Logger) 
 		env.CA = ca
 	}
 	return env, nil
-}
-
-// readSecretFile reads a password or secret (the configuration's key
-// names it in errors): the file's text without its final line break. A
-// file others can read is refused, as the signing key is: the secret opens
-// the directory, or the store, to whoever holds it. Group read is allowed,
-// for 0640 root:regtoken like the rule files.
-func readSecretFile(key, path string) (string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", key, err)
-	}
-	if fi.Mode().Perm()&0o007 != 0 {
-		return "", fmt.Errorf("%s: %s is readable by others (mode %04o): chmod o-rwx", key, path, fi.Mode().Perm())
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", key, err)
-	}
-	pw := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
-	if pw == "" {
-		return "", fmt.Errorf("%s: %s is empty", key, path)
-	}
-	return pw, nil
 }
 
 // directories keeps the Directory of the configuration in use. A reload

@@ -5,6 +5,7 @@ import (
 	"net/url"
 
 	"github.com/regtoken/regtoken/pkg/config"
+	"github.com/regtoken/regtoken/pkg/secretfile"
 	"github.com/regtoken/regtoken/pkg/shared"
 )
 
@@ -17,13 +18,13 @@ func OpenStore(cfg *config.Config, log *slog.Logger) (*shared.Store, error) {
 	if o == nil {
 		return nil, nil
 	}
-	secret, err := readSecretFile("store.secret_file", o.SecretFile)
+	secret, err := secretfile.Text("store.secret_file", o.SecretFile)
 	if err != nil {
 		return nil, err
 	}
 	var password string
 	if o.PasswordFile != "" {
-		if password, err = readSecretFile("store.password_file", o.PasswordFile); err != nil {
+		if password, err = secretfile.Text("store.password_file", o.PasswordFile); err != nil {
 			return nil, err
 		}
 	}

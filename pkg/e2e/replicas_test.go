@@ -195,6 +195,14 @@ func (s *replicaSet) bcryptChecks(t *testing.T) (n int) {
 // storeStatus is the "store" status of a replica's /healthz.
 func storeStatus(t *testing.T, operator string) string {
 	t.Helper()
+	status, _ := storeHealthz(t, operator)
+	return status
+}
+
+// storeHealthz is the "store" status of a replica's /healthz and, while
+// unreachable, why.
+func storeHealthz(t *testing.T, operator string) (status, why string) {
+	t.Helper()
 	resp, err := replicaClient.Get(operator + "/healthz")
 	if err != nil {
 		t.Fatal(err)
@@ -203,10 +211,11 @@ func storeStatus(t *testing.T, operator string) string {
 	var h struct {
 		Store struct {
 			Status string `json:"status"`
+			Error  string `json:"error"`
 		} `json:"store"`
 	}
 	json.NewDecoder(resp.Body).Decode(&h)
-	return h.Store.Status
+	return h.Store.Status, h.Store.Error
 }
 
 // waitStore waits until every replica's /healthz says status, and returns

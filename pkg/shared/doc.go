@@ -33,6 +33,12 @@
 // own throttle, fail_closed refuses it (503). go-redis reconnects by
 // itself; the poll notices when the store answers again.
 //
+// TLS (tls.go): rediss:// and valkeys:// take TLS 1.2 at least, and the
+// options' CA file, client certificate and key, and server name, for one
+// server, a Sentinel set and a cluster alike. Validate reads those files
+// (the key through package secretfile, which refuses one others can read),
+// so a bad one stops the configuration from loading.
+//
 // The package must not know about HTTP, tokens or configuration files, and
 // must never log or store a password, a secret, a user name or an address.
 package shared

@@ -43,6 +43,13 @@ type Options struct {
 	Policy string
 	// Timeout bounds one round trip; default limits.DefaultStoreTimeout.
 	Timeout time.Duration
+	// TLS, for rediss:// and valkeys:// only (tls.go). CAFile names PEM
+	// certificates to trust for the server's certificate instead of the
+	// system's roots; CertFile and KeyFile a client certificate and its key
+	// (both or neither), for a server that asks for one; ServerName the
+	// name to verify when the URL's host is not in the certificate (an IP
+	// address).
+	CAFile, CertFile, KeyFile, ServerName string
 }
 
 // WithDefaults fills the zero fields.
@@ -56,16 +63,17 @@ func (o Options) WithDefaults() Options {
 	return o
 }
 
-// Validate reports what New would refuse: a URL it cannot use, a missing
-// secret file, an unknown policy, a negative timeout. Errors name the keys
-// as the configuration file does, and never repeat a password in the URL.
+// Validate reports what New would refuse: a URL it cannot use, TLS files
+// it cannot use (it reads them), a missing secret file, an unknown policy,
+// a negative timeout. Errors name the keys as the configuration file does,
+// and never repeat a password in the URL.
 func (o Options) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...))
 	}
 	if _, err := o.universal(""); err != nil {
-		bad("url: %v", err)
+		bad("%v", err)
 	}
 	if o.SecretFile == "" {
 		bad("secret_file: required: every replica keys the store's entries with the same secret (e.g. head -c 32 /dev/urandom | base64 > FILE)")
@@ -79,9 +87,30 @@ func (o Options) Validate() error {
 	return errors.Join(errs...)
 }
 
-// universal turns the URL into go-redis options, with password (from
-// PasswordFile) and the timeouts set.
+// universal turns the URL and the TLS options into go-redis options, with
+// password (from PasswordFile) and the timeouts set. Its errors start with
+// the key at fault.
 func (o Options) universal(password string) (*redis.UniversalOptions, error) {
+	uo, err := o.fromURL()
+	if err != nil {
+		return nil, fmt.Errorf("url: %w", err)
+	}
+	if err := o.secure(uo.TLSConfig); err != nil {
+		return nil, err
+	}
+	if password != "" {
+		uo.Password = password
+	}
+	timeout := o.WithDefaults().Timeout
+	uo.DialTimeout, uo.ReadTimeout, uo.WriteTimeout = timeout, timeout, timeout
+	uo.MaxRetries = -1 // one try: the policy decides, not a retry loop
+	uo.DialerRetries = 1
+	uo.ContextTimeoutEnabled = true
+	return uo, nil
+}
+
+// fromURL reads the URL into go-redis options.
+func (o Options) fromURL() (*redis.UniversalOptions, error) {
 	u, err := url.Parse(o.URL)
 	if err != nil {
 		return nil, errors.New("not a URL") // url's error would repeat a password
@@ -106,14 +135,6 @@ func (o Options) universal(password string) (*redis.UniversalOptions, error) {
 	if err != nil {
 		return nil, errors.New(strings.ReplaceAll(err.Error(), u.String(), u.Redacted()))
 	}
-	if password != "" {
-		uo.Password = password
-	}
-	timeout := o.WithDefaults().Timeout
-	uo.DialTimeout, uo.ReadTimeout, uo.WriteTimeout = timeout, timeout, timeout
-	uo.MaxRetries = -1 // one try: the policy decides, not a retry loop
-	uo.DialerRetries = 1
-	uo.ContextTimeoutEnabled = true
 	return uo, nil
 }
 

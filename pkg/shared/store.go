@@ -73,7 +73,7 @@ func New(o Options, s Secrets, log *slog.Logger) (*Store, error) {
 	}
 	uo, err := o.universal(s.Password)
 	if err != nil {
-		return nil, fmt.Errorf("%w: url: %v", ErrInvalidOptions, err)
+		return nil, fmt.Errorf("%w: %v", ErrInvalidOptions, err)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -4,6 +4,7 @@ package harness
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os/exec"
@@ -21,6 +22,8 @@ type Redis struct {
 	dir  string
 	port int
 	proc *Process
+	tls  []string    // the server's TLS options, for StartRedisTLS
+	dial *tls.Config // how Do reaches a TLS server
 }
 
 // StartRedis runs redis-server (Debian's redis-server package, or Valkey's
@@ -35,11 +38,30 @@ func StartRedis(t testing.TB) *Redis {
 	return r
 }
 
+// StartRedisTLS runs redis-server as StartRedis does, but speaking TLS
+// only (URL rediss://), with a certificate from ca for the name
+// serverName alone (so a client must be told that name), and requiring
+// client certificates from ca when authClients is set.
+func StartRedisTLS(t testing.TB, ca *TestCA, serverName string, authClients bool) *Redis {
+	t.Helper()
+	r := &Redis{dir: ShortDir(t), port: FreePort(t)}
+	r.Addr = fmt.Sprintf("127.0.0.1:%d", r.port)
+	r.URL = "rediss://" + r.Addr + "/0"
+	cert, key := ca.Issue(t, "redis-server", serverName)
+	auth := map[bool]string{true: "yes", false: "no"}[authClients]
+	r.tls = []string{"--port", "0", "--tls-port", fmt.Sprint(r.port), "--tls-cert-file", cert, "--tls-key-file", key,
+		"--tls-ca-cert-file", ca.Path, "--tls-auth-clients", auth}
+	r.dial = ca.ClientConfig(t, serverName)
+	r.Start(t)
+	return r
+}
+
 // Start starts the server (again), and returns once it answers PING.
 func (r *Redis) Start(t testing.TB) {
 	t.Helper()
-	cmd := exec.Command(Tool(t, "redis-server"), "--bind", "127.0.0.1", "--port", fmt.Sprint(r.port),
-		"--dir", r.dir, "--save", "", "--appendonly", "no", "--protected-mode", "yes")
+	args := append([]string{"--bind", "127.0.0.1", "--port", fmt.Sprint(r.port),
+		"--dir", r.dir, "--save", "", "--appendonly", "no", "--protected-mode", "yes"}, r.tls...)
+	cmd := exec.Command(Tool(t, "redis-server"), args...)
 	r.proc = Start(t, "redis-server", cmd)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -47,6 +69,10 @@ func (r *Redis) Start(t testing.TB) {
 			return
 		}
 		if r.proc.Exited() {
+			if r.tls != nil {
+				t.Fatalf("redis-server refused its TLS options (a build without TLS? Debian's redis-server 7 has it): %v\n%s",
+					args, lastLines(r.proc.Output(), 30))
+			}
 			t.Fatalf("redis-server exited at start:\n%s", lastLines(r.proc.Output(), 30))
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -63,7 +89,13 @@ func (r *Redis) Kill() {
 // Do sends one inline command and returns the first line of the answer
 // without its type byte ("" when the server does not answer).
 func (r *Redis) Do(cmd string) string {
-	c, err := net.DialTimeout("tcp", r.Addr, time.Second)
+	var c net.Conn
+	var err error
+	if r.dial != nil {
+		c, err = tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", r.Addr, r.dial)
+	} else {
+		c, err = net.DialTimeout("tcp", r.Addr, time.Second)
+	}
 	if err != nil {
 		return ""
 	}
