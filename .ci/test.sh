@@ -40,19 +40,39 @@ have ldapsearch || apt_packages+=(ldap-utils)
 # Redis for the replica tests, which start their own redis-server on loopback
 # with a temporary directory.
 have redis-server || apt_packages+=(redis-server)
-if ((${#apt_packages[@]})); then
-  echo "installing Debian packages: ${apt_packages[*]}"
-  # The tests run their own nginx, registry, Apache, Caddy and slapd; the packages
-  # must not start theirs (two of them would fight over port 80 and fail the
-  # install). policy-rc.d is Debian's switch for that, kept only for the install.
-  policy=""
+# The tests run their own nginx, registry, Apache, Caddy, slapd and store; the
+# packages must not start theirs (two of them would fight over port 80 and fail
+# the install). policy-rc.d is Debian's switch for that, kept only for the install.
+apt_install() {
+  local policy="" rc=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     policy=/usr/sbin/policy-rc.d
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
   fi
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null || rc=$?
   [ -z "$policy" ] || rm -f "$policy"
+  return "$rc"
+}
+if ((${#apt_packages[@]})); then
+  echo "installing Debian packages: ${apt_packages[*]}"
+  apt-get update -qq
+  apt_install "${apt_packages[@]}"
+fi
+# Valkey, for the replica tests run against it as well as Redis. Debian 13 has
+# valkey-server in its main archive, Debian 12 only in bookworm-backports: that
+# suite is enabled (signed by Debian's archive key) when the plain install fails.
+if ! have valkey-server; then
+  apt-get update -qq
+  if apt-cache show valkey-server >/dev/null 2>&1 && apt_install valkey-server; then
+    echo "installed valkey-server $(dpkg-query -W -f='${Version}' valkey-server) from the main archive"
+  else
+    backports=/etc/apt/sources.list.d/regtoken-backports.sources
+    echo "valkey-server is not in the main archive: enabling bookworm-backports in $backports"
+    printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' >"$backports"
+    apt-get update -qq
+    apt_install -t bookworm-backports valkey-server
+    echo "installed valkey-server $(dpkg-query -W -f='${Version}' valkey-server) from bookworm-backports"
+  fi
 fi
 # Debian starts the packaged registry and nginx as services; the tests run their own.
 have crane || go install github.com/google/go-containerregistry/cmd/crane@v0.22.1

@@ -25,7 +25,7 @@ import (
 )
 
 // Replicas of regtoken behind one nginx upstream, sharing a real
-// redis-server ([store]): the claims of docs/replicas.md.
+// redis-server or valkey-server ([store]): the claims of docs/replicas.md.
 
 // replicaUsers are the users every replica serves: a password each.
 var replicaUsers = map[string]string{"alice": "alice-secret", "bob": "bob-secret", "carol": "carol-secret", "dave": "dave-secret"}
@@ -234,19 +234,24 @@ func (s *replicaSet) waitStore(t *testing.T, status string) time.Duration {
 	return time.Since(start)
 }
 
+// storeServers are the servers the core replica claims run against: the
+// same tests, with a redis:// and a valkey:// URL.
+var storeServers = []harness.StoreServer{harness.RedisServer, harness.ValkeyServer}
+
+// eachStore runs test once per store server, as a subtest named by its
+// URL scheme.
+func eachStore(t *testing.T, test func(t *testing.T, server harness.StoreServer)) {
+	for _, server := range storeServers {
+		t.Run(server.Scheme, func(t *testing.T) { test(t, server) })
+	}
+}
+
 // Guesses spread round-robin over 3 replicas by nginx get the pair
 // threshold's bcrypt checks (5) with the store, and 3 times that without;
 // with the store, the user is then throttled through every replica.
 func TestReplicasThrottleAsOne(t *testing.T) {
-	redis := harness.StartRedis(t)
 	const guesses = 20
-	checks := map[bool]int{}
-	for _, shared := range []bool{true, false} {
-		var r *harness.Redis
-		if shared {
-			r = redis
-		}
-		s := startReplicas(t, 3, r, "")
+	spread := func(t *testing.T, s *replicaSet) int {
 		throttled := 0
 		for i := range guesses {
 			code, _ := tokenRequest(t, s.realm, "alice", fmt.Sprintf("guess-%d", i), false)
@@ -258,10 +263,19 @@ func TestReplicasThrottleAsOne(t *testing.T) {
 				t.Fatalf("guess %d: status %d", i, code)
 			}
 		}
-		checks[shared] = s.bcryptChecks(t)
-		t.Logf("store=%v: %d guesses over 3 replicas: %d bcrypt checks, %d refused with 429", shared, guesses, checks[shared], throttled)
-		if !shared {
-			continue
+		checks := s.bcryptChecks(t)
+		t.Logf("%d guesses over 3 replicas: %d bcrypt checks, %d refused with 429", guesses, checks, throttled)
+		return checks
+	}
+	t.Run("no-store", func(t *testing.T) {
+		if checks := spread(t, startReplicas(t, 3, nil, "")); checks != 3*5 {
+			t.Errorf("bcrypt checks for %d guesses over 3 replicas without the store: %d, want 15", guesses, checks)
+		}
+	})
+	eachStore(t, func(t *testing.T, server harness.StoreServer) {
+		s := startReplicas(t, 3, harness.StartStore(t, server), "")
+		if checks := spread(t, s); checks != 5 {
+			t.Errorf("bcrypt checks for %d guesses over 3 replicas with the store: %d, want 5", guesses, checks)
 		}
 		for i, url := range s.direct {
 			if code, _ := tokenRequest(t, url, "alice", replicaUsers["alice"], false); code != 429 {
@@ -285,10 +299,7 @@ func TestReplicasThrottleAsOne(t *testing.T) {
 		if burst < 1 || burst > 5 {
 			t.Errorf("30 simultaneous guesses over 3 replicas got %d bcrypt checks, want 1 to 5 (the pair threshold)", burst)
 		}
-	}
-	if checks[true] != 5 || checks[false] != 15 {
-		t.Errorf("bcrypt checks for %d guesses over 3 replicas: %d with the store, %d without; want 5 and 15", guesses, checks[true], checks[false])
-	}
+	})
 }
 
 // Store commands per request path, as redis-server's MONITOR sees them:
@@ -336,8 +347,11 @@ func TestReplicasStoreCommandsPerPath(t *testing.T) {
 // tokens on every replica within a second, and makes remembered password
 // checks run again.
 func TestReplicasRevoke(t *testing.T) {
-	redis := harness.StartRedis(t)
-	s := startReplicas(t, 3, redis, "")
+	eachStore(t, testRevoke)
+}
+
+func testRevoke(t *testing.T, server harness.StoreServer) {
+	s := startReplicas(t, 3, harness.StartStore(t, server), "")
 	_, refresh := tokenRequest(t, s.direct[0], "carol", replicaUsers["carol"], true)
 	if refresh == "" {
 		t.Fatal("no refresh token after a password login")
@@ -390,80 +404,82 @@ func TestReplicasRevoke(t *testing.T) {
 // replica's throttle, fail_closed refuses them (503); both recover
 // without a restart.
 func TestReplicasStoreOutage(t *testing.T) {
-	for _, policy := range []string{"fail_open", "fail_closed"} {
-		t.Run(policy, func(t *testing.T) {
-			redis := harness.StartRedis(t)
-			s := startReplicas(t, 3, redis, fmt.Sprintf("policy = %q\n", policy))
-			for _, url := range s.direct {
-				tokenRequest(t, url, "bob", replicaUsers["bob"], false) // bob is remembered everywhere
-			}
-			s.waitStore(t, "up")
-			var sent, failed atomic.Int64
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			for w := range 4 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := 0; ; i++ {
-						select {
-						case <-stop:
-							return
-						default:
+	eachStore(t, func(t *testing.T, server harness.StoreServer) {
+		for _, policy := range []string{"fail_open", "fail_closed"} {
+			t.Run(policy, func(t *testing.T) {
+				redis := harness.StartStore(t, server)
+				s := startReplicas(t, 3, redis, fmt.Sprintf("policy = %q\n", policy))
+				for _, url := range s.direct {
+					tokenRequest(t, url, "bob", replicaUsers["bob"], false) // bob is remembered everywhere
+				}
+				s.waitStore(t, "up")
+				var sent, failed atomic.Int64
+				stop := make(chan struct{})
+				var wg sync.WaitGroup
+				for w := range 4 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for i := 0; ; i++ {
+							select {
+							case <-stop:
+								return
+							default:
+							}
+							user, pw := "", ""
+							if (w+i)%2 == 1 {
+								user, pw = "bob", replicaUsers["bob"]
+							}
+							sent.Add(1)
+							if code, _ := tokenRequest(t, s.realm, user, pw, false); code != 200 {
+								failed.Add(1)
+							}
 						}
-						user, pw := "", ""
-						if (w+i)%2 == 1 {
-							user, pw = "bob", replicaUsers["bob"]
-						}
-						sent.Add(1)
-						if code, _ := tokenRequest(t, s.realm, user, pw, false); code != 200 {
-							failed.Add(1)
-						}
+					}()
+				}
+				time.Sleep(300 * time.Millisecond)
+				redis.Kill()
+				down := s.waitStore(t, "unreachable")
+				newLogin, _ := tokenRequest(t, s.realm, "alice", replicaUsers["alice"], false)
+				wrong, _ := tokenRequest(t, s.realm, "dave", "wrong", false)
+				for _, op := range s.operator {
+					if up := metric(t, op, "regtoken_store_up"); up != 0 {
+						t.Errorf("%s: regtoken_store_up %v while the store is down", op, up)
 					}
-				}()
-			}
-			time.Sleep(300 * time.Millisecond)
-			redis.Kill()
-			down := s.waitStore(t, "unreachable")
-			newLogin, _ := tokenRequest(t, s.realm, "alice", replicaUsers["alice"], false)
-			wrong, _ := tokenRequest(t, s.realm, "dave", "wrong", false)
-			for _, op := range s.operator {
-				if up := metric(t, op, "regtoken_store_up"); up != 0 {
-					t.Errorf("%s: regtoken_store_up %v while the store is down", op, up)
 				}
-			}
-			time.Sleep(time.Second)
-			redis.Start(t)
-			back := s.waitStore(t, "up")
-			after, _ := tokenRequest(t, s.realm, "dave", replicaUsers["dave"], false)
-			close(stop)
-			wg.Wait()
-			t.Logf("%s: %d anonymous and cached requests during the outage, %d failed; store down seen in %v, back in %v; "+
-				"new password while down: %d, wrong password while down: %d, new password after: %d",
-				policy, sent.Load(), failed.Load(), down.Round(time.Millisecond), back.Round(time.Millisecond), newLogin, wrong, after)
-			if failed.Load() != 0 {
-				t.Errorf("%d of %d anonymous and cached requests failed while the store was down", failed.Load(), sent.Load())
-			}
-			wantNew, wantWrong := 200, 401
-			if policy == "fail_closed" {
-				wantNew, wantWrong = 503, 503
-			}
-			if newLogin != wantNew || wrong != wantWrong {
-				t.Errorf("while the store is down: new password %d, wrong password %d; want %d and %d", newLogin, wrong, wantNew, wantWrong)
-			}
-			if after != 200 {
-				t.Errorf("a new password after the store came back: %d, want 200", after)
-			}
-			// One line when the store went away (several polls failed) and
-			// one when it came back, per replica.
-			for i, p := range s.procs {
-				out := p.Output()
-				if gone, back := strings.Count(out, "store: no answer"), strings.Count(out, "store: answers again"); gone != 1 || back != 1 {
-					t.Errorf("replica %d logged %d lines about the store going away and %d about it coming back, want 1 and 1", i, gone, back)
+				time.Sleep(time.Second)
+				redis.Start(t)
+				back := s.waitStore(t, "up")
+				after, _ := tokenRequest(t, s.realm, "dave", replicaUsers["dave"], false)
+				close(stop)
+				wg.Wait()
+				t.Logf("%s: %d anonymous and cached requests during the outage, %d failed; store down seen in %v, back in %v; "+
+					"new password while down: %d, wrong password while down: %d, new password after: %d",
+					policy, sent.Load(), failed.Load(), down.Round(time.Millisecond), back.Round(time.Millisecond), newLogin, wrong, after)
+				if failed.Load() != 0 {
+					t.Errorf("%d of %d anonymous and cached requests failed while the store was down", failed.Load(), sent.Load())
 				}
-			}
-		})
-	}
+				wantNew, wantWrong := 200, 401
+				if policy == "fail_closed" {
+					wantNew, wantWrong = 503, 503
+				}
+				if newLogin != wantNew || wrong != wantWrong {
+					t.Errorf("while the store is down: new password %d, wrong password %d; want %d and %d", newLogin, wrong, wantNew, wantWrong)
+				}
+				if after != 200 {
+					t.Errorf("a new password after the store came back: %d, want 200", after)
+				}
+				// One line when the store went away (several polls failed) and
+				// one when it came back, per replica.
+				for i, p := range s.procs {
+					out := p.Output()
+					if gone, back := strings.Count(out, "store: no answer"), strings.Count(out, "store: answers again"); gone != 1 || back != 1 {
+						t.Errorf("replica %d logged %d lines about the store going away and %d about it coming back, want 1 and 1", i, gone, back)
+					}
+				}
+			})
+		}
+	})
 }
 
 // The shipped replica compose file is valid for docker-compose: nginx,

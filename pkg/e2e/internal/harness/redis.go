@@ -14,28 +14,50 @@ import (
 	"time"
 )
 
-// Redis is a redis-server on loopback with its files in a temporary
-// directory, which a test may stop and start again on the same port.
+// Redis is a redis-server or valkey-server on loopback with its files in a
+// temporary directory, which a test may stop and start again on the same port.
 type Redis struct {
-	Addr string // 127.0.0.1:PORT
-	URL  string // redis://127.0.0.1:PORT/0
-	dir  string
-	port int
-	proc *Process
-	tls  []string    // the server's TLS options, for StartRedisTLS
-	dial *tls.Config // how Do reaches a TLS server
+	Addr    string // 127.0.0.1:PORT
+	URL     string // redis://127.0.0.1:PORT/0, or valkey://, rediss://, valkeys://
+	Program string // redis-server or valkey-server
+	dir     string
+	port    int
+	proc    *Process
+	tls     []string    // the server's TLS options, for StartRedisTLS
+	dial    *tls.Config // how Do reaches a TLS server
 }
 
-// StartRedis runs redis-server (Debian's redis-server package, or Valkey's
-// under that name) on a free loopback port, without persistence, until the
-// test ends. A missing redis-server fails the test with how to install it.
-func StartRedis(t testing.TB) *Redis {
+// A StoreServer is a server program regtoken's [store] speaks to, and the
+// URL scheme a configuration names it by.
+type StoreServer struct {
+	Program string // redis-server or valkey-server
+	Scheme  string // redis or valkey (TLS adds an s)
+}
+
+var (
+	// RedisServer is Debian's redis-server package (Redis 7.0 in Debian 12).
+	RedisServer = StoreServer{Program: "redis-server", Scheme: "redis"}
+	// ValkeyServer is Debian's valkey-server package (Valkey 8.0, in
+	// bookworm-backports for Debian 12).
+	ValkeyServer = StoreServer{Program: "valkey-server", Scheme: "valkey"}
+)
+
+// StartStore runs server on a free loopback port, without persistence,
+// until the test ends. A missing program fails the test with how to
+// install it.
+func StartStore(t testing.TB, server StoreServer) *Redis {
 	t.Helper()
-	r := &Redis{dir: ShortDir(t), port: FreePort(t)}
+	r := &Redis{Program: server.Program, dir: ShortDir(t), port: FreePort(t)}
 	r.Addr = fmt.Sprintf("127.0.0.1:%d", r.port)
-	r.URL = "redis://" + r.Addr + "/0"
+	r.URL = server.Scheme + "://" + r.Addr + "/0"
 	r.Start(t)
 	return r
+}
+
+// StartRedis runs redis-server as StartStore does.
+func StartRedis(t testing.TB) *Redis {
+	t.Helper()
+	return StartStore(t, RedisServer)
 }
 
 // StartRedisTLS runs redis-server as StartRedis does, but speaking TLS
@@ -44,7 +66,7 @@ func StartRedis(t testing.TB) *Redis {
 // client certificates from ca when authClients is set.
 func StartRedisTLS(t testing.TB, ca *TestCA, serverName string, authClients bool) *Redis {
 	t.Helper()
-	r := &Redis{dir: ShortDir(t), port: FreePort(t)}
+	r := &Redis{Program: RedisServer.Program, dir: ShortDir(t), port: FreePort(t)}
 	r.Addr = fmt.Sprintf("127.0.0.1:%d", r.port)
 	r.URL = "rediss://" + r.Addr + "/0"
 	cert, key := ca.Issue(t, "redis-server", serverName)
@@ -61,8 +83,8 @@ func (r *Redis) Start(t testing.TB) {
 	t.Helper()
 	args := append([]string{"--bind", "127.0.0.1", "--port", fmt.Sprint(r.port),
 		"--dir", r.dir, "--save", "", "--appendonly", "no", "--protected-mode", "yes"}, r.tls...)
-	cmd := exec.Command(Tool(t, "redis-server"), args...)
-	r.proc = Start(t, "redis-server", cmd)
+	cmd := exec.Command(Tool(t, r.Program), args...)
+	r.proc = Start(t, r.Program, cmd)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if r.Do("PING") == "PONG" {
@@ -70,14 +92,14 @@ func (r *Redis) Start(t testing.TB) {
 		}
 		if r.proc.Exited() {
 			if r.tls != nil {
-				t.Fatalf("redis-server refused its TLS options (a build without TLS? Debian's redis-server 7 has it): %v\n%s",
-					args, lastLines(r.proc.Output(), 30))
+				t.Fatalf("%s refused its TLS options (a build without TLS? Debian's redis-server 7 has it): %v\n%s",
+					r.Program, args, lastLines(r.proc.Output(), 30))
 			}
-			t.Fatalf("redis-server exited at start:\n%s", lastLines(r.proc.Output(), 30))
+			t.Fatalf("%s exited at start:\n%s", r.Program, lastLines(r.proc.Output(), 30))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("redis-server did not answer PING on %s within 10 s:\n%s", r.Addr, lastLines(r.proc.Output(), 30))
+	t.Fatalf("%s did not answer PING on %s within 10 s:\n%s", r.Program, r.Addr, lastLines(r.proc.Output(), 30))
 }
 
 // Kill ends the server at once (SIGKILL), as a crash would.

@@ -38,7 +38,8 @@ var installHints = map[string]string{
 	"caddy":                   "apt-get install caddy",
 	"slapd":                   "apt-get install slapd ldap-utils (OpenLDAP)",
 	"slapadd":                 "apt-get install slapd ldap-utils (OpenLDAP)",
-	"redis-server":            "apt-get install redis-server (or valkey-server)",
+	"redis-server":            "apt-get install redis-server",
+	"valkey-server":           "apt-get install valkey-server (Debian 12: enable bookworm-backports, then apt-get install -t bookworm-backports valkey-server)",
 }
 
 // Tool returns the path of a program the test needs. It also looks in
