@@ -302,11 +302,15 @@ func TestReplicasThrottleAsOne(t *testing.T) {
 	})
 }
 
-// Store commands per request path, as redis-server's MONITOR sees them:
+// Store commands per request path, as the server's MONITOR sees them:
 // none for anonymous, cached and refresh-token requests; one or two for a
 // password nothing remembers.
 func TestReplicasStoreCommandsPerPath(t *testing.T) {
-	redis := harness.StartRedis(t)
+	eachStore(t, testStoreCommandsPerPath)
+}
+
+func testStoreCommandsPerPath(t *testing.T, server harness.StoreServer) {
+	redis := harness.StartStore(t, server)
 	s := startReplicas(t, 3, redis, "")
 	mon := redis.Monitor(t)
 	// The poll (GET of the version), connection set-up, and the commands

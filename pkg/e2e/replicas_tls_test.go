@@ -12,7 +12,7 @@ import (
 	"github.com/regtoken/regtoken/pkg/e2e/internal/harness"
 )
 
-// A store that speaks TLS only, with a certificate from the test's own CA
+// A store (redis-server, then valkey-server) that speaks TLS only, with a certificate from the test's own CA
 // for a name that is not the URL's host (127.0.0.1), with and without
 // client certificates required (tls-auth-clients): replicas given ca_file,
 // server_name and, when asked for one, a client certificate share the
@@ -26,46 +26,48 @@ func TestReplicasStoreTLS(t *testing.T) {
 	const name = "store.test"
 	trust := fmt.Sprintf("ca_file = %q\nserver_name = %q\n", ca.Path, name)
 	client := fmt.Sprintf("cert_file = %q\nkey_file = %q\n", clientCert, clientKey)
-	for _, authClients := range []bool{false, true} {
-		t.Run(fmt.Sprintf("tls-auth-clients=%v", authClients), func(t *testing.T) {
-			redis := harness.StartRedisTLS(t, ca, name, authClients)
-			store := trust
-			if authClients {
-				store += client
-			}
-			s := startReplicaProcesses(t, 2, redis, store)
-			s.waitStore(t, "up")
-			// Wrong passwords alternate between the replicas: together they
-			// get the pair threshold's bcrypt checks (5), not 5 each.
-			for i := range 10 {
-				tokenRequest(t, s.direct[i%2], "alice", fmt.Sprintf("guess-%d", i), false)
-			}
-			if n := s.bcryptChecks(t); n != 5 {
-				t.Errorf("10 wrong passwords over 2 replicas through the TLS store: %d bcrypt checks, want 5", n)
-			}
-			for i, url := range s.direct {
-				if code, _ := tokenRequest(t, url, "alice", replicaUsers["alice"], false); code != 429 {
-					t.Errorf("the right password through replica %d: %d, want 429 (throttled on both)", i, code)
+	eachStore(t, func(t *testing.T, server harness.StoreServer) {
+		for _, authClients := range []bool{false, true} {
+			t.Run(fmt.Sprintf("tls-auth-clients=%v", authClients), func(t *testing.T) {
+				redis := harness.StartStoreTLS(t, server, ca, name, authClients)
+				store := trust
+				if authClients {
+					store += client
 				}
-			}
-			bad := map[string]string{"system roots": fmt.Sprintf("server_name = %q\n%s", name, client)}
-			if authClients {
-				bad["no client certificate"] = trust
-			}
-			for what, store := range bad {
-				b := startReplicaProcesses(t, 1, redis, store)
-				b.waitStore(t, "unreachable")
-				_, why := storeHealthz(t, b.operator[0])
-				t.Logf("%s: /healthz store unreachable: %s", what, why)
-				if !strings.Contains(why, "certificate") {
-					t.Errorf("%s: /healthz says the store is unreachable because %q, want a certificate error", what, why)
+				s := startReplicaProcesses(t, 2, redis, store)
+				s.waitStore(t, "up")
+				// Wrong passwords alternate between the replicas: together they
+				// get the pair threshold's bcrypt checks (5), not 5 each.
+				for i := range 10 {
+					tokenRequest(t, s.direct[i%2], "alice", fmt.Sprintf("guess-%d", i), false)
 				}
-				if code, _ := tokenRequest(t, b.direct[0], "", "", false); code != 200 {
-					t.Errorf("%s: an anonymous token while the store is unreachable: %d, want 200", what, code)
+				if n := s.bcryptChecks(t); n != 5 {
+					t.Errorf("10 wrong passwords over 2 replicas through the TLS store: %d bcrypt checks, want 5", n)
 				}
-			}
-		})
-	}
+				for i, url := range s.direct {
+					if code, _ := tokenRequest(t, url, "alice", replicaUsers["alice"], false); code != 429 {
+						t.Errorf("the right password through replica %d: %d, want 429 (throttled on both)", i, code)
+					}
+				}
+				bad := map[string]string{"system roots": fmt.Sprintf("server_name = %q\n%s", name, client)}
+				if authClients {
+					bad["no client certificate"] = trust
+				}
+				for what, store := range bad {
+					b := startReplicaProcesses(t, 1, redis, store)
+					b.waitStore(t, "unreachable")
+					_, why := storeHealthz(t, b.operator[0])
+					t.Logf("%s: /healthz store unreachable: %s", what, why)
+					if !strings.Contains(why, "certificate") {
+						t.Errorf("%s: /healthz says the store is unreachable because %q, want a certificate error", what, why)
+					}
+					if code, _ := tokenRequest(t, b.direct[0], "", "", false); code != 200 {
+						t.Errorf("%s: an anonymous token while the store is unreachable: %d, want 200", what, code)
+					}
+				}
+			})
+		}
+	})
 }
 
 // regtoken check names the [store] TLS key and file at fault, warns with
@@ -75,7 +77,7 @@ func TestReplicasStoreTLSCheck(t *testing.T) {
 	dir := harness.ShortDir(t)
 	ca := harness.NewTestCA(t, dir, "regtoken test store CA")
 	clientCert, clientKey := ca.Issue(t, "regtoken")
-	redis := harness.StartRedisTLS(t, ca, "store.test", true)
+	redis := harness.StartStoreTLS(t, harness.RedisServer, ca, "store.test", true)
 	s := startReplicaProcesses(t, 1, redis, fmt.Sprintf("ca_file = %q\nserver_name = \"store.test\"\ncert_file = %q\nkey_file = %q\n",
 		ca.Path, clientCert, clientKey))
 	config, err := os.ReadFile(s.configs[0])

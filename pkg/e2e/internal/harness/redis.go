@@ -23,7 +23,7 @@ type Redis struct {
 	dir     string
 	port    int
 	proc    *Process
-	tls     []string    // the server's TLS options, for StartRedisTLS
+	tls     []string    // the server's TLS options, for StartStoreTLS
 	dial    *tls.Config // how Do reaches a TLS server
 }
 
@@ -47,9 +47,7 @@ var (
 // install it.
 func StartStore(t testing.TB, server StoreServer) *Redis {
 	t.Helper()
-	r := &Redis{Program: server.Program, dir: ShortDir(t), port: FreePort(t)}
-	r.Addr = fmt.Sprintf("127.0.0.1:%d", r.port)
-	r.URL = server.Scheme + "://" + r.Addr + "/0"
+	r := newStore(t, server, server.Scheme)
 	r.Start(t)
 	return r
 }
@@ -60,21 +58,27 @@ func StartRedis(t testing.TB) *Redis {
 	return StartStore(t, RedisServer)
 }
 
-// StartRedisTLS runs redis-server as StartRedis does, but speaking TLS
-// only (URL rediss://), with a certificate from ca for the name
+// StartStoreTLS runs server as StartStore does, but speaking TLS only (URL
+// rediss:// or valkeys://), with a certificate from ca for the name
 // serverName alone (so a client must be told that name), and requiring
 // client certificates from ca when authClients is set.
-func StartRedisTLS(t testing.TB, ca *TestCA, serverName string, authClients bool) *Redis {
+func StartStoreTLS(t testing.TB, server StoreServer, ca *TestCA, serverName string, authClients bool) *Redis {
 	t.Helper()
-	r := &Redis{Program: RedisServer.Program, dir: ShortDir(t), port: FreePort(t)}
-	r.Addr = fmt.Sprintf("127.0.0.1:%d", r.port)
-	r.URL = "rediss://" + r.Addr + "/0"
-	cert, key := ca.Issue(t, "redis-server", serverName)
+	r := newStore(t, server, server.Scheme+"s")
+	cert, key := ca.Issue(t, server.Program, serverName)
 	auth := map[bool]string{true: "yes", false: "no"}[authClients]
 	r.tls = []string{"--port", "0", "--tls-port", fmt.Sprint(r.port), "--tls-cert-file", cert, "--tls-key-file", key,
 		"--tls-ca-cert-file", ca.Path, "--tls-auth-clients", auth}
 	r.dial = ca.ClientConfig(t, serverName)
 	r.Start(t)
+	return r
+}
+
+// newStore is server's Redis on a free port, not started, with its URL.
+func newStore(t testing.TB, server StoreServer, scheme string) *Redis {
+	r := &Redis{Program: server.Program, dir: ShortDir(t), port: FreePort(t)}
+	r.Addr = fmt.Sprintf("127.0.0.1:%d", r.port)
+	r.URL = scheme + "://" + r.Addr + "/0"
 	return r
 }
 
@@ -92,7 +96,7 @@ func (r *Redis) Start(t testing.TB) {
 		}
 		if r.proc.Exited() {
 			if r.tls != nil {
-				t.Fatalf("%s refused its TLS options (a build without TLS? Debian's redis-server 7 has it): %v\n%s",
+				t.Fatalf("%s refused its TLS options (a build without TLS? Debian's redis-server 7 and valkey-server 8 have it): %v\n%s",
 					r.Program, args, lastLines(r.proc.Output(), 30))
 			}
 			t.Fatalf("%s exited at start:\n%s", r.Program, lastLines(r.proc.Output(), 30))
