@@ -97,7 +97,7 @@ func loadRegistry(spec string) (*registrycheck.Registry, error) {
 func regtokenSide(cfg *config.Config, st *endpoint.State) registrycheck.Regtoken {
 	rt := registrycheck.Regtoken{
 		File: cfg.File, Issuer: cfg.Token.Issuer, Services: cfg.Token.Services,
-		Lifetime: cfg.Token.Lifetime, ClockSkew: cfg.Token.ClockSkew,
+		Lifetime: cfg.Token.Lifetimes.Default, ClockSkew: cfg.Token.ClockSkew,
 	}
 	for _, l := range cfg.Listen {
 		rt.Listeners = append(rt.Listeners, registrycheck.Listener{Protocol: l.Protocol, Address: l.Address})

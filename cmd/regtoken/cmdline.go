@@ -218,6 +218,19 @@ func loadConfig(fs *flags, path string) (*config.Config, bool) {
 	return cfg, err == nil
 }
 
+// parseNameAndConfig parses the flags and the one NAME argument, and
+// loads the configuration; when not ok, code is the exit code.
+func parseNameAndConfig(fs *flags, args []string, path *string) (name string, cfg *config.Config, code int, ok bool) {
+	names, code, ok := fs.parse(args, 1, 1)
+	if !ok {
+		return "", nil, code, false
+	}
+	if cfg, ok = loadConfig(fs, *path); !ok {
+		return "", nil, exitUsage, false
+	}
+	return names[0], cfg, exitOK, true
+}
+
 // loadRules loads the configuration and the rule files it names, printing
 // why it cannot; code is the exit status then.
 func loadRules(fs *flags, path string) (cfg *config.Config, rules *acl.Rules, code int, ok bool) {

@@ -22,16 +22,12 @@ var userRevokeUsage = usage{
 func runUserRevoke(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("user revoke", stdout, stderr)
 	path := configFlag(fs)
-	names, code, ok := fs.parse(args, 1, 1)
+	name, cfg, code, ok := parseNameAndConfig(fs, args, path)
 	if !ok {
 		return code
 	}
-	cfg, ok := loadConfig(fs, *path)
-	if !ok {
-		return exitUsage
-	}
 	if cfg.Store == nil {
-		fs.errorf("%s has no [store]: without one, set tokens_not_before for %s in users.json", cfg.File, names[0])
+		fs.errorf("%s has no [store]: without one, set tokens_not_before for %s in users.json", cfg.File, name)
 		return exitUsage
 	}
 	store, err := daemon.OpenStore(cfg, nil)
@@ -41,13 +37,13 @@ func runUserRevoke(args []string, stdout, stderr io.Writer) int {
 	}
 	defer store.Close()
 	now := time.Now()
-	if err := store.Revoke(names[0], now); err != nil {
+	if err := store.Revoke(name, now); err != nil {
 		fs.errorf("%v", err)
 		return exitProblem
 	}
 	// Revocations older than the longest a refresh token lives change
 	// nothing any more.
 	store.Prune(now.Add(-cfg.Refresh.Lifetime))
-	fmt.Fprintf(fs.stdout, "revoked the refresh tokens and remembered logins of %s; every replica applies it within 1 second\n", names[0])
+	fmt.Fprintf(fs.stdout, "revoked the refresh tokens and remembered logins of %s; every replica applies it within 1 second\n", name)
 	return exitOK
 }

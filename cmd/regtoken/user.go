@@ -112,13 +112,9 @@ func runUserDel(args []string, stdout, stderr io.Writer) int {
 // editUser parses NAME and the flags, loads the configuration, reads a
 // password when cost is not nil, and runs the edit.
 func editUser(fs *flags, args []string, path *string, cost *int, edit func(acl.Files, string, string) (string, error)) int {
-	names, code, ok := fs.parse(args, 1, 1)
+	name, cfg, code, ok := parseNameAndConfig(fs, args, path)
 	if !ok {
 		return code
-	}
-	cfg, ok := loadConfig(fs, *path)
-	if !ok {
-		return exitUsage
 	}
 	var hash string
 	if cost != nil {
@@ -132,13 +128,13 @@ func editUser(fs *flags, args []string, path *string, cost *int, edit func(acl.F
 			return exitProblem
 		}
 	}
-	done, err := edit(cfg.ACL, names[0], hash)
+	done, err := edit(cfg.ACL, name, hash)
 	if err != nil {
 		fs.errorf("%v", err)
 		return exitProblem
 	}
 	fmt.Fprintf(fs.stdout, "%s %s in %s; a running regtoken serve applies it within 2 seconds\n",
-		done, names[0], strings.Join(userFiles(cfg.ACL), " and "))
+		done, name, strings.Join(userFiles(cfg.ACL), " and "))
 	return exitOK
 }
 

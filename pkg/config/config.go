@@ -74,9 +74,8 @@ type Token struct {
 	Services    []string
 	Key         string
 	Certificate string // optional
-	// Lifetime is Lifetimes.Default, the lifetime of tokens that grant
-	// no action with a lifetime of its own.
-	Lifetime  time.Duration
+	// Lifetimes are the tokens' lifetimes by action; Default is that of
+	// tokens that grant no action with a lifetime of its own.
 	Lifetimes token.Lifetimes
 	KeyID     string // "libtrust", "thumbprint" or "rfc7638": the kid format used without a certificate
 	// Rotation is the main key's next and previous keys ([token.next],

@@ -53,8 +53,8 @@ func TestParseFull(t *testing.T) {
 	if cfg.Token.Certificate != "/etc/certs/RootCA.crt" {
 		t.Errorf("absolute path changed: %q", cfg.Token.Certificate)
 	}
-	if cfg.Token.Lifetime != 30*time.Minute || cfg.Token.KeyID != "thumbprint" {
-		t.Errorf("lifetime/kid = %v/%q", cfg.Token.Lifetime, cfg.Token.KeyID)
+	if cfg.Token.Lifetimes.Default != 30*time.Minute || cfg.Token.KeyID != "thumbprint" {
+		t.Errorf("lifetime/kid = %v/%q", cfg.Token.Lifetimes.Default, cfg.Token.KeyID)
 	}
 	if cfg.ACL.Users != "/srv/regtoken/config/users.json" || !cfg.ACL.AnonymousCatalog {
 		t.Errorf("acl = %+v", cfg.ACL)
@@ -81,7 +81,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Token.Lifetime != DefaultLifetime || cfg.Token.KeyID != "libtrust" || cfg.Token.ClockSkew != token.DefaultClockSkew ||
+	if cfg.Token.Lifetimes.Default != DefaultLifetime || cfg.Token.KeyID != "libtrust" || cfg.Token.ClockSkew != token.DefaultClockSkew ||
 		cfg.Token.ServiceKeys != nil {
 		t.Errorf("defaults: %+v", cfg.Token)
 	}

@@ -48,7 +48,7 @@ users = "u"
 		t.Errorf("zot's rotation %+v", zot)
 	}
 	want := token.Lifetimes{Default: DefaultLifetime, Pull: 5 * time.Minute, Push: 30 * time.Minute}
-	if cfg.Token.Lifetimes != want || cfg.Token.Lifetime != DefaultLifetime {
+	if cfg.Token.Lifetimes != want || cfg.Token.Lifetimes.Default != DefaultLifetime {
 		t.Errorf("lifetimes %+v", cfg.Token.Lifetimes)
 	}
 	// retire after the promotion + the longest token (30m) + the registries' 60 s leeway
@@ -65,9 +65,9 @@ func TestScalarLifetimeStillWorks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Token.Lifetime != 15*time.Minute || cfg.Token.Lifetimes != (token.Lifetimes{Default: 15 * time.Minute}) ||
+	if cfg.Token.Lifetimes.Default != 15*time.Minute || cfg.Token.Lifetimes != (token.Lifetimes{Default: 15 * time.Minute}) ||
 		cfg.Token.Rotation.Stage() != StageSteady {
-		t.Errorf("lifetime %s, lifetimes %+v, stage %s", cfg.Token.Lifetime, cfg.Token.Lifetimes, cfg.Token.Rotation.Stage())
+		t.Errorf("lifetime %s, lifetimes %+v, stage %s", cfg.Token.Lifetimes.Default, cfg.Token.Lifetimes, cfg.Token.Rotation.Stage())
 	}
 }
 

@@ -107,7 +107,6 @@ func (v *validator) token(t tokenSection) Token {
 		Services:    t.Services,
 		Key:         v.path(t.Key),
 		Certificate: v.path(t.Certificate),
-		Lifetime:    DefaultLifetime,
 		KeyID:       t.KID,
 		ClockSkew:   token.DefaultClockSkew,
 
@@ -128,7 +127,6 @@ func (v *validator) token(t tokenSection) Token {
 		v.problem("token.key", "required: PEM private key that signs tokens")
 	}
 	out.Lifetimes = v.lifetimes(t.Lifetime)
-	out.Lifetime = out.Lifetimes.Default
 	out.Rotation = v.rotation("token", t.Next, t.Previous, t.PromotedAt)
 	if t.ClockSkew.set {
 		out.ClockSkew = t.ClockSkew.Duration

@@ -79,7 +79,6 @@ func buildState(cfg *config.Config, keys *oidc.Keys, dir *ldapauth.Directory) (*
 		ServiceKeys:     serviceKeys,
 		Issuer:          cfg.Token.Issuer,
 		Services:        cfg.Token.Services,
-		Lifetime:        cfg.Token.Lifetime,
 		Lifetimes:       cfg.Token.Lifetimes,
 		ClockSkew:       cfg.Token.ClockSkew,
 		Realm:           cfg.Token.Issuer,

@@ -52,7 +52,7 @@ func testState(t testing.TB) *State {
 	}
 	return &State{
 		Rules: rules, Signer: signer, Issuer: "example issuer", Services: []string{"Authentication"},
-		Lifetime: 30 * time.Minute, ClockSkew: 7 * time.Second, Realm: "example issuer", MaxScopes: 8,
+		Lifetimes: token.Lifetimes{Default: 30 * time.Minute}, ClockSkew: 7 * time.Second, Realm: "example issuer", MaxScopes: 8,
 	}
 }
 

@@ -69,7 +69,7 @@ type reuseCache struct {
 }
 
 func newReuseCache(st *State) *reuseCache {
-	return &reuseCache{state: st, window: reuseWindow(st.lifetimes().Shortest()), tokens: make(map[grantKey]signedToken)}
+	return &reuseCache{state: st, window: reuseWindow(st.Lifetimes.Shortest()), tokens: make(map[grantKey]signedToken)}
 }
 
 // reuseCacheFor returns the cache of st, replacing the cache of an older
@@ -169,7 +169,7 @@ func (h *Handler) tokenFor(st *State, subject acl.Subject, service string, acces
 	if t, ok := cache.get(k, now); ok {
 		return t, true, nil
 	}
-	claims := token.NewClaims(st.Issuer, subject.Name, service, access, now, st.lifetimes().For(access), st.ClockSkew)
+	claims := token.NewClaims(st.Issuer, subject.Name, service, access, now, st.Lifetimes.For(access), st.ClockSkew)
 	jwt, err := st.SignerFor(service).Sign(claims)
 	if err != nil {
 		return signedToken{}, false, err

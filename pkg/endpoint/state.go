@@ -26,9 +26,7 @@ type State struct {
 	ServiceKeys map[string]*token.KeySet
 	Issuer      string
 	Services    []string
-	// Lifetime is the lifetime of every token, unless Lifetimes sets one
-	// by action (its Default non-zero).
-	Lifetime  time.Duration
+	// Lifetimes are the tokens' lifetimes by the actions they grant.
 	Lifetimes token.Lifetimes
 	// ClockSkew backdates nbf and iat of every token (token.NewClaims).
 	ClockSkew time.Duration
@@ -58,15 +56,6 @@ func (s *State) SignerFor(service string) *token.Signer {
 		return sg
 	}
 	return s.Signer
-}
-
-// lifetimes returns the lifetimes by action: Lifetimes, or Lifetime for
-// every action when Lifetimes is unset.
-func (s *State) lifetimes() token.Lifetimes {
-	if s.Lifetimes.Default == 0 {
-		return token.Lifetimes{Default: s.Lifetime}
-	}
-	return s.Lifetimes
 }
 
 // KeysFor returns the key set of service's tokens: its own, else Keys.
