@@ -73,8 +73,10 @@ func (l Lifetimes) Shortest() time.Duration {
 }
 
 // Longest returns the longest lifetime a token may get: how long a token
-// signed by a key that stopped signing may still be presented.
-func (l Lifetimes) Longest() time.Duration { return l.Of("*") }
+// signed by a key that stopped signing may still be presented. Default
+// counts too: logins and catalog tokens get it even when every action's
+// own lifetime is shorter.
+func (l Lifetimes) Longest() time.Duration { return max(l.Default, l.Of("*")) }
 
 // ValidateLifetime checks one lifetime: MinLifetime..MaxLifetime.
 func ValidateLifetime(d time.Duration) error {

@@ -33,6 +33,10 @@ func TestLifetimesFor(t *testing.T) {
 	if l.Shortest() != 2*time.Minute || l.Longest() != 30*time.Minute {
 		t.Errorf("shortest %s longest %s, want 2m and 30m", l.Shortest(), l.Longest())
 	}
+	short := Lifetimes{Default: 30 * time.Minute, Pull: 5 * time.Minute, Push: 10 * time.Minute, Delete: 10 * time.Minute}
+	if short.Longest() != 30*time.Minute {
+		t.Errorf("every action shorter than the default: longest %s, want the default's 30m (a login token lives that long)", short.Longest())
+	}
 	if one := (Lifetimes{Default: time.Hour}); one.Shortest() != time.Hour || one.Longest() != time.Hour {
 		t.Errorf("a single lifetime: shortest %s longest %s", one.Shortest(), one.Longest())
 	}
